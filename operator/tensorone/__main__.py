@@ -1,0 +1,5 @@
+"""``python -m tensorone`` runs the CLI."""
+
+from tensorone.cli.main import main
+
+main()

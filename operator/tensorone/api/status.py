@@ -1,0 +1,156 @@
+"""The ``status`` of the TrainingJob custom resource and who writes each part.
+
+The operator (trusted) owns phase, conditions, timestamps, attempts, allocation, estimates, usage and cost.
+The trainer's rank 0 (untrusted user code may run beside it) writes only ``progress``, ``metrics``,
+``checkpoints``, ``history`` and ``lastReportTime`` (see ``TRAINER_STATUS_FIELDS``). Cost is never computed
+from what the trainer reports.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from tensorone.api.base import OpenCamelModel
+
+
+class JobPhase(StrEnum):
+    """The job's status as the API names it (also the STATUS printer column)."""
+
+    QUEUED = "queued"
+    PENDING = "pending"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED_PHASES = frozenset({JobPhase.COMPLETED, JobPhase.FAILED, JobPhase.CANCELLED, JobPhase.STOPPED})
+RESUMABLE_PHASES = frozenset({JobPhase.STOPPED, JobPhase.CANCELLED, JobPhase.FAILED})
+
+
+class ConditionType(StrEnum):
+    ADMITTED = "Admitted"
+    SCHEDULED = "Scheduled"
+    RUNNING = "Running"
+    SUSPENDED = "Suspended"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    STALLED = "Stalled"
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(OpenCamelModel):
+    type: ConditionType
+    status: ConditionStatus
+    reason: str = Field(pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", max_length=1024)
+    message: str = Field("", max_length=32768)
+    last_transition_time: datetime
+    observed_generation: int | None = Field(None, ge=0)
+
+
+class Progress(OpenCamelModel):
+    current_epoch: int = Field(0, ge=0)
+    total_epochs: int = Field(0, ge=0)
+    current_step: int = Field(0, ge=0)
+    total_steps: int = Field(0, ge=0)
+    percentage: float = Field(0.0, ge=0.0, le=100.0)
+    elapsed_time: float = Field(0.0, ge=0.0, description="Seconds of training so far")
+    remaining_time: float | None = Field(None, ge=0.0, description="Seconds left, from measured step times")
+
+
+class Metrics(OpenCamelModel):
+    current_loss: float | None = None
+    best_loss: float | None = None
+    eval_loss: float | None = None
+    learning_rate: float | None = None
+    throughput: str | None = Field(None, description='"1250 tokens/sec" or "95 images/sec"')
+    throughput_value: float | None = Field(None, ge=0.0)
+    memory_usage: str | None = Field(None, description='Peak memory, e.g. "38.2GB"')
+    map50: float | None = Field(None, alias="mAP50")
+    map50_95: float | None = Field(None, alias="mAP50_95")
+
+
+class CheckpointInfo(OpenCamelModel):
+    id: str
+    epoch: int = Field(ge=0)
+    step: int = Field(ge=0)
+    loss: float | None = None
+    created_at: datetime
+    size: str = Field(description='Human size, e.g. "2.3GB"')
+    size_bytes: int = Field(ge=0)
+    attempt: int | None = Field(None, ge=0)
+
+
+class MetricPoint(OpenCamelModel):
+    """One logged optimizer step, for plotting (the /metrics history of the API)."""
+
+    step: int = Field(ge=0)
+    epoch: float | None = Field(None, ge=0.0)
+    loss: float | None = None
+    eval_loss: float | None = None
+    learning_rate: float | None = None
+    throughput: float | None = Field(None, ge=0.0)
+    time: datetime
+
+
+class ResourceAllocation(OpenCamelModel):
+    gpu_type: str = Field(description='Display name, e.g. "NVIDIA A100"')
+    gpu_type_id: str | None = None
+    workers: int = Field(ge=1)
+    gpus_per_worker: int = Field(1, ge=1)
+    memory_per_worker: str | None = None
+
+
+class ResourceUsage(OpenCamelModel):
+    gpu_seconds: float = Field(0.0, ge=0.0)
+    gpu_hours: float = Field(0.0, ge=0.0)
+    cost: float = Field(0.0, ge=0.0)
+    efficiency: float | None = Field(
+        None, ge=0.0, le=1.0, description="Share of GPU time spent in training steps"
+    )
+    accrued_until: datetime | None = Field(None, description="Usage is counted up to this instant")
+
+
+class EstimatedCost(OpenCamelModel):
+    hourly: float = Field(ge=0.0)
+    total: float = Field(ge=0.0)
+    currency: str = "USD"
+
+
+class JobError(OpenCamelModel):
+    reason: str
+    message: str
+
+
+class TrainingJobStatus(OpenCamelModel):
+    phase: JobPhase | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    observed_generation: int | None = Field(None, ge=0)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    attempts: int = Field(0, ge=0)
+    resource_allocation: ResourceAllocation | None = None
+    estimated_cost: EstimatedCost | None = None
+    estimated_duration_seconds: float | None = Field(None, ge=0.0)
+    estimated_completion: datetime | None = None
+    resource_usage: ResourceUsage | None = None
+    error: JobError | None = None
+    # Written by the trainer (rank 0):
+    progress: Progress | None = None
+    metrics: Metrics | None = None
+    checkpoints: list[CheckpointInfo] = Field(default_factory=list)
+    history: list[MetricPoint] = Field(default_factory=list, max_length=2000)
+    last_report_time: datetime | None = None
+
+
+TRAINER_STATUS_FIELDS = frozenset({"progress", "metrics", "checkpoints", "history", "lastReportTime"})

@@ -1,0 +1,1 @@
+"""The ``tensorone`` command: one entry point, one sub-command group per concern."""
