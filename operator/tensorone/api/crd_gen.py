@@ -42,7 +42,8 @@ def training_job_spec_schema() -> Schema:
 
 
 def _status_schema(model: Any) -> Schema:
-    return drop_defaults(_structural(model, keep_defaults=False))
+    schema: Schema = drop_defaults(_structural(model, keep_defaults=False))
+    return schema
 
 
 def _crd(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -68,9 +69,12 @@ def validate_or_raise(
     discriminator: str = "",
     rename: Callable[[str], str] = lambda path: path,
 ) -> T:
-    """Validate ``data``; on failure raise ``ConfigurationError`` with every problem, paths passed through ``rename``."""
+    """Validate JSON-like ``data`` strictly, as a JSON API would (``"yes"`` is no boolean, ``"3"`` no integer).
+
+    On failure raise ``ConfigurationError`` with every problem, paths passed through ``rename``.
+    """
     try:
-        return adapter.validate_python(data)
+        return adapter.validate_json(json.dumps(data), strict=True)
     except ValidationError as e:
         problems = problems_from(e, union_tags=union_tags, discriminator=discriminator)
         raise ConfigurationError([FieldProblem(rename(p.field), p.reason) for p in problems]) from e
