@@ -1,0 +1,234 @@
+"""What a container process sees: its environment variables, mounted folders and path mapping.
+
+Containers are not isolated: each runs as a local process. Its volumes become folders under the sandbox
+directory, and because the process cannot see ``/checkpoints`` or ``/etc/tensorone``, every string in the
+container's ``command``, ``args``, env values and ``workingDir`` that starts with a mountPath (or names the
+termination-message path or the service-account directory) is rewritten to the local folder. The full mapping is
+also exported as ``TENSORONE_SANDBOX_PATH_MAP`` (JSON: mountPath -> folder). File *contents* (ConfigMaps) are not
+rewritten: product code should get paths from env vars or arguments.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from tensorone.sandbox.apiserver import errors
+from tensorone.sandbox.apiserver.store import Obj, Store
+
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+_PASSTHROUGH = ("LANG", "LC_ALL", "LD_LIBRARY_PATH", "HOME", "TMPDIR", "TORCH_HOME", "XDG_CACHE_HOME", "USER")
+_PASSTHROUGH_PREFIXES = ("CUDA_", "NVIDIA_", "HF_", "TRANSFORMERS_", "OMP_", "MKL_")
+
+
+class ContainerConfigError(Exception):
+    """A referenced ConfigMap/Secret/key is missing: the kubelet reports CreateContainerConfigError."""
+
+
+def rewrite_paths(value: str, mapping: dict[str, str]) -> str:
+    """Replace mountPath prefixes inside a string with their local folders (longest mountPath first)."""
+    for mount in sorted(mapping, key=len, reverse=True):
+        pattern = r"(?<![\w./-])" + re.escape(mount.rstrip("/")) + r"(?=$|[/\s:,;=\"'])"
+        value = re.sub(pattern, lambda _m, local=mapping[mount]: local, value)
+    return value
+
+
+def _lookup(store: Store, plural: str, namespace: str, name: str) -> Obj | None:
+    rtype = store.registry.get("", "v1", plural)
+    assert rtype is not None
+    return store.find(rtype, namespace, name)
+
+
+def _key_value(store: Store, plural: str, namespace: str, ref: dict[str, Any]) -> str | None:
+    kind = "secret" if plural == "secrets" else "configmap"
+    obj = _lookup(store, plural, namespace, ref.get("name", ""))
+    optional = bool(ref.get("optional"))
+    if obj is None:
+        if optional:
+            return None
+        raise ContainerConfigError(f'{kind} "{ref.get("name")}" not found')
+    data = obj.get("data") or {}
+    key = ref["key"]
+    if key not in data and key not in (obj.get("stringData") or {}):
+        if optional:
+            return None
+        raise ContainerConfigError(
+            f"couldn't find key {key} in {'Secret' if kind == 'secret' else 'ConfigMap'}"
+            f" {namespace}/{ref.get('name')}"
+        )
+    if plural == "secrets" and key in data:
+        return base64.b64decode(data[key]).decode()
+    return str(data.get(key, (obj.get("stringData") or {}).get(key, "")))
+
+
+def _field_ref(pod: Obj, path: str) -> str:
+    meta = pod["metadata"]
+    match = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path)
+    if match:
+        return str((meta.get(match.group(1)) or {}).get(match.group(2), ""))
+    simple = {
+        "metadata.name": meta["name"],
+        "metadata.namespace": meta.get("namespace", ""),
+        "metadata.uid": meta["uid"],
+        "spec.nodeName": (pod.get("spec") or {}).get("nodeName", ""),
+        "spec.serviceAccountName": (pod.get("spec") or {}).get("serviceAccountName", ""),
+        "status.podIP": "127.0.0.1",
+        "status.hostIP": "127.0.0.1",
+        "status.podIPs": "127.0.0.1",
+        "status.hostIPs": "127.0.0.1",
+    }
+    if path in simple:
+        return str(simple[path])
+    if path in ("metadata.labels", "metadata.annotations"):
+        return "\n".join(f'{k}="{v}"' for k, v in sorted((meta.get(path.split(".")[1]) or {}).items()))
+    return ""
+
+
+def _resource_ref(container: Obj, ref: dict[str, Any]) -> str:
+    section, _, resource = ref["resource"].partition(".")
+    value = ((container.get("resources") or {}).get(section) or {}).get(resource)
+    return str(value) if value is not None else "0"
+
+
+def _expand(value: str, env: dict[str, str]) -> str:
+    return re.sub(
+        r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)", lambda m: env.get(m.group(1), m.group(0)), value
+    ).replace("$$", "$")
+
+
+def base_environment(hook_dir: Path, hosts_file: Path, api_host: str, api_port: int) -> dict[str, str]:
+    """What every container gets besides its own env: PATH with this Python first, service discovery vars."""
+    env = {k: v for k, v in os.environ.items() if k in _PASSTHROUGH or k.startswith(_PASSTHROUGH_PREFIXES)}
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([venv_bin, os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")])
+    python_path = [str(hook_dir)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    python_path += [p for p in sys.path if p.endswith(("operator", "trainer-image")) and p not in python_path]
+    env["PYTHONPATH"] = os.pathsep.join(python_path)
+    env["TENSORONE_SANDBOX_HOSTS"] = str(hosts_file)
+    env["KUBERNETES_SERVICE_HOST"] = api_host
+    env["KUBERNETES_SERVICE_PORT"] = str(api_port)
+    env["KUBERNETES_SERVICE_PORT_HTTPS"] = str(api_port)
+    env["KUBERNETES_PORT"] = f"tcp://{api_host}:{api_port}"
+    return env
+
+
+def container_environment(
+    store: Store, pod: Obj, container: Obj, base: dict[str, str], mapping: dict[str, str]
+) -> dict[str, str]:
+    """The container's env: envFrom, env (values, $(VAR) expansion, fieldRef, resourceFieldRef, key refs)."""
+    namespace = pod["metadata"].get("namespace", "default")
+    env = dict(base)
+    env["HOSTNAME"] = (pod.get("spec") or {}).get("hostname") or pod["metadata"]["name"]
+    for source in container.get("envFrom") or []:
+        prefix = source.get("prefix", "")
+        for plural, key in (("configmaps", "configMapRef"), ("secrets", "secretRef")):
+            ref = source.get(key)
+            if not ref:
+                continue
+            obj = _lookup(store, plural, namespace, ref.get("name", ""))
+            if obj is None:
+                if ref.get("optional"):
+                    continue
+                raise ContainerConfigError(
+                    f'{"secret" if plural == "secrets" else "configmap"} "{ref.get("name")}" not found'
+                )
+            for data_key, data_value in (obj.get("data") or {}).items():
+                decoded = base64.b64decode(data_value).decode() if plural == "secrets" else str(data_value)
+                env[prefix + data_key] = decoded
+    for var in container.get("env") or []:
+        name = var["name"]
+        if "value" in var or "valueFrom" not in var:
+            env[name] = _expand(str(var.get("value", "")), env)
+            continue
+        source = var["valueFrom"]
+        resolved: str | None
+        if "fieldRef" in source:
+            resolved = _field_ref(pod, source["fieldRef"]["fieldPath"])
+        elif "resourceFieldRef" in source:
+            resolved = _resource_ref(container, source["resourceFieldRef"])
+        elif "secretKeyRef" in source:
+            resolved = _key_value(store, "secrets", namespace, source["secretKeyRef"])
+        elif "configMapKeyRef" in source:
+            resolved = _key_value(store, "configmaps", namespace, source["configMapKeyRef"])
+        else:
+            resolved = ""
+        if resolved is not None:
+            env[name] = resolved
+    for key, value in list(env.items()):
+        if key not in base or base[key] != value:
+            env[key] = rewrite_paths(value, mapping)
+    env["TENSORONE_SANDBOX_PATH_MAP"] = json.dumps(mapping, sort_keys=True)
+    return env
+
+
+def materialise_volumes(
+    store: Store, pod: Obj, pod_dir: Path, volumes_root: Path, api_token: str
+) -> dict[str, Path]:
+    """Create a folder per pod volume (filling ConfigMap/Secret/token content); returns volume name -> folder."""
+    namespace = pod["metadata"].get("namespace", "default")
+    folders: dict[str, Path] = {}
+    for volume in (pod.get("spec") or {}).get("volumes") or []:
+        name = volume["name"]
+        folder = pod_dir / "volumes" / name
+        if "persistentVolumeClaim" in volume:
+            folder = volumes_root / namespace / volume["persistentVolumeClaim"]["claimName"]
+        elif "hostPath" in volume:
+            folder = volumes_root.parent / "hostpath" / volume["hostPath"]["path"].lstrip("/")
+        folder.mkdir(parents=True, exist_ok=True)
+        for plural, key in (("configmaps", "configMap"), ("secrets", "secret")):
+            if key in volume:
+                source = volume[key]
+                ref_name = source.get("name") or source.get("secretName", "")
+                obj = _lookup(store, plural, namespace, ref_name)
+                if obj is None:
+                    if source.get("optional"):
+                        continue
+                    raise ContainerConfigError(
+                        f'{"secret" if plural == "secrets" else "configmap"} "{ref_name}" not found'
+                    )
+                data = obj.get("data") or {}
+                items = source.get("items") or [{"key": k, "path": k} for k in data]
+                for item in items:
+                    raw = data.get(item["key"], "")
+                    content = base64.b64decode(raw) if plural == "secrets" else str(raw).encode()
+                    target = folder / item["path"]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(content)
+        if "projected" in volume or "downwardAPI" in volume:
+            _write_projected(pod, volume, folder, api_token)
+        folders[name] = folder
+    return folders
+
+
+def _write_projected(pod: Obj, volume: Obj, folder: Path, api_token: str) -> None:
+    sources = (volume.get("projected") or {}).get("sources") or []
+    for source in sources:
+        if "serviceAccountToken" in source:
+            (folder / source["serviceAccountToken"].get("path", "token")).write_text(api_token)
+    items = (volume.get("downwardAPI") or {}).get("items") or []
+    for item in items:
+        if "fieldRef" in item:
+            (folder / item["path"]).write_text(_field_ref(pod, item["fieldRef"]["fieldPath"]))
+
+
+def service_account_folder(pod: Obj, pod_dir: Path, api_token: str) -> Path:
+    """The auto-mounted service-account directory (token, namespace) kubelets give every pod."""
+    folder = pod_dir / "serviceaccount"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "token").write_text(api_token)
+    (folder / "namespace").write_text(pod["metadata"].get("namespace", "default"))
+    return folder
+
+
+def check_references(store: Store, pod: Obj) -> None:
+    """Fail early (CreateContainerConfigError) for missing ConfigMaps/Secrets, as the kubelet does."""
+    try:
+        for container in (pod.get("spec") or {}).get("containers") or []:
+            container_environment(store, pod, container, {}, {})
+    except errors.ApiError as exc:
+        raise ContainerConfigError(exc.message) from exc

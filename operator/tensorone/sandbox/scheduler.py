@@ -1,0 +1,290 @@
+"""A scheduler that binds pending pods to fake nodes the way kube-scheduler's default filters would.
+
+Filters: nodeSelector, required nodeAffinity terms, taints/tolerations, and resource requests against
+allocatable minus what bound, unfinished pods request. A pod that fits nowhere stays Pending with
+``PodScheduled=False, reason Unschedulable`` and the real scheduler's message, plus a FailedScheduling event.
+Preemption is not implemented.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import Counter
+from typing import Any
+
+from tensorone.sandbox.apiserver import errors
+from tensorone.sandbox.apiserver.selectors import Requirement
+from tensorone.sandbox.apiserver.store import Event, Obj, Store, now_rfc3339
+from tensorone.sandbox.quantity import parse_quantity
+
+logger = logging.getLogger(__name__)
+
+
+def pod_requests(pod: Obj) -> dict[str, float]:
+    """Total requests of a pod's containers (max with init containers, as the scheduler computes)."""
+    total: dict[str, float] = {}
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for res, value in ((container.get("resources") or {}).get("requests") or {}).items():
+            total[res] = total.get(res, 0.0) + parse_quantity(value)
+    for container in (pod.get("spec") or {}).get("initContainers") or []:
+        for res, value in ((container.get("resources") or {}).get("requests") or {}).items():
+            total[res] = max(total.get(res, 0.0), parse_quantity(value))
+    total["pods"] = 1
+    return total
+
+
+def _matches_term(term: dict[str, Any], labels: dict[str, str]) -> bool:
+    ops = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists", "Gt": ">", "Lt": "<"}
+    for expr in term.get("matchExpressions") or []:
+        requirement = Requirement(expr["key"], ops[expr["operator"]], tuple(expr.get("values") or ()))
+        if not requirement.matches(labels):
+            return False
+    return True
+
+
+def _tolerates(tolerations: list[dict[str, Any]], taint: dict[str, Any]) -> bool:
+    for toleration in tolerations:
+        if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
+            continue
+        if toleration.get("operator") == "Exists":
+            if not toleration.get("key") or toleration["key"] == taint.get("key"):
+                return True
+        elif toleration.get("key") == taint.get("key") and toleration.get("value", "") == taint.get(
+            "value", ""
+        ):
+            return True
+    return False
+
+
+def unfit_reasons(pod: Obj, node: Obj, used: dict[str, float]) -> list[str]:
+    """Why a node cannot take a pod, worded as kube-scheduler's filter plugins word it (empty = it fits)."""
+    spec = pod.get("spec") or {}
+    labels = node["metadata"].get("labels") or {}
+    if (node.get("spec") or {}).get("unschedulable"):
+        return ["node(s) were unschedulable"]
+    selector = spec.get("nodeSelector") or {}
+    affinity = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    terms = affinity.get("nodeSelectorTerms") or []
+    if (
+        any(labels.get(k) != v for k, v in selector.items())
+        or terms
+        and not any(_matches_term(t, labels) for t in terms)
+    ):
+        return ["node(s) didn't match Pod's node affinity/selector"]
+    for taint in (node.get("spec") or {}).get("taints") or []:
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(
+            spec.get("tolerations") or [], taint
+        ):
+            shown = (
+                f"{{{taint.get('key')}: {taint.get('value', '')}}}"
+                if taint.get("value")
+                else f"{{{taint.get('key')}}}"
+            )
+            return [f"node(s) had untolerated taint {shown}"]
+    allocatable = (node.get("status") or {}).get("allocatable") or {}
+    reasons = []
+    for res, amount in sorted(pod_requests(pod).items()):
+        if amount <= 0:
+            continue
+        available = parse_quantity(allocatable.get(res, "0")) - used.get(res, 0.0)
+        if amount > available + 1e-9:
+            reasons.append("Too many pods" if res == "pods" else f"Insufficient {res}")
+    return reasons
+
+
+def unschedulable_message(total: int, reasons: Counter[str]) -> str:
+    """``0/2 nodes are available: 2 Insufficient nvidia.com/gpu. preemption: ...`` as kube-scheduler writes it."""
+    detail = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
+    helpful = sum(
+        count for reason, count in reasons.items() if reason.startswith(("Insufficient", "Too many"))
+    )
+    parts = []
+    if total - helpful:
+        parts.append(f"{total - helpful} Preemption is not helpful for scheduling")
+    if helpful:
+        parts.append(f"{helpful} No preemption victims found for incoming pod")
+    return f"0/{total} nodes are available: {detail}. preemption: 0/{total} nodes are available: {', '.join(parts)}."
+
+
+class Scheduler:
+    """Binds pods with an empty ``spec.nodeName`` whose schedulerName is the default one."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pods = store.registry.get("", "v1", "pods")
+        self._nodes = store.registry.get("", "v1", "nodes")
+        self._events = store.registry.get("", "v1", "events")
+        self._reported: dict[str, str] = {}
+
+    async def run(self) -> None:
+        """React to pod and node changes until cancelled (and retry unschedulable pods every second)."""
+        queue = self.store.subscribe()
+        try:
+            while True:
+                self.schedule_pending()
+                with contextlib.suppress(TimeoutError):
+                    event: Event = await asyncio.wait_for(queue.get(), timeout=1.0)
+                    while not queue.empty():
+                        queue.get_nowait()
+                    del event
+        finally:
+            self.store.unsubscribe(queue)
+
+    def _usage(self) -> dict[str, dict[str, float]]:
+        assert self._pods is not None
+        usage: dict[str, dict[str, float]] = {}
+        pods, _ = self.store.list(self._pods, None)
+        for pod in pods:
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+                used = usage.setdefault(node, {})
+                for res, amount in pod_requests(pod).items():
+                    used[res] = used.get(res, 0.0) + amount
+        return usage
+
+    def schedule_pending(self) -> None:
+        """One scheduling pass over all pending, unbound pods (oldest first)."""
+        assert self._pods is not None and self._nodes is not None
+        pods, _ = self.store.list(self._pods, None)
+        pending = [
+            p
+            for p in pods
+            if not (p.get("spec") or {}).get("nodeName")
+            and (p.get("spec") or {}).get("schedulerName", "default-scheduler") == "default-scheduler"
+            and not p["metadata"].get("deletionTimestamp")
+        ]
+        if not pending:
+            return
+        pending.sort(
+            key=lambda p: (
+                -int((p.get("spec") or {}).get("priority") or 0),
+                p["metadata"]["creationTimestamp"],
+            )
+        )
+        nodes, _ = self.store.list(self._nodes, None)
+        usage = self._usage()
+        for pod in pending:
+            reasons: Counter[str] = Counter()
+            chosen = None
+            for node in sorted(nodes, key=lambda n: n["metadata"]["name"]):
+                why = unfit_reasons(pod, node, usage.get(node["metadata"]["name"], {}))
+                if why:
+                    reasons.update(why)
+                elif chosen is None:
+                    chosen = node["metadata"]["name"]
+            try:
+                if chosen is not None:
+                    self._bind(pod, chosen)
+                    used = usage.setdefault(chosen, {})
+                    for res, amount in pod_requests(pod).items():
+                        used[res] = used.get(res, 0.0) + amount
+                else:
+                    self._mark_unschedulable(pod, unschedulable_message(len(nodes), reasons))
+            except errors.ApiError as exc:  # the pod changed or vanished meanwhile; the next pass retries
+                logger.debug("scheduling %s failed: %s", pod["metadata"]["name"], exc.message)
+
+    def _bind(self, pod: Obj, node: str) -> None:
+        assert self._pods is not None
+        meta = pod["metadata"]
+        self.store.patch(
+            self._pods,
+            meta["namespace"],
+            meta["name"],
+            "application/merge-patch+json",
+            {"spec": {"nodeName": node}},
+        )
+        condition = {
+            "type": "PodScheduled",
+            "status": "True",
+            "lastProbeTime": None,
+            "lastTransitionTime": now_rfc3339(),
+        }
+        self.store.patch(
+            self._pods,
+            meta["namespace"],
+            meta["name"],
+            "application/strategic-merge-patch+json",
+            {"status": {"conditions": [condition]}},
+            subresource="status",
+        )
+        self.record_event(
+            pod, "Normal", "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}"
+        )
+        self._reported.pop(meta["uid"], None)
+
+    def _mark_unschedulable(self, pod: Obj, message: str) -> None:
+        assert self._pods is not None
+        meta = pod["metadata"]
+        if self._reported.get(meta["uid"]) == message:
+            return
+        self._reported[meta["uid"]] = message
+        condition = {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": message,
+            "lastProbeTime": None,
+            "lastTransitionTime": now_rfc3339(),
+        }
+        self.store.patch(
+            self._pods,
+            meta["namespace"],
+            meta["name"],
+            "application/strategic-merge-patch+json",
+            {"status": {"conditions": [condition]}},
+            subresource="status",
+        )
+        self.record_event(pod, "Warning", "FailedScheduling", message)
+
+    def record_event(self, pod: Obj, event_type: str, reason: str, message: str) -> None:
+        """A core/v1 Event from the default-scheduler, as ``kubectl describe pod`` shows them."""
+        record_event(self.store, pod, event_type, reason, message, "default-scheduler")
+
+
+def record_event(
+    store: Store,
+    obj: Obj,
+    event_type: str,
+    reason: str,
+    message: str,
+    component: str,
+    host: str | None = None,
+) -> None:
+    """Create a core/v1 Event about an object (used by the scheduler and the node agent)."""
+    events = store.registry.get("", "v1", "events")
+    assert events is not None
+    meta = obj["metadata"]
+    now = now_rfc3339()
+    source = {"component": component, **({"host": host} if host else {})}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            "name": f"{meta['name']}.{uuid.uuid4().hex[:16]}",
+            "namespace": meta.get("namespace", "default"),
+        },
+        "involvedObject": {
+            "kind": obj.get("kind", "Pod"),
+            "apiVersion": obj.get("apiVersion", "v1"),
+            "name": meta["name"],
+            "namespace": meta.get("namespace"),
+            "uid": meta["uid"],
+            "resourceVersion": meta.get("resourceVersion"),
+        },
+        "reason": reason,
+        "message": message,
+        "type": event_type,
+        "source": source,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+        "reportingComponent": component,
+        "reportingInstance": host or "",
+    }
+    with contextlib.suppress(errors.ApiError):
+        store.create(events, meta.get("namespace", "default"), body)

@@ -1,0 +1,102 @@
+"""Running a sandbox from tests (and other synchronous code): ``with running_sandbox(tmp_path) as sandbox: ...``.
+
+The sandbox runs on its own event loop in a background thread, so synchronous clients (kubectl, the kubernetes
+client) and asynchronous ones (kopf, aiohttp, httpx) in the test's own loop can all talk to it over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tensorone.sandbox.config import NodeSpec
+from tensorone.sandbox.runtime import Sandbox
+
+T = TypeVar("T")
+
+
+class RunningSandbox:
+    """Handle on a sandbox running in a background thread."""
+
+    def __init__(self, sandbox: Sandbox, loop: asyncio.AbstractEventLoop) -> None:
+        self.sandbox = sandbox
+        self.loop = loop
+
+    @property
+    def url(self) -> str:
+        """API server base URL, e.g. ``http://127.0.0.1:41234``."""
+        return self.sandbox.url
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        """Kubeconfig for kubectl (``--kubeconfig``/``KUBECONFIG``), kopf and the kubernetes client."""
+        return self.sandbox.kubeconfig_path
+
+    @property
+    def dir(self) -> Path:
+        """The sandbox directory (pods' folders, volumes, logs)."""
+        return self.sandbox.dir
+
+    def call(self, fn: Callable[[Sandbox], T]) -> T:
+        """Run ``fn(sandbox)`` on the sandbox's loop (e.g. to inspect the store without races)."""
+
+        async def wrapper() -> T:
+            return fn(self.sandbox)
+
+        return asyncio.run_coroutine_threadsafe(wrapper(), self.loop).result(timeout=30)
+
+    def run(self, coro_fn: Callable[[Sandbox], Awaitable[T]]) -> T:
+        """Await ``coro_fn(sandbox)`` on the sandbox's loop."""
+
+        async def wrapper() -> T:
+            return await coro_fn(self.sandbox)
+
+        return asyncio.run_coroutine_threadsafe(wrapper(), self.loop).result(timeout=60)
+
+
+@contextmanager
+def running_sandbox(
+    directory: Path | str, *, gpus: str | list[NodeSpec] | None = None, port: int = 0, **options: Any
+) -> Iterator[RunningSandbox]:
+    """Start a sandbox (API server, nodes, scheduler, agent) in a thread; stop it and its processes on exit.
+
+    Args:
+        directory: the sandbox directory (``tmp_path`` in tests); ``kubeconfig`` is written there.
+        gpus: nodes as ``"a100=8,h100=2"``, a YAML path, or NodeSpec list (default: one a100 node with 8 GPUs).
+        port: API port (0 picks a free one).
+        options: passed to :class:`~tensorone.sandbox.runtime.Sandbox` (``bookmark_interval``,
+            ``history_size``, ``run_pods``).
+    """
+    loop = asyncio.new_event_loop()
+    started: Future[Sandbox] = Future()
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        sandbox = Sandbox(directory, gpus=gpus, port=port, **options)
+        try:
+            await sandbox.start()
+        except BaseException as exc:
+            started.set_exception(exc)
+            return
+        started.set_result(sandbox)
+        try:
+            await stop.wait()
+        finally:
+            await sandbox.stop()
+
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(main(),), name="tensorone-sandbox", daemon=True
+    )
+    thread.start()
+    try:
+        sandbox = started.result(timeout=30)
+        yield RunningSandbox(sandbox, loop)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=30)
+        loop.close()
