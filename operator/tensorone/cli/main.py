@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from tensorone.cli.sandbox import sandbox_app
 from tensorone.cli.validate import validate_command
 
 app = typer.Typer(
@@ -13,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("validate")(validate_command)
+app.add_typer(sandbox_app, name="sandbox")
 
 
 @app.callback()
