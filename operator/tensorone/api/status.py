@@ -139,6 +139,9 @@ class TrainingJobStatus(OpenCamelModel):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     attempts: int = Field(0, ge=0)
+    resumed_from: str | None = Field(
+        None, description="Checkpoint id the current attempt resumes from (chosen when the attempt starts)"
+    )
     resource_allocation: ResourceAllocation | None = None
     estimated_cost: EstimatedCost | None = None
     estimated_duration_seconds: float | None = Field(None, ge=0.0)
