@@ -1,0 +1,320 @@
+"""What the job endpoints do, apart from HTTP: create (checks, then one write), list, stop, resume, delete.
+
+Every read and write is scoped to the caller's namespace; a job of another account is simply not there.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from tensorone.api import rest
+from tensorone.api.errors import ApiError, ConfigurationError, ErrorCode, FieldProblem
+from tensorone.api.ids import id_to_name, new_job_id
+from tensorone.api.resources import TrainingJobResource, dataset_manifest, training_job_manifest
+from tensorone.api.status import FINISHED_PHASES, RESUMABLE_PHASES, JobPhase
+from tensorone.api.translate import compact_create_response, job_object, job_summary, plan_create
+from tensorone.catalog.estimator import DatasetSize, check_fits, estimate
+from tensorone.facade.auth import Principal, ensure_namespace
+from tensorone.facade.deps import Facade
+from tensorone.facade.kube import KubeError
+from tensorone.facade.settings import ACCOUNT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
+
+ANNOTATION_STOP_REASON = "training.tensorone.ai/stop-reason"
+ANNOTATION_PURGE_CHECKPOINTS = "training.tensorone.ai/purge-checkpoints"
+MODEL_TYPE_LABEL = "training.tensorone.ai/model-type"
+ACTIVE_PHASES = frozenset({JobPhase.QUEUED, JobPhase.PENDING, JobPhase.RUNNING})
+# What a client may not set: the platform assigns it.
+READ_ONLY_FIELDS = (
+    "id", "jobId", "status", "namespace", "owner", "account", "createdAt", "updatedAt", "startedAt",
+    "completedAt", "progress", "metrics", "checkpoints", "resourceAllocation", "resourceUsage",
+    "estimatedCost", "estimatedCompletion", "error", "suspend", "resumeFrom", "metadata", "spec",
+)  # fmt: skip
+SortKey = Literal["created_at", "updated_at", "name"]
+Order = Literal["asc", "desc"]
+
+
+def effective_status(job: TrainingJobResource) -> str:
+    """The status a user sees: the operator's phase, or the one a facade write has just asked for."""
+    phase = job.status.phase or JobPhase.QUEUED
+    if job.spec.suspend and phase in ACTIVE_PHASES:
+        return str(JobPhase.STOPPING)
+    generation, observed = job.metadata.generation, job.status.observed_generation
+    spec_unseen = generation is not None and (observed is None or generation > observed)
+    if not job.spec.suspend and job.spec.resume_from and phase in RESUMABLE_PHASES and spec_unseen:
+        return str(JobPhase.QUEUED)
+    return str(phase)
+
+
+def render(job: TrainingJobResource) -> rest.JobObject:
+    return job_object(job).model_copy(update={"status": effective_status(job)})
+
+
+def render_summary(job: TrainingJobResource) -> rest.JobSummary:
+    return job_summary(job).model_copy(update={"status": effective_status(job)})
+
+
+def refuse_read_only(body: Any, fields: tuple[str, ...] = READ_ONLY_FIELDS) -> None:
+    """Mass assignment: a field the platform sets is refused by name, never silently dropped."""
+    if not isinstance(body, dict):
+        return
+    problems = [
+        FieldProblem(f, "read-only: set by the platform, not by clients") for f in fields if f in body
+    ]
+    if problems:
+        raise ConfigurationError(problems)
+
+
+def job_name(job_id: str) -> str:
+    name = id_to_name(job_id)
+    if name is None or not job_id.startswith("job_"):
+        raise ApiError(ErrorCode.JOB_NOT_FOUND, f"Training job {job_id} not found", {"jobId": job_id})
+    return name
+
+
+def _updated_at(job: TrainingJobResource) -> datetime:
+    status = job.status
+    moments = [
+        job.metadata.creation_timestamp,
+        status.started_at,
+        status.completed_at,
+        status.last_report_time,
+    ]
+    moments.extend(c.last_transition_time for c in status.conditions)
+    return max((m for m in moments if m is not None), default=datetime.min.replace(tzinfo=UTC))
+
+
+def _created_at(job: TrainingJobResource) -> datetime:
+    return job.metadata.creation_timestamp or datetime.min.replace(tzinfo=UTC)
+
+
+def select(
+    jobs: list[TrainingJobResource],
+    *,
+    status: str | None,
+    model_type: str | None,
+    sort: SortKey,
+    order: Order,
+) -> list[TrainingJobResource]:
+    """Filter and sort (ties broken by id, so pages never overlap)."""
+    chosen = [
+        j
+        for j in jobs
+        if (status is None or effective_status(j) == status)
+        and (model_type is None or str(j.spec.model_type) == model_type)
+    ]
+    if sort == "name":
+        chosen.sort(key=lambda j: (j.spec.display_name, j.metadata.name), reverse=order == "desc")
+    elif sort == "updated_at":
+        chosen.sort(key=lambda j: (_updated_at(j), j.metadata.name), reverse=order == "desc")
+    else:
+        chosen.sort(key=lambda j: (_created_at(j), j.metadata.name), reverse=order == "desc")
+    return chosen
+
+
+class JobService:
+    """The job operations of one facade."""
+
+    def __init__(self, facade: Facade):
+        self.facade = facade
+        self.store = facade.store
+
+    async def find(self, principal: Principal, job_id: str, *, fresh: bool = False) -> TrainingJobResource:
+        name = job_name(job_id)
+        if fresh:
+            job = await self.store.read_job(principal.namespace, name)
+        else:
+            job = await self.store.get_job(principal.namespace, name)
+        if job is None:
+            raise ApiError(ErrorCode.JOB_NOT_FOUND, f"Training job {job_id} not found", {"jobId": job_id})
+        return job
+
+    async def create(self, principal: Principal, body: Any) -> rest.JobObject | rest.CompactCreateResponse:
+        refuse_read_only(body)
+        plan = plan_create(body)
+        spec = plan.spec
+        ns = principal.namespace
+        size = DatasetSize()
+        if plan.ad_hoc_dataset is None:
+            dataset = await self.store.get_dataset(ns, id_to_name(plan.dataset_id) or "")
+            if dataset is None:
+                raise ApiError(
+                    ErrorCode.DATASET_NOT_FOUND,
+                    f"Dataset {plan.dataset_id} not found",
+                    {"datasetId": plan.dataset_id},
+                )
+            size = DatasetSize(dataset.status.size_bytes, dataset.status.num_examples)
+        catalog = self.facade.catalog
+        try:
+            check_fits(spec, catalog)
+        except ConfigurationError as e:
+            if plan.shape == "B" and e.field == "gpuType":
+                raise ConfigurationError.single("infrastructure.gpuType", e.reason) from e
+            raise
+        await self._check_offered(plan.shape, spec.gpu_type, spec.gpus_per_worker)
+        await self._check_quota(principal, spec.gpus_per_worker * spec.max_workers)
+        await self._ensure_namespace(ns)
+        labels = {ACCOUNT_LABEL: principal.account, MANAGED_BY_LABEL: MANAGED_BY}
+        if plan.ad_hoc_dataset is not None:
+            name = id_to_name(plan.dataset_id)
+            assert name is not None
+            await self.store.create_dataset(ns, dataset_manifest(name, ns, plan.ad_hoc_dataset, labels))
+        try:
+            job = await self._create_with_fresh_id(
+                ns, spec, {**labels, MODEL_TYPE_LABEL: str(spec.model_type)}
+            )
+        except Exception:
+            if plan.ad_hoc_dataset is not None:  # nothing is created when a request is refused
+                await self.store.delete_dataset(ns, id_to_name(plan.dataset_id) or "")
+            raise
+        if plan.shape == "A":
+            return render(job)
+        guess = estimate(spec, catalog, size)
+        return compact_create_response(
+            job,
+            duration_seconds=guess.duration_seconds,
+            gpu_cost=guess.gpu_cost,
+            storage_cost=guess.storage_cost,
+            start=datetime.now(UTC),
+        ).model_copy(update={"status": effective_status(job)})
+
+    async def _create_with_fresh_id(self, ns: str, spec: Any, labels: dict[str, str]) -> TrainingJobResource:
+        for _ in range(3):
+            name = id_to_name(new_job_id())
+            assert name is not None
+            try:
+                return await self.store.create_job(ns, training_job_manifest(name, ns, spec, labels))
+            except KubeError as e:
+                if e.status != 409:
+                    raise
+        raise ApiError(ErrorCode.INTERNAL_ERROR, "Could not allocate a job id")
+
+    async def _ensure_namespace(self, ns: str) -> None:
+        if ns not in self.facade.namespaces_ready:
+            await ensure_namespace(self.facade.kube, ns)
+            self.facade.namespaces_ready.add(ns)
+
+    async def _check_offered(self, shape: str, gpu_type: str | None, gpus_per_worker: int) -> None:
+        requested = str(self.facade.catalog.resolve(gpu_type))
+        offer = await self.store.gpu_offer()
+        most = offer.max_per_node.get(requested, 0)
+        if most >= gpus_per_worker:
+            return
+        if most == 0:
+            message = f"No node in this cluster offers {requested} GPUs"
+        else:
+            count_field = "infrastructure.gpuCount" if shape == "B" else "gpusPerWorker"
+            message = (
+                f"{gpus_per_worker} {requested} GPUs per worker requested ({count_field}); "
+                f"the largest node has {most}"
+            )
+        raise ApiError(
+            ErrorCode.INSUFFICIENT_RESOURCES,
+            message,
+            {
+                "requestedGpuType": requested,
+                "availableGpuTypes": offer.types,
+                "requestedGpusPerWorker": gpus_per_worker,
+            },
+        )
+
+    async def _check_quota(self, principal: Principal, gpus: int) -> None:
+        settings = self.facade.settings
+        active = [
+            j
+            for j in await self.store.list_jobs(principal.namespace)
+            if effective_status(j) not in {str(p) for p in FINISHED_PHASES}
+        ]
+        if len(active) + 1 > settings.max_active_jobs:
+            raise ApiError(
+                ErrorCode.QUOTA_EXCEEDED,
+                f"This account already has {len(active)} unfinished jobs (limit {settings.max_active_jobs})",
+                {"resource": "jobs", "limit": settings.max_active_jobs, "current": len(active)},
+            )
+        in_use = sum(j.spec.gpus_per_worker * j.spec.max_workers for j in active)
+        if in_use + gpus > settings.max_active_gpus:
+            raise ApiError(
+                ErrorCode.QUOTA_EXCEEDED,
+                f"This job needs {gpus} GPUs; the account's unfinished jobs hold {in_use} "
+                f"(limit {settings.max_active_gpus})",
+                {"resource": "gpus", "limit": settings.max_active_gpus, "current": in_use, "requested": gpus},
+            )
+
+    async def stop(self, principal: Principal, job_id: str, request: rest.StopJobRequest) -> rest.JobObject:
+        job = await self.find(principal, job_id, fresh=True)
+        status = effective_status(job)
+        if status == JobPhase.STOPPING:
+            return render(job)
+        if status not in {str(p) for p in ACTIVE_PHASES}:
+            raise ApiError(ErrorCode.INVALID_STATE, f"A {status} job cannot be stopped", {"status": status})
+        patch: dict[str, Any] = {"spec": {"suspend": True, "saveCheckpointOnStop": request.save_checkpoint}}
+        if request.reason:
+            patch["metadata"] = {"annotations": {ANNOTATION_STOP_REASON: request.reason}}
+        return render(await self.store.patch_job(principal.namespace, job.metadata.name, patch))
+
+    async def resume(
+        self, principal: Principal, job_id: str, request: rest.ResumeJobRequest
+    ) -> rest.JobObject:
+        job = await self.find(principal, job_id, fresh=True)
+        status = effective_status(job)
+        checkpoints = {c.id: c for c in job.status.checkpoints}
+        resumable = status in {str(p) for p in RESUMABLE_PHASES}
+        if resumable and request.checkpoint_id is not None and request.checkpoint_id not in checkpoints:
+            raise ApiError(
+                ErrorCode.CHECKPOINT_NOT_FOUND,
+                f"Job {job_id} has no checkpoint {request.checkpoint_id}",
+                {"checkpointId": request.checkpoint_id, "jobId": job_id},
+            )
+        if status not in {str(p) for p in RESUMABLE_PHASES}:
+            raise ApiError(ErrorCode.INVALID_STATE, f"A {status} job cannot be resumed", {"status": status})
+        if not checkpoints:
+            raise ApiError(
+                ErrorCode.INVALID_STATE,
+                f"The {status} job has no checkpoint to resume from",
+                {"status": status},
+            )
+        chosen = request.checkpoint_id or max(job.status.checkpoints, key=lambda c: (c.step, c.created_at)).id
+        patch = {"spec": {"suspend": False, "resumeFrom": chosen}}
+        return render(await self.store.patch_job(principal.namespace, job.metadata.name, patch))
+
+    async def delete(self, principal: Principal, job_id: str, purge_checkpoints: bool) -> None:
+        job = await self.find(principal, job_id, fresh=True)
+        ns, name = principal.namespace, job.metadata.name
+        patch: dict[str, Any] = {}
+        if purge_checkpoints:
+            patch["metadata"] = {"annotations": {ANNOTATION_PURGE_CHECKPOINTS: "true"}}
+        if effective_status(job) in {str(p) for p in ACTIVE_PHASES}:
+            patch["spec"] = {"suspend": True, "saveCheckpointOnStop": False}
+        if patch:
+            await self.store.patch_job(ns, name, patch)
+        try:
+            await self.store.delete_job(ns, name)
+        except KubeError as e:
+            if e.status != 404:
+                raise
+
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        status: str | None,
+        model_type: str | None,
+        limit: int,
+        offset: int,
+        sort: SortKey,
+        order: Order,
+    ) -> rest.JobListResponse:
+        jobs = select(
+            await self.store.list_jobs(principal.namespace),
+            status=status,
+            model_type=model_type,
+            sort=sort,
+            order=order,
+        )
+        page = jobs[offset : offset + limit]
+        return rest.JobListResponse(
+            jobs=[render_summary(j) for j in page],
+            pagination=rest.Pagination(
+                total=len(jobs), limit=limit, offset=offset, has_more=offset + len(page) < len(jobs)
+            ),
+        )

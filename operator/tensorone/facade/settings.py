@@ -1,0 +1,56 @@
+"""The facade's one settings object: read once from arguments and ``TENSORONE_FACADE_*`` variables."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ENV_PREFIX = "TENSORONE_FACADE_"
+API_KEY_LABEL = "training.tensorone.ai/api-key"
+ACCOUNT_LABEL = "training.tensorone.ai/account"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "tensorone-facade"
+
+
+class Settings(BaseModel):
+    """Everything the facade is configured with; every field can come from ``TENSORONE_FACADE_<NAME>``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kubeconfig: str | None = Field(
+        None, description="kubeconfig path; None = in-cluster, then ~/.kube/config"
+    )
+    keys_namespace: str = Field("tensorone-system", description="Namespace of the API-key Secrets")
+    namespace_template: str = Field("tensorone-{account}", description="Namespace of an account")
+    catalog_path: str | None = Field(
+        None, description="GPU catalog YAML (default: TENSORONE_CONFIG / packaged)"
+    )
+    rate_limit_per_second: float = Field(50.0, gt=0, description="Sustained requests/s per API key")
+    rate_limit_burst: int = Field(100, ge=1, description="Requests a key may burst above the sustained rate")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted")
+    max_active_jobs: int = Field(20, ge=1, description="Unfinished jobs an account may have at once")
+    max_active_gpus: int = Field(
+        64, ge=1, description="GPUs an account's unfinished jobs may request at once"
+    )
+    key_refresh_seconds: float = Field(
+        30.0, gt=0, description="Full re-read of the key Secrets (watch in between)"
+    )
+    node_cache_seconds: float = Field(5.0, ge=0, description="How long the list of GPU nodes is reused")
+    kube_timeout_seconds: float = Field(15.0, gt=0)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Settings from ``TENSORONE_FACADE_*`` variables; explicit non-None ``overrides`` win."""
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            raw = os.environ.get(ENV_PREFIX + name.upper())
+            if raw is not None:
+                values[name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
+
+    def namespace_of(self, account: str) -> str:
+        """The namespace holding ``account``'s jobs and datasets."""
+        return self.namespace_template.format(account=account)

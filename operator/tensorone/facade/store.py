@@ -1,0 +1,274 @@
+"""The facade's view of its only store, the TrainingJob and Dataset resources in each account's namespace.
+
+Jobs are mirrored per namespace by an informer (list, then watch), so that Get and List answer from memory and
+sort/filter/paginate 1,000 jobs in milliseconds. Writes go to the API server and their answers are applied to the
+mirror at once (read-your-writes); a job not yet in the mirror is read from the API server directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tensorone.api.errors import ApiError
+from tensorone.api.resources import DatasetResource, TrainingJobResource
+from tensorone.catalog.gpus import GPU_PRODUCT_LABEL, GPU_RESOURCE, GpuCatalog
+from tensorone.facade.kube import DATASETS, NODES, TRAINING_JOBS, JsonObj, KubeClient, KubeError, Resource
+
+logger = logging.getLogger(__name__)
+
+
+def _rv(obj: JsonObj) -> int:
+    try:
+        return int((obj.get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+class _ParseCache:
+    """Parsed resources by (name, resourceVersion): parsing is the costly part of answering."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[str, TrainingJobResource | None]] = {}
+
+    def parse(self, obj: JsonObj) -> TrainingJobResource | None:
+        meta = obj.get("metadata") or {}
+        name, rv = str(meta.get("name")), str(meta.get("resourceVersion"))
+        hit = self._items.get(name)
+        if hit is not None and hit[0] == rv:
+            return hit[1]
+        try:
+            parsed: TrainingJobResource | None = TrainingJobResource.from_k8s(obj)
+        except (ApiError, ValueError) as e:
+            logger.warning("TrainingJob %s has an invalid spec and is not served: %s", name, e)
+            parsed = None
+        self._items[name] = (rv, parsed)
+        return parsed
+
+    def drop(self, name: str) -> None:
+        self._items.pop(name, None)
+
+
+class JobInformer:
+    """Every TrainingJob of one namespace, kept current by a watch."""
+
+    def __init__(self, kube: KubeClient, namespace: str):
+        self.kube = kube
+        self.namespace = namespace
+        self.objects: dict[str, JsonObj] = {}
+        self.parsed = _ParseCache()
+        self.synced = asyncio.Event()
+        self._resource_version = ""
+        self._task: asyncio.Task[None] | None = None
+        self.loop = asyncio.get_running_loop()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"informer-{self.namespace}")
+        await asyncio.wait_for(self.synced.wait(), timeout=self.kube.timeout)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _relist(self) -> None:
+        listing = await self.kube.list(TRAINING_JOBS, self.namespace)
+        self.objects = {o["metadata"]["name"]: o for o in listing.get("items", [])}
+        self._resource_version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
+        self.synced.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._relist()
+                await self._watch()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # any interruption: re-list and watch again
+                logger.info("job informer for %s interrupted (%s)", self.namespace, e)
+                await asyncio.sleep(0.5)
+
+    async def _watch(self) -> None:
+        params = {"watch": "true", "resourceVersion": self._resource_version, "allowWatchBookmarks": "true"}
+        buffer = b""
+        async for chunk in self.kube.stream_lines(TRAINING_JOBS.path(self.namespace), params):
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                if line.strip():
+                    self._on_event(json.loads(line))
+
+    def _on_event(self, event: JsonObj) -> None:
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":
+            raise KubeError(int(obj.get("code", 410)), str(obj.get("reason", "Expired")), "watch ended")
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if rv:
+            self._resource_version = str(rv)
+        if kind in ("ADDED", "MODIFIED"):
+            self.observe(obj)
+        elif kind == "DELETED":
+            self.forget(obj["metadata"]["name"], _rv(obj))
+
+    def observe(self, obj: JsonObj) -> None:
+        """Apply an object seen in a write's answer or an event, unless the mirror already has a newer one."""
+        name = obj["metadata"]["name"]
+        current = self.objects.get(name)
+        if current is None or _rv(obj) >= _rv(current) or not _rv(obj):
+            self.objects[name] = obj
+
+    def forget(self, name: str, rv: int = 0) -> None:
+        current = self.objects.get(name)
+        if current is not None and (not rv or rv >= _rv(current)):
+            del self.objects[name]
+            self.parsed.drop(name)
+
+    def jobs(self) -> list[TrainingJobResource]:
+        parsed = (self.parsed.parse(o) for o in list(self.objects.values()))
+        return [job for job in parsed if job is not None]
+
+
+@dataclass(frozen=True)
+class GpuOffer:
+    """What the cluster's nodes offer: GPU types and the most GPUs one node has of each."""
+
+    max_per_node: dict[str, int]
+
+    @property
+    def types(self) -> list[str]:
+        return sorted(t for t, n in self.max_per_node.items() if n > 0)
+
+
+class Store:
+    """TrainingJobs, Datasets and Nodes, as the facade reads and writes them."""
+
+    def __init__(self, kube: KubeClient, catalog: GpuCatalog, node_cache_seconds: float = 5.0):
+        self.kube = kube
+        self.catalog = catalog
+        self.node_cache_seconds = node_cache_seconds
+        self._informers: dict[str, JobInformer] = {}
+        self._offer: tuple[float, GpuOffer] | None = None
+
+    async def _informer(self, namespace: str) -> JobInformer:
+        informer = self._informers.get(namespace)
+        if informer is None or informer.loop is not asyncio.get_running_loop():
+            informer = self._informers[namespace] = JobInformer(self.kube, namespace)
+        await informer.start()
+        return informer
+
+    async def close(self) -> None:
+        for informer in list(self._informers.values()):
+            if informer.loop is asyncio.get_running_loop():
+                await informer.stop()
+        self._informers.clear()
+
+    # -- jobs -----------------------------------------------------------------------------------------------
+
+    async def list_jobs(self, namespace: str) -> list[TrainingJobResource]:
+        return (await self._informer(namespace)).jobs()
+
+    async def get_job(self, namespace: str, name: str) -> TrainingJobResource | None:
+        """The job from the mirror, or from the API server when the mirror has not seen it yet."""
+        informer = await self._informer(namespace)
+        obj = informer.objects.get(name)
+        if obj is None:
+            return await self.read_job(namespace, name)
+        return informer.parsed.parse(obj)
+
+    async def read_job(self, namespace: str, name: str) -> TrainingJobResource | None:
+        """The job as the API server has it now (before a state-dependent write)."""
+        try:
+            obj = await self.kube.get(TRAINING_JOBS, namespace, name)
+        except KubeError as e:
+            if e.status == 404:
+                return None
+            raise
+        informer = await self._informer(namespace)
+        informer.observe(obj)
+        return informer.parsed.parse(obj)
+
+    async def create_job(self, namespace: str, manifest: JsonObj) -> TrainingJobResource:
+        obj = await self.kube.create(TRAINING_JOBS, namespace, manifest)
+        return await self._observed(namespace, obj)
+
+    async def patch_job(self, namespace: str, name: str, patch: JsonObj) -> TrainingJobResource:
+        obj = await self.kube.merge_patch(TRAINING_JOBS, namespace, name, patch)
+        return await self._observed(namespace, obj)
+
+    async def delete_job(self, namespace: str, name: str) -> None:
+        await self.kube.delete(TRAINING_JOBS, namespace, name)
+        (await self._informer(namespace)).forget(name)
+
+    async def _observed(self, namespace: str, obj: JsonObj) -> TrainingJobResource:
+        informer = await self._informer(namespace)
+        informer.observe(obj)
+        parsed = informer.parsed.parse(obj)
+        if parsed is None:
+            raise ValueError(f"the API server returned an unreadable TrainingJob {obj['metadata']['name']}")
+        return parsed
+
+    # -- datasets -------------------------------------------------------------------------------------------
+
+    async def list_datasets(self, namespace: str) -> list[DatasetResource]:
+        listing = await self.kube.list(DATASETS, namespace)
+        result = []
+        for obj in listing.get("items", []):
+            with contextlib.suppress(ApiError, ValueError):
+                result.append(DatasetResource.from_k8s(obj))
+        return result
+
+    async def get_dataset(self, namespace: str, name: str) -> DatasetResource | None:
+        try:
+            return DatasetResource.from_k8s(await self.kube.get(DATASETS, namespace, name))
+        except KubeError as e:
+            if e.status == 404:
+                return None
+            raise
+
+    async def create_dataset(self, namespace: str, manifest: JsonObj) -> DatasetResource:
+        return DatasetResource.from_k8s(await self.kube.create(DATASETS, namespace, manifest))
+
+    async def delete_dataset(self, namespace: str, name: str) -> bool:
+        try:
+            await self.kube.delete(DATASETS, namespace, name)
+        except KubeError as e:
+            if e.status == 404:
+                return False
+            raise
+        return True
+
+    # -- cluster --------------------------------------------------------------------------------------------
+
+    async def gpu_offer(self) -> GpuOffer:
+        """GPU types the nodes offer (``nvidia.com/gpu.product``) and their largest ``nvidia.com/gpu``."""
+        now = time.monotonic()
+        if self._offer is not None and now - self._offer[0] < self.node_cache_seconds:
+            return self._offer[1]
+        listing = await self.kube.list(NODES)
+        offer: dict[str, int] = {}
+        for node in listing.get("items", []):
+            product = ((node.get("metadata") or {}).get("labels") or {}).get(GPU_PRODUCT_LABEL)
+            gpu_type = self.catalog.type_of_product(product) if product else None
+            if gpu_type is None:
+                continue
+            allocatable = ((node.get("status") or {}).get("allocatable") or {}).get(GPU_RESOURCE, "0")
+            try:
+                count = int(str(allocatable))
+            except ValueError:
+                count = 0
+            offer[str(gpu_type)] = max(offer.get(str(gpu_type), 0), count)
+        result = GpuOffer(offer)
+        self._offer = (now, result)
+        return result
+
+    async def raw(self, resource: Resource, namespace: str | None, **selectors: Any) -> list[JsonObj]:
+        listing = await self.kube.list(resource, namespace, **selectors)
+        items: list[JsonObj] = listing.get("items", [])
+        return items
