@@ -94,7 +94,8 @@ class NodeAgent:
             while True:
                 self.reconcile()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(queue.get(), timeout=1.0)
+                    async with asyncio.timeout(1.0):
+                        await queue.get()
                     while not queue.empty():
                         queue.get_nowait()
         finally:
@@ -436,12 +437,14 @@ class NodeAgent:
         waits = [c.done.wait() for c in run.containers.values() if c.process and c.process.returncode is None]
         if waits:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*waits), timeout=max(grace, 0))
+                async with asyncio.timeout(max(grace, 0)):
+                    await asyncio.gather(*waits)
         for container in run.containers.values():
             self._signal(container, signal.SIGKILL)
         if run.task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(run.task, timeout=5)
+                async with asyncio.timeout(5):
+                    await run.task
         assert self._pods_type is not None
         with contextlib.suppress(errors.ApiError):
             pod = self.store.get(self._pods_type, run.namespace, run.name)
@@ -544,7 +547,8 @@ class NodeAgent:
             if finished:
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(container.done.wait(), timeout=0.2)
+                async with asyncio.timeout(0.2):
+                    await container.done.wait()
 
 
 def remove_pod_dirs(directory: Path) -> None:

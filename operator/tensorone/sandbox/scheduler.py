@@ -128,7 +128,8 @@ class Scheduler:
             while True:
                 self.schedule_pending()
                 with contextlib.suppress(TimeoutError):
-                    event: Event = await asyncio.wait_for(queue.get(), timeout=1.0)
+                    async with asyncio.timeout(1.0):
+                        event: Event = await queue.get()
                     while not queue.empty():
                         queue.get_nowait()
                     del event

@@ -438,7 +438,8 @@ class SandboxApiServer(KubernetesEmulator):  # type: ignore[misc]
                 return
             wait = min(1.0, next_bookmark - now if bookmarks else 1.0, (deadline - now) if deadline else 1.0)
             try:
-                event = await asyncio.wait_for(queue.get(), timeout=max(wait, 0.01))
+                async with asyncio.timeout(max(wait, 0.01)):
+                    event = await queue.get()
             except TimeoutError:
                 if raw.transport is None or raw.transport.is_closing():
                     return

@@ -1,0 +1,148 @@
+"""Helpers for the sandbox contract tests: a tiny HTTP client, a test CRD like the product's, manifests."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+WIDGETS = "/apis/example.tensorone.ai/v1/namespaces/default/widgets"
+
+WIDGET_CRD: dict[str, Any] = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.example.tensorone.ai"},
+    "spec": {
+        "group": "example.tensorone.ai",
+        "scope": "Namespaced",
+        "names": {
+            "plural": "widgets",
+            "singular": "widget",
+            "kind": "Widget",
+            "shortNames": ["wd"],
+            "categories": ["tensorone"],
+        },
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "additionalPrinterColumns": [
+                    {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+                    {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
+                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                ],
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "required": ["spec"],
+                        "properties": {
+                            "apiVersion": {"type": "string"},
+                            "kind": {"type": "string"},
+                            "metadata": {"type": "object"},
+                            "spec": {
+                                "type": "object",
+                                "required": ["size"],
+                                "properties": {
+                                    "size": {"type": "integer", "minimum": 1, "maximum": 8},
+                                    "color": {"type": "string", "enum": ["red", "blue"], "default": "red"},
+                                    "name": {"type": "string", "maxLength": 10, "pattern": "^[a-z]+$"},
+                                    "tags": {"type": "array", "maxItems": 2, "items": {"type": "string"}},
+                                    "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                                },
+                            },
+                            "status": {
+                                "type": "object",
+                                "properties": {
+                                    "phase": {"type": "string"},
+                                    "conditions": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "x-kubernetes-preserve-unknown-fields": True,
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+class Api:
+    """Raw HTTP access to the sandbox, as any Kubernetes client would do it."""
+
+    def __init__(self, url: str) -> None:
+        self.client = httpx.Client(base_url=url, timeout=10)
+
+    def request(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json", **params: Any
+    ) -> httpx.Response:
+        content = json.dumps(body).encode() if body is not None else None
+        return self.client.request(
+            method, path, content=content, params=params, headers={"Content-Type": content_type}
+        )
+
+    def get(self, path: str, **params: Any) -> httpx.Response:
+        return self.request("GET", path, **params)
+
+    def post(self, path: str, body: Any, **params: Any) -> httpx.Response:
+        return self.request("POST", path, body, **params)
+
+    def put(self, path: str, body: Any, **params: Any) -> httpx.Response:
+        return self.request("PUT", path, body, **params)
+
+    def patch(self, path: str, body: Any, kind: str = "merge", **params: Any) -> httpx.Response:
+        types = {
+            "merge": "application/merge-patch+json",
+            "strategic": "application/strategic-merge-patch+json",
+            "json": "application/json-patch+json",
+        }
+        return self.request("PATCH", path, body, types[kind], **params)
+
+    def delete(self, path: str, body: Any = None, **params: Any) -> httpx.Response:
+        return self.request("DELETE", path, body, **params)
+
+    def wait_for(
+        self, path: str, predicate: Callable[[httpx.Response], bool], timeout: float = 10
+    ) -> httpx.Response:
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self.get(path)
+            if predicate(response):
+                return response
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out waiting on {path}: last {response.status_code} {response.text}"
+                )
+            time.sleep(0.05)
+
+
+def widget(name: str, size: int = 1, **spec: Any) -> dict[str, Any]:
+    """A Widget manifest."""
+    return {
+        "apiVersion": "example.tensorone.ai/v1",
+        "kind": "Widget",
+        "metadata": {"name": name},
+        "spec": {"size": size, **spec},
+    }
+
+
+def pod(name: str, command: list[str], **spec: Any) -> dict[str, Any]:
+    """A single-container pod manifest running a command with the project's Python."""
+    labels = spec.pop("labels", {})
+    container = {"name": "main", "image": "python:3.11", "command": command, **spec.pop("container", {})}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"restartPolicy": "Never", "containers": [container], **spec},
+    }
