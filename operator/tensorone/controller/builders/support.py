@@ -1,0 +1,146 @@
+"""The objects around the workers: headless Service, job-config ConfigMap, checkpoint PVC and the trainer's RBAC."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from tensorone.api.ids import name_to_id
+from tensorone.api.spec import API_GROUP, TRAINING_JOB_PLURAL, LlmJobSpec
+from tensorone.api.trainer_config import (
+    AnyRunConfig,
+    CheckpointPolicy,
+    StatusTarget,
+    TrainerDataset,
+    TrainerRunConfig,
+)
+from tensorone.controller import names
+from tensorone.controller.builders.context import JobContext
+
+RUN_CONFIG_KEY = "job.json"
+_RUN_CONFIG_ADAPTER: TypeAdapter[AnyRunConfig] = TypeAdapter(TrainerRunConfig)
+
+
+def build_run_config(ctx: JobContext) -> AnyRunConfig:
+    """What the trainer reads: the job's config, the dataset path (as mounted, or its URL) and where to report."""
+    save_every = ctx.spec.config.training.save_every_steps if isinstance(ctx.spec, LlmJobSpec) else None
+    return _RUN_CONFIG_ADAPTER.validate_python(
+        {
+            "jobId": name_to_id(ctx.name),
+            "modelType": str(ctx.spec.model_type),
+            "config": ctx.spec.config.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "dataset": TrainerDataset(path=ctx.dataset.source, format=ctx.dataset.format).to_wire(),
+            "checkpoint": CheckpointPolicy(save_every_steps=save_every).to_wire(),
+            "statusTarget": StatusTarget(namespace=ctx.namespace, name=ctx.name).to_wire(),
+            "reportIntervalSeconds": ctx.settings.report_interval_seconds,
+        }
+    )
+
+
+def build_config_map(ctx: JobContext) -> dict[str, Any]:
+    run_config = build_run_config(ctx)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": ctx.metadata(names.config_map_name(ctx.name), "config"),
+        "data": {RUN_CONFIG_KEY: json.dumps(run_config.to_wire(), sort_keys=True, indent=2)},
+    }
+
+
+def build_headless_service(ctx: JobContext) -> dict[str, Any]:
+    """Gives worker 0 a stable DNS name (``worker-0.<job>-workers``) for the rendezvous."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": ctx.metadata(names.service_name(ctx.name), "workers"),
+        "spec": {
+            "clusterIP": "None",
+            "publishNotReadyAddresses": True,
+            "selector": {names.JOB_LABEL: ctx.name, names.COMPONENT_LABEL: "worker"},
+            "ports": [{"name": "rendezvous", "port": ctx.settings.rendezvous_port}],
+        },
+    }
+
+
+def build_checkpoint_claim(ctx: JobContext) -> dict[str, Any]:
+    """Shared by all workers (ReadWriteMany when there are several), so any worker can resume any checkpoint."""
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteMany" if ctx.spec.max_workers > 1 else "ReadWriteOnce"],
+        "resources": {"requests": {"storage": ctx.spec.resources.storage or ctx.settings.checkpoint_size}},
+    }
+    if ctx.settings.checkpoint_storage_class:
+        spec["storageClassName"] = ctx.settings.checkpoint_storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": ctx.metadata(names.checkpoint_claim_name(ctx.name), "checkpoints"),
+        "spec": spec,
+    }
+
+
+def build_service_account(ctx: JobContext) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": ctx.metadata(names.trainer_account_name(ctx.name), "trainer"),
+    }
+
+
+def build_role(ctx: JobContext) -> dict[str, Any]:
+    """Rank 0 may read this one job and patch its status; nothing else (user code runs beside it)."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": ctx.metadata(names.trainer_account_name(ctx.name), "trainer"),
+        "rules": [
+            {
+                "apiGroups": [API_GROUP],
+                "resources": [f"{TRAINING_JOB_PLURAL}/status"],
+                "resourceNames": [ctx.name],
+                "verbs": ["get", "patch"],
+            },
+            {
+                "apiGroups": [API_GROUP],
+                "resources": [TRAINING_JOB_PLURAL],
+                "resourceNames": [ctx.name],
+                "verbs": ["get"],
+            },
+        ],
+    }
+
+
+def build_role_binding(ctx: JobContext) -> dict[str, Any]:
+    account = names.trainer_account_name(ctx.name)
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": ctx.metadata(account, "trainer"),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": ctx.namespace}],
+    }
+
+
+def build_support_objects(ctx: JobContext) -> list[dict[str, Any]]:
+    """Everything but the pods, in the order they must exist before the pods start."""
+    return [
+        build_service_account(ctx),
+        build_role(ctx),
+        build_role_binding(ctx),
+        build_config_map(ctx),
+        build_checkpoint_claim(ctx),
+        build_headless_service(ctx),
+    ]
+
+
+def build_logs_config_map(ctx: JobContext, attempt: int, logs: dict[int, str]) -> dict[str, Any]:
+    """Worker logs of a finished attempt, kept after the pods are gone (and after the TTL cleanup)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": ctx.metadata(
+            names.logs_config_map_name(ctx.name, attempt), "logs", {names.ATTEMPT_LABEL: str(attempt)}
+        ),
+        "data": {f"worker-{index}.log": text for index, text in sorted(logs.items())},
+    }

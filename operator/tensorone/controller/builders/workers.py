@@ -1,0 +1,157 @@
+"""Worker pods: one per worker, ``torchrun`` with a static rendezvous on worker 0.
+
+The operator owns the pod lifecycle (``restartPolicy: Never``): a failed pod is never restarted in place, the
+whole attempt is replaced, so every worker of an attempt starts from the same checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tensorone.api.spec import CustomJobSpec
+from tensorone.api.trainer_config import RUN_CONFIG_ENV
+from tensorone.catalog.gpus import GPU_PRODUCT_LABEL, GPU_RESOURCE
+from tensorone.controller import names
+from tensorone.controller.builders.context import JobContext
+from tensorone.controller.builders.support import RUN_CONFIG_KEY
+
+TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+_CONFIG_VOLUME = "job-config"
+_CHECKPOINT_VOLUME = "checkpoints"
+_DATASET_VOLUME = "datasets"
+
+
+def trainer_arguments(ctx: JobContext, resume_from: str | None) -> list[str]:
+    """``run …`` as the trainer CLI takes it (output and checkpoints on the job's volume)."""
+    args = ["run", "--output", f"{ctx.job_dir}/artifacts", "--checkpoint-dir", ctx.job_dir]
+    if resume_from:
+        args += ["--resume-from", resume_from]
+    return args
+
+
+def launcher_arguments(ctx: JobContext, index: int) -> list[str]:
+    """``torchrun`` flags: one node per worker, one process per GPU, rendezvous at worker 0."""
+    spec = ctx.spec
+    args = [
+        "torchrun",
+        f"--nnodes={spec.max_workers}",
+        f"--node-rank={index}",
+        f"--nproc-per-node={spec.gpus_per_worker}",
+        f"--max-restarts={ctx.settings.max_restarts}",
+    ]
+    if spec.max_workers == 1:
+        return [*args, "--standalone"]
+    master = f"{names.worker_hostname(0)}.{names.service_name(ctx.name)}.{ctx.namespace}.svc"
+    return [*args, f"--master-addr={master}", f"--master-port={ctx.settings.rendezvous_port}"]
+
+
+def worker_command(ctx: JobContext, index: int, resume_from: str | None) -> tuple[str, list[str]]:
+    """(image, argv) of worker ``index``."""
+    spec = ctx.spec
+    trainer = trainer_arguments(ctx, resume_from)
+    if isinstance(spec, CustomJobSpec) and spec.config.image and spec.config.command:
+        return spec.config.image, list(spec.config.command)
+    if ctx.settings.trainer_command:
+        return ctx.settings.trainer_image, [*ctx.settings.trainer_command, *trainer]
+    return ctx.settings.trainer_image, [*launcher_arguments(ctx, index), "-m", "tensorone_trainer", *trainer]
+
+
+def _volumes(ctx: JobContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    settings = ctx.settings
+    volumes: list[dict[str, Any]] = [
+        {"name": _CONFIG_VOLUME, "configMap": {"name": names.config_map_name(ctx.name)}},
+        {
+            "name": _CHECKPOINT_VOLUME,
+            "persistentVolumeClaim": {"claimName": names.checkpoint_claim_name(ctx.name)},
+        },
+    ]
+    mounts: list[dict[str, Any]] = [
+        {"name": _CONFIG_VOLUME, "mountPath": settings.config_mount_path, "readOnly": True},
+        {"name": _CHECKPOINT_VOLUME, "mountPath": settings.checkpoint_mount_path},
+    ]
+    if settings.dataset_volume_claim and ctx.dataset.source.startswith("/"):
+        volumes.append(
+            {
+                "name": _DATASET_VOLUME,
+                "persistentVolumeClaim": {"claimName": settings.dataset_volume_claim, "readOnly": True},
+            }
+        )
+        mounts.append({"name": _DATASET_VOLUME, "mountPath": settings.dataset_mount_path, "readOnly": True})
+    return volumes, mounts
+
+
+def _resources(ctx: JobContext) -> dict[str, Any]:
+    amounts: dict[str, str] = {GPU_RESOURCE: str(ctx.spec.gpus_per_worker)}
+    if ctx.spec.resources.memory:
+        amounts["memory"] = ctx.spec.resources.memory
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def build_worker_pod(ctx: JobContext, index: int, attempt: int, resume_from: str | None) -> dict[str, Any]:
+    """Worker ``index`` of attempt ``attempt``; the name is the same for every attempt (one pod per worker)."""
+    settings = ctx.settings
+    spec = ctx.spec
+    image, argv = worker_command(ctx, index, resume_from)
+    volumes, mounts = _volumes(ctx)
+    env = [
+        {"name": RUN_CONFIG_ENV, "value": f"{settings.config_mount_path.rstrip('/')}/{RUN_CONFIG_KEY}"},
+        {"name": "TENSORONE_ATTEMPT", "value": str(attempt)},
+        {"name": "TENSORONE_WORKER_INDEX", "value": str(index)},
+        {"name": "TENSORONE_NUM_WORKERS", "value": str(spec.max_workers)},
+        {"name": "TENSORONE_TERMINATION_LOG", "value": TERMINATION_MESSAGE_PATH},
+        {"name": "TENSORONE_JOB_DIR", "value": ctx.job_dir},
+    ]
+    if resume_from:
+        env.append({"name": "TENSORONE_RESUME_FROM", "value": resume_from})
+    labels = {names.ATTEMPT_LABEL: str(attempt), names.WORKER_INDEX_LABEL: str(index)}
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "hostname": names.worker_hostname(index),
+        "subdomain": names.service_name(ctx.name),
+        "serviceAccountName": names.trainer_account_name(ctx.name),
+        "automountServiceAccountToken": True,
+        "terminationGracePeriodSeconds": settings.termination_grace_period_seconds,
+        "priorityClassName": settings.priority_class_names[spec.priority],
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": GPU_PRODUCT_LABEL, "operator": "In", "values": list(ctx.gpu_products)}
+                            ]
+                        }
+                    ]
+                }
+            }
+        },
+        "tolerations": [dict(t) for t in settings.tolerations],
+        "volumes": volumes,
+        "containers": [
+            {
+                "name": "trainer",
+                "image": image,
+                "imagePullPolicy": settings.image_pull_policy,
+                "command": argv,
+                "env": env,
+                "resources": _resources(ctx),
+                "volumeMounts": mounts,
+                "terminationMessagePath": TERMINATION_MESSAGE_PATH,
+                "terminationMessagePolicy": "FallbackToLogsOnError",
+                "ports": [{"name": "rendezvous", "containerPort": settings.rendezvous_port}],
+            }
+        ],
+    }
+    if len(ctx.gpu_products) == 1:
+        # A single product is also a plain nodeSelector (what most cluster tooling shows).
+        pod_spec["nodeSelector"] = {GPU_PRODUCT_LABEL: ctx.gpu_products[0]}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": ctx.metadata(names.worker_pod_name(ctx.name, index), "worker", labels),
+        "spec": pod_spec,
+    }
+
+
+def build_worker_pods(ctx: JobContext, attempt: int, resume_from: str | None) -> list[dict[str, Any]]:
+    return [build_worker_pod(ctx, i, attempt, resume_from) for i in range(ctx.spec.max_workers)]

@@ -1,0 +1,82 @@
+"""The operator's one typed settings object, read once at start from YAML (``--config`` / ``$TENSORONE_OPERATOR_CONFIG``).
+
+Everything a platform team tunes lives here, with defaults that work on a real cluster; the sandbox and the tests
+override the trainer command and shorten the timings. A bad file fails the start with the offending key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from tensorone.api.spec import Priority
+
+SETTINGS_ENV = "TENSORONE_OPERATOR_CONFIG"
+
+
+class SettingsError(Exception):
+    """The settings file is unreadable or invalid; the message names the key."""
+
+
+class OperatorSettings(BaseModel):
+    """Operator configuration (camelCase keys in YAML)."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    trainer_image: str = "ghcr.io/tensorone/trainer:0.1.0"
+    trainer_command: list[str] | None = Field(
+        None,
+        description="Replaces `torchrun … -m tensorone_trainer` (e.g. a fake trainer in the sandbox); it gets "
+        "the trainer's arguments and TENSORONE_WORKER_INDEX / TENSORONE_NUM_WORKERS in its environment",
+    )
+    image_pull_policy: str = "IfNotPresent"
+    checkpoint_storage_class: str | None = None
+    checkpoint_size: str = "50Gi"
+    checkpoint_mount_path: str = "/checkpoints"
+    dataset_volume_claim: str | None = Field(
+        None, description="PVC holding datasets registered by path; mounted read-only at datasetMountPath"
+    )
+    dataset_mount_path: str = "/datasets"
+    config_mount_path: str = "/etc/tensorone"
+    stall_window_seconds: float = Field(600.0, gt=0)
+    termination_grace_period_seconds: int = Field(120, ge=1)
+    priority_class_names: dict[Priority, str] = Field(
+        default_factory=lambda: {
+            Priority.HIGH: "tensorone-high",
+            Priority.NORMAL: "tensorone-normal",
+            Priority.LOW: "tensorone-low",
+        }
+    )
+    tolerations: list[dict[str, Any]] = Field(
+        default_factory=lambda: [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    )
+    pricing_config: str | None = Field(None, description="GPU catalog/pricing YAML (default: packaged)")
+    rendezvous_port: int = 29500
+    max_restarts: int = Field(0, ge=0, description="torchrun --max-restarts inside one attempt")
+    report_interval_seconds: float = Field(5.0, ge=0)
+    resync_seconds: float = Field(30.0, gt=0, description="Reconcile each job at least this often")
+    usage_flush_seconds: float = Field(30.0, gt=0, description="Persist accrued usage at least this often")
+    log_tail_bytes: int = Field(512 * 1024, ge=0, description="Worker log kept per worker and attempt")
+    watch_timeout_seconds: int = Field(300, ge=10)
+
+
+def load_settings(path: str | Path | None = None) -> OperatorSettings:
+    """Read settings from ``path``, else ``$TENSORONE_OPERATOR_CONFIG``, else the defaults."""
+    chosen = path or os.environ.get(SETTINGS_ENV)
+    if not chosen:
+        return OperatorSettings()
+    try:
+        document = yaml.safe_load(Path(chosen).read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise SettingsError(f"cannot read operator settings {chosen}: {e}") from e
+    try:
+        return OperatorSettings.model_validate(document)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise SettingsError(f"{chosen}: {key}: {first['msg']}") from e

@@ -1,0 +1,155 @@
+"""Worker pods and their support objects, built without a server."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tensorone.api.trainer_config import RUN_CONFIG_ENV
+from tensorone.controller.builders import (
+    JobContext,
+    build_checkpoint_claim,
+    build_config_map,
+    build_role,
+    build_support_objects,
+    build_worker_pod,
+    build_worker_pods,
+)
+from tests.unit.controller.conftest import make_context, make_spec
+
+
+def _container(pod: dict[str, Any]) -> dict[str, Any]:
+    container: dict[str, Any] = pod["spec"]["containers"][0]
+    return container
+
+
+def _env(pod: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in _container(pod)["env"]}
+
+
+def test_every_child_is_owned_by_the_job_so_deleting_the_job_removes_it(ctx: JobContext) -> None:
+    children = [*build_support_objects(ctx), *build_worker_pods(ctx, attempt=1, resume_from=None)]
+    assert {c["kind"] for c in children} == {
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "ConfigMap",
+        "PersistentVolumeClaim",
+        "Service",
+        "Pod",
+    }
+    for child in children:
+        (owner,) = child["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["name"], owner["uid"], owner["controller"]) == (
+            "TrainingJob",
+            ctx.name,
+            "uid-1",
+            True,
+        )
+
+
+@pytest.mark.parametrize(
+    ("workers", "index", "expected"),
+    [
+        (1, 0, ["--nnodes=1", "--node-rank=0", "--nproc-per-node=4", "--standalone"]),
+        (
+            3,
+            2,
+            [
+                "--nnodes=3",
+                "--node-rank=2",
+                "--nproc-per-node=4",
+                "--master-addr=worker-0.job-0123456789abcdef-workers.team-a.svc",
+                "--master-port=29500",
+            ],
+        ),
+    ],
+    ids=["single-worker-standalone", "third-of-three-rendezvous-on-worker-0"],
+)
+def test_workers_run_torchrun_with_their_rank_and_one_process_per_gpu(
+    workers: int, index: int, expected: list[str]
+) -> None:
+    ctx = make_context(make_spec(maxWorkers=workers, gpusPerWorker=4))
+    command = _container(build_worker_pod(ctx, index, attempt=1, resume_from=None))["command"]
+    assert command[0] == "torchrun"
+    assert all(flag in command for flag in expected)
+    assert "--max-restarts=0" in command
+    assert command[command.index("-m") + 1 : command.index("-m") + 3] == ["tensorone_trainer", "run"]
+
+
+def test_worker_requests_gpus_and_memory_and_lands_on_the_gpu_product() -> None:
+    ctx = make_context(make_spec(gpusPerWorker=2, resources={"memory": "64Gi"}, priority="high"))
+    pod = build_worker_pod(ctx, 0, attempt=1, resume_from=None)
+    resources = _container(pod)["resources"]
+    assert resources["requests"] == {"nvidia.com/gpu": "2", "memory": "64Gi"}
+    assert resources["limits"] == {"nvidia.com/gpu": "2", "memory": "64Gi"}
+    assert pod["spec"]["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
+    assert pod["spec"]["priorityClassName"] == "tensorone-high"
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["spec"][
+        "tolerations"
+    ]
+    assert pod["spec"]["restartPolicy"] == "Never"
+    assert (pod["spec"]["hostname"], pod["spec"]["subdomain"]) == ("worker-0", "job-0123456789abcdef-workers")
+
+
+def test_worker_gets_the_config_path_grace_period_and_checkpoint_to_resume() -> None:
+    ctx = make_context(termination_grace_period_seconds=45)
+    pod = build_worker_pod(ctx, 0, attempt=3, resume_from="ckpt_step_120")
+    env = _env(pod)
+    assert env[RUN_CONFIG_ENV] == "/etc/tensorone/job.json"
+    assert env["TENSORONE_ATTEMPT"] == "3"
+    assert pod["spec"]["terminationGracePeriodSeconds"] == 45
+    command = _container(pod)["command"]
+    assert command[command.index("--resume-from") + 1] == "ckpt_step_120"
+    assert command[command.index("--checkpoint-dir") + 1] == "/checkpoints/team-a/job-0123456789abcdef"
+    assert pod["metadata"]["labels"]["training.tensorone.ai/attempt"] == "3"
+
+
+def test_a_configured_trainer_command_replaces_torchrun_and_the_image_comes_from_settings() -> None:
+    ctx = make_context(trainer_command=["python", "-c", "pass"], trainer_image="registry.local/trainer:9")
+    container = _container(build_worker_pod(ctx, 0, attempt=1, resume_from=None))
+    assert container["image"] == "registry.local/trainer:9"
+    assert container["command"][:3] == ["python", "-c", "pass"]
+    assert "torchrun" not in container["command"]
+
+
+@pytest.mark.parametrize(
+    ("workers", "storage", "storage_class", "expected_mode", "expected_size"),
+    [(1, None, None, "ReadWriteOnce", "50Gi"), (4, "200Gi", "nfs", "ReadWriteMany", "200Gi")],
+    ids=["one-worker-rwo-default-size", "many-workers-rwx-spec-size"],
+)
+def test_checkpoint_claim_is_shared_by_workers_and_sized_from_the_spec(
+    workers: int, storage: str | None, storage_class: str | None, expected_mode: str, expected_size: str
+) -> None:
+    resources = {"storage": storage} if storage else {}
+    ctx = make_context(
+        make_spec(maxWorkers=workers, resources=resources), checkpoint_storage_class=storage_class
+    )
+    claim = build_checkpoint_claim(ctx)
+    assert claim["spec"]["accessModes"] == [expected_mode]
+    assert claim["spec"]["resources"]["requests"]["storage"] == expected_size
+    assert claim["spec"].get("storageClassName") == storage_class
+
+
+def test_trainer_may_patch_only_this_jobs_status(ctx: JobContext) -> None:
+    rules = build_role(ctx)["rules"]
+    assert all(rule["resourceNames"] == [ctx.name] for rule in rules)
+    writes = [r for r in rules if set(r["verbs"]) - {"get", "list", "watch"}]
+    assert writes == [
+        {
+            "apiGroups": ["training.tensorone.ai"],
+            "resources": ["trainingjobs/status"],
+            "resourceNames": [ctx.name],
+            "verbs": ["get", "patch"],
+        }
+    ]
+
+
+def test_run_config_tells_the_trainer_the_dataset_and_where_to_report(ctx: JobContext) -> None:
+    config = json.loads(build_config_map(ctx)["data"]["job.json"])
+    assert config["dataset"] == {"path": "/datasets/train.jsonl", "format": "jsonl"}
+    assert config["statusTarget"] == {"namespace": "team-a", "name": ctx.name}
+    assert config["jobId"] == "job_0123456789abcdef"
+    assert config["modelType"] == "custom"
