@@ -1,0 +1,182 @@
+"""LoRA training through the command line, as a pod or a person runs it.
+
+Tiny random-init Llama, small learnable datasets, CPU, deterministic settings. The headline property: a run
+stopped at step k (SIGTERM, as a suspended job gets) and resumed gives bitwise the same loss at every later
+step as the uninterrupted run — with one process and with two under torchrun (gloo).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.helpers.tiny_models import (
+    build_tiny_llama,
+    llm_run_config,
+    read_metrics,
+    run_trainer,
+    step_losses,
+    trainer_command,
+    trainer_env,
+    write_text_dataset,
+)
+
+from tensorone.api.trainer_config import EXIT_CONFIGURATION_ERROR, EXIT_DATA_ERROR
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("llm")
+    build_tiny_llama(root / "model")
+    write_text_dataset(root / "data.jsonl", n=40)
+    return root
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(workdir: Path) -> Path:
+    """The reference run: 2 epochs, validation, a checkpoint every 4 steps, merged model."""
+    config = llm_run_config(
+        workdir / "model", workdir / "data.jsonl", validation_split=0.1, save_every_steps=4
+    )
+    done = run_trainer(config, workdir / "full", "--merge")
+    assert done.returncode == 0, done.stderr
+    return workdir / "full"
+
+
+def test_loss_falls_on_a_learnable_dataset(uninterrupted: Path) -> None:
+    losses = list(step_losses(uninterrupted).values())
+    total_steps = json.loads((uninterrupted / "status.json").read_text())["progress"]["totalSteps"]
+    assert len(losses) == total_steps
+    assert sum(losses[-3:]) / 3 < 0.9 * sum(losses[:3]) / 3
+    evals = [p["evalLoss"] for p in read_metrics(uninterrupted) if "evalLoss" in p]
+    assert evals[-1] < evals[0]
+
+
+def test_artifacts_adapter_merged_model_tokenizer_and_checkpoints(uninterrupted: Path) -> None:
+    assert json.loads((uninterrupted / "adapter" / "adapter_config.json").read_text())["r"] == 4
+    assert (uninterrupted / "adapter" / "adapter_model.safetensors").is_file()
+    assert (uninterrupted / "adapter" / "tokenizer.json").is_file()
+    assert (uninterrupted / "merged" / "model.safetensors").is_file()
+    from transformers import AutoModelForCausalLM
+
+    merged = AutoModelForCausalLM.from_pretrained(str(uninterrupted / "merged"))
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    kept = sorted(p.name for p in (uninterrupted / "checkpoints").iterdir())
+    assert "ckpt_epoch_2" in kept
+    assert len(kept) <= 4  # keepLast 3 + best
+    manifest = json.loads((uninterrupted / "checkpoints" / "ckpt_epoch_2" / "manifest.json").read_text())
+    assert (manifest["epoch"], manifest["step"]) == (2, max(step_losses(uninterrupted)))
+    assert {"adapter/adapter_model.safetensors", "trainer_state.pt"} <= set(manifest["files"])
+    status = json.loads((uninterrupted / "status.json").read_text())
+    assert status["progress"]["percentage"] == 100.0
+    assert status["metrics"]["throughput"].endswith("tokens/sec")
+
+
+def _stop_with_sigterm_after_step(config: dict[str, Any], output: Path, step: int, nproc: int = 1) -> int:
+    path = output.parent / f"{output.name}-job.json"
+    path.write_text(json.dumps(config))
+    process = subprocess.Popen(
+        trainer_command(path, output, nproc=nproc),
+        env=trainer_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if (output / "metrics.jsonl").is_file() and len(step_losses(output)) >= step:
+            process.send_signal(signal.SIGTERM)
+            break
+        time.sleep(0.01)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    return max(step_losses(output))
+
+
+def test_stop_with_sigterm_then_resume_gives_the_same_loss_curve(workdir: Path, uninterrupted: Path) -> None:
+    config = llm_run_config(
+        workdir / "model", workdir / "data.jsonl", validation_split=0.1, save_every_steps=4
+    )
+    output = workdir / "stopped"
+    stopped_at = _stop_with_sigterm_after_step(config, output, step=5)
+    assert stopped_at < max(step_losses(uninterrupted)), "the run should have stopped early"
+    assert (output / "checkpoints" / f"ckpt_step_{stopped_at}" / "manifest.json").is_file() or (
+        output / "checkpoints" / "ckpt_epoch_1"
+    ).is_file()
+    assert not (output / "adapter").exists()  # not finished: no final artifacts yet
+
+    resumed = run_trainer(config, output, "--resume-from", "latest")
+    assert resumed.returncode == 0, resumed.stderr
+    # Tolerance 0: same weights, optimizer, scheduler, RNG and data position give the same floats.
+    assert step_losses(output) == step_losses(uninterrupted)
+
+
+def test_resume_skips_a_damaged_checkpoint_and_still_matches(workdir: Path, uninterrupted: Path) -> None:
+    output = workdir / "damaged"
+    output.mkdir()
+    shutil.copytree(uninterrupted / "checkpoints", output / "checkpoints")
+    shutil.copy(uninterrupted / "metrics.jsonl", output / "metrics.jsonl")
+    (output / "checkpoints" / "ckpt_epoch_2" / "trainer_state.pt").write_bytes(b"corrupted")
+    config = llm_run_config(
+        workdir / "model", workdir / "data.jsonl", validation_split=0.1, save_every_steps=4
+    )
+    resumed = run_trainer(config, output, "--resume-from", "latest")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "ckpt_epoch_2 fails its hash check" in resumed.stderr
+    assert "resumed from ckpt_step_" in resumed.stderr
+    assert step_losses(output) == step_losses(uninterrupted)
+
+
+def test_two_workers_resume_gives_the_same_loss_curve(workdir: Path) -> None:
+    config = llm_run_config(workdir / "model", workdir / "data.jsonl", epochs=1, save_every_steps=3)
+    full = run_trainer(config, workdir / "ddp-full", nproc=2)
+    assert full.returncode == 0, full.stderr
+
+    output = workdir / "ddp-resumed"
+    output.mkdir()
+    shutil.copytree(
+        workdir / "ddp-full" / "checkpoints" / "ckpt_step_3", output / "checkpoints" / "ckpt_step_3"
+    )
+    resumed = run_trainer(config, output, "--resume-from", "ckpt_step_3", nproc=2)
+    assert resumed.returncode == 0, resumed.stderr
+    expected = {s: v for s, v in step_losses(workdir / "ddp-full").items() if s > 3}
+    assert step_losses(output) == expected
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"training": {"epochs": 0}}, "config.training.epochs"),
+        ({"strategy": "qlora"}, "config.strategy"),
+        ({"baseModel": "/nonexistent/model"}, "config.baseModel"),
+    ],
+    ids=["out-of-range", "qlora-without-gpu", "missing-model"],
+)
+def test_bad_config_exits_78_naming_the_field(workdir: Path, change: dict[str, Any], field: str) -> None:
+    config = llm_run_config(workdir / "model", workdir / "data.jsonl")
+    config["config"].update(change)
+    termination = workdir / f"termination-{field}"
+    done = run_trainer(config, workdir / "bad", TENSORONE_TERMINATION_LOG=str(termination))
+    assert done.returncode == EXIT_CONFIGURATION_ERROR
+    assert field in termination.read_text()
+
+
+def test_bad_data_exits_65_naming_file_and_line(workdir: Path) -> None:
+    data = workdir / "broken.jsonl"
+    data.write_text('{"text": "fine"}\n{"text": "fine"}\n{"text": 42}\n')
+    termination = workdir / "termination-data"
+    done = run_trainer(
+        llm_run_config(workdir / "model", data),
+        workdir / "bad-data",
+        TENSORONE_TERMINATION_LOG=str(termination),
+    )
+    assert done.returncode == EXIT_DATA_ERROR
+    assert f"{data}:3: field 'text' must be a non-empty string" in termination.read_text()

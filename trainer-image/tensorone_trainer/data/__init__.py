@@ -1,0 +1,1 @@
+"""Datasets as the loops need them: tokenized text for causal LMs, a YOLO layout for ultralytics."""

@@ -1,0 +1,431 @@
+"""Causal-LM fine-tuning (LoRA, full; QLoRA where a GPU and bitsandbytes exist) with exact resume.
+
+The loop is written out rather than delegated to ``transformers.Trainer`` because the platform promises that
+a run stopped at step k and resumed produces the same loss at every later step: the data order is a pure
+function of (seed, epoch), checkpoints fall on optimizer-step boundaries, and a checkpoint holds the trainable
+weights, optimizer, scheduler, grad scaler, every rank's RNG states and the loop counters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from tensorone.api.config import MixedPrecision, OptimizerName, Strategy
+from tensorone.api.trainer_config import LlmRunConfig
+from tensorone_trainer import distributed
+from tensorone_trainer.checkpoints import Manifest, epoch_checkpoint_id, step_checkpoint_id
+from tensorone_trainer.context import RunContext
+from tensorone_trainer.data.records import read_records
+from tensorone_trainer.data.text import Example, collate, epoch_order, split_validation, tokenize_records
+from tensorone_trainer.errors import ConfigurationError
+from tensorone_trainer.rng import capture_rng_state, restore_rng_state, seed_everything
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "trainer_state.pt"
+WEIGHTS_FILE = "model.safetensors"
+ADAPTER_DIR = "adapter"
+
+
+@dataclass
+class LoopState:
+    """The loop's counters; with the weights, optimizer, scheduler and RNG it pins the run down exactly."""
+
+    global_step: int = 0
+    best_loss: float | None = None
+    best_eval_loss: float | None = None
+    evals_without_improvement: int = 0
+    elapsed: float = 0.0
+    early_stopped: bool = False
+
+
+def choose_precision(requested: MixedPrecision | None, device: torch.device) -> MixedPrecision:
+    """bf16/fp16 on GPU (unset: bf16 where supported, else fp16); always fp32 on CPU."""
+    if device.type != "cuda":
+        if requested not in (None, MixedPrecision.NO):
+            log.warning("mixed precision %s requested but there is no GPU: training in fp32", requested.value)
+        else:
+            log.info("no GPU: training in fp32 on CPU")
+        return MixedPrecision.NO
+    if requested is None:
+        return MixedPrecision.BF16 if torch.cuda.is_bf16_supported() else MixedPrecision.FP16
+    return requested
+
+
+def _load_model(run: LlmRunConfig, precision: MixedPrecision, device: torch.device) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    conf = run.config
+    kwargs: dict[str, Any] = {}
+    if conf.strategy is Strategy.QLORA:
+        if device.type != "cuda" or importlib.util.find_spec("bitsandbytes") is None:
+            raise ConfigurationError(
+                "config.strategy: qlora needs a GPU and the bitsandbytes package; use 'lora' or 'full' here"
+            )
+        from transformers import BitsAndBytesConfig
+
+        quantization: Any = BitsAndBytesConfig
+        kwargs["quantization_config"] = quantization(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+        )
+    # LoRA keeps the frozen base in the compute dtype (memory); full fine-tuning keeps fp32 master weights.
+    dtype = (
+        torch.bfloat16
+        if precision is MixedPrecision.BF16 and conf.strategy is not Strategy.FULL
+        else torch.float32
+    )
+    try:
+        tokenizer: Any = AutoTokenizer.from_pretrained(conf.base_model)
+        model: Any = AutoModelForCausalLM.from_pretrained(conf.base_model, dtype=dtype, **kwargs)
+    except (OSError, ValueError) as e:
+        raise ConfigurationError(f"config.baseModel: cannot load {conf.base_model!r}: {e}") from e
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    if "quantization_config" not in kwargs:
+        model.to(device)
+    return model, tokenizer
+
+
+def _apply_strategy(model: Any, run: LlmRunConfig) -> Any:
+    conf = run.config
+    if conf.optimization.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
+    if conf.strategy is Strategy.FULL:
+        return model
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if conf.strategy is Strategy.QLORA:
+        prepare: Any = prepare_model_for_kbit_training
+        model = prepare(model, use_gradient_checkpointing=conf.optimization.gradient_checkpointing)
+    params = conf.parameters
+    lora_class: Any = LoraConfig  # peft types lora_alpha as int; a float alpha is valid and used as given
+    lora = lora_class(
+        r=params.rank,
+        lora_alpha=params.alpha,
+        lora_dropout=params.dropout,
+        target_modules=params.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    try:
+        model = get_peft_model(model, lora)
+    except ValueError as e:
+        raise ConfigurationError(f"config.parameters.target_modules: {e}") from e
+    if conf.optimization.gradient_checkpointing:
+        model.enable_input_require_grads()
+    return model
+
+
+def _optimizer(model: Any, run: LlmRunConfig) -> torch.optim.Optimizer:
+    training = run.config.training
+    params = [p for p in model.parameters() if p.requires_grad]
+    if training.optimizer is OptimizerName.SGD:
+        return torch.optim.SGD(
+            params, lr=training.learning_rate, momentum=0.9, weight_decay=training.weight_decay
+        )
+    if training.optimizer is OptimizerName.ADAM:
+        return torch.optim.Adam(params, lr=training.learning_rate, weight_decay=training.weight_decay)
+    return torch.optim.AdamW(params, lr=training.learning_rate, weight_decay=training.weight_decay)
+
+
+def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
+    return {n: p.detach().contiguous().cpu() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _load_trainable_state(model: Any, state: dict[str, torch.Tensor]) -> None:
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and n not in state]
+    if missing:
+        raise ConfigurationError(f"resumeFrom: checkpoint lacks weights for {missing[:3]} (different model?)")
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.requires_grad:
+                param.copy_(state[name].to(param.device, param.dtype))
+
+
+class LlmTrainer:
+    """One causal-LM training run (every rank builds one; rank 0 reports and writes)."""
+
+    def __init__(self, run: LlmRunConfig, ctx: RunContext) -> None:
+        self.run = run
+        self.ctx = ctx
+        self.conf = run.config
+        self.training = run.config.training
+        self.device = ctx.dist.device
+        self.precision = choose_precision(self.conf.optimization.mixed_precision, self.device)
+        if self.device.type == "cpu":
+            torch.use_deterministic_algorithms(True)
+        seed_everything(self.training.seed)
+        model, self.tokenizer = _load_model(run, self.precision, self.device)
+        self.model = _apply_strategy(model, run)
+        max_len = self.training.max_seq_length or min(
+            int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048), 2048
+        )
+        records = read_records(Path(run.dataset.path), run.dataset.format)
+        examples = tokenize_records(records, self.tokenizer, max_len)
+        self.train_set, self.val_set = split_validation(
+            examples, self.training.validation_split, self.training.seed
+        )
+        world = ctx.dist.world_size
+        per_rank = math.ceil(len(self.train_set) / world)
+        self.micro_per_epoch = math.ceil(per_rank / self.training.batch_size)
+        self.accum = self.training.gradient_accumulation_steps
+        self.steps_per_epoch = math.ceil(self.micro_per_epoch / self.accum)
+        self.total_steps = self.steps_per_epoch * self.training.epochs
+        self.save_every = run.checkpoint.save_every_steps or self.training.save_every_steps
+        self.optimizer = _optimizer(self.model, run)
+        from transformers import get_scheduler
+
+        self.scheduler = get_scheduler(
+            self.training.lr_scheduler.value,
+            optimizer=self.optimizer,
+            num_warmup_steps=self.training.warmup_steps,
+            num_training_steps=self.total_steps,
+        )
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision is MixedPrecision.FP16)
+        self.ddp: Any = self.model
+        if ctx.dist.distributed:
+            self.ddp = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        self.state = LoopState()
+        log.info(
+            "%d training / %d validation examples, %d steps per epoch, %d steps in all (%s, %d rank(s))",
+            len(self.train_set),
+            len(self.val_set),
+            self.steps_per_epoch,
+            self.total_steps,
+            self.conf.strategy.value,
+            world,
+        )
+
+    # -- checkpoints -------------------------------------------------------------------------------------
+    def _write_checkpoint(self, folder: Path, rng_states: list[Any]) -> None:
+        from safetensors.torch import save_file
+
+        if self.conf.strategy is Strategy.FULL:
+            save_file(_trainable_state(self.model), str(folder / WEIGHTS_FILE))
+        else:
+            self.model.save_pretrained(str(folder / ADAPTER_DIR))
+            save_file(_trainable_state(self.model), str(folder / WEIGHTS_FILE))
+        torch.save(
+            {
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "loop": asdict(self.state),
+                "rng": rng_states,
+                "world_size": self.ctx.dist.world_size,
+                "steps_per_epoch": self.steps_per_epoch,
+            },
+            folder / STATE_FILE,
+        )
+
+    def save_checkpoint(self, checkpoint_id: str, loss: float | None, eval_loss: float | None) -> None:
+        rng_states = distributed.gather_objects(capture_rng_state(), self.ctx.dist)
+        distributed.barrier()
+        if self.ctx.dist.is_main:
+            self.state.elapsed = self.reporter.elapsed
+            self.ctx.store.save(
+                checkpoint_id,
+                epoch=self.state.global_step // self.steps_per_epoch,
+                step=self.state.global_step,
+                loss=loss,
+                eval_loss=eval_loss,
+                attempt=self.ctx.attempt,
+                write=lambda folder: self._write_checkpoint(folder, rng_states),
+            )
+            self.reporter.checkpoints_changed([m.to_info() for m in self.ctx.store.manifests()])
+        distributed.barrier()
+
+    def restore(self, manifest: Manifest) -> None:
+        from safetensors.torch import load_file
+
+        folder = self.ctx.store.path(manifest.id)
+        state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=False)
+        if (
+            state["world_size"] != self.ctx.dist.world_size
+            or state["steps_per_epoch"] != self.steps_per_epoch
+        ):
+            log.warning(
+                "checkpoint %s was written by %d rank(s), this run has %d: the data order continues approximately",
+                manifest.id,
+                state["world_size"],
+                self.ctx.dist.world_size,
+            )
+        _load_trainable_state(self.model, load_file(str(folder / WEIGHTS_FILE)))
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.state = LoopState(**state["loop"])
+        rng = state["rng"]
+        restore_rng_state(rng[self.ctx.dist.rank] if self.ctx.dist.rank < len(rng) else rng[0])
+        log.info("resumed from %s at step %d", manifest.id, self.state.global_step)
+
+    # -- steps -------------------------------------------------------------------------------------------
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.precision is MixedPrecision.NO:
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision is MixedPrecision.BF16 else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def _batch(self, examples: list[Example]) -> dict[str, torch.Tensor]:
+        batch = collate(examples, int(self.tokenizer.pad_token_id))
+        return {k: v.to(self.device) for k, v in batch.items()}
+
+    def _train_step(self, micro_batches: list[list[Example]]) -> tuple[float, int]:
+        self.ddp.train()
+        loss_sum = 0.0
+        tokens = 0
+        for index, examples in enumerate(micro_batches):
+            batch = self._batch(examples)
+            last = index == len(micro_batches) - 1
+            sync = contextlib.nullcontext() if last or not self.ctx.dist.distributed else self.ddp.no_sync()
+            with sync:
+                with self._autocast():
+                    loss = self.ddp(**batch).loss / len(micro_batches)
+                self.scaler.scale(loss).backward()
+            loss_sum += float(loss.detach().item())
+            tokens += int(batch["attention_mask"].sum().item())
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(
+            [p for p in self.model.parameters() if p.requires_grad], self.conf.optimization.max_grad_norm
+        )
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss_sum, tokens
+
+    def evaluate(self) -> float:
+        """Mean loss over the validation split (sharded across ranks, no dropout, no RNG drawn)."""
+        mine = distributed.shard(list(range(len(self.val_set))), self.ctx.dist)
+        self.ddp.eval()
+        losses = []
+        with torch.no_grad():
+            for start in range(0, len(mine), self.training.batch_size):
+                chunk = [self.val_set[i] for i in mine[start : start + self.training.batch_size]]
+                with self._autocast():
+                    losses.append(float(self.model(**self._batch(chunk)).loss.item()))
+        return distributed.all_mean(sum(losses) / max(1, len(losses)), self.ctx.dist)
+
+    def _after_evaluation(self, eval_loss: float) -> None:
+        if self.state.best_eval_loss is None or eval_loss < self.state.best_eval_loss:
+            self.state.best_eval_loss = eval_loss
+            self.state.evals_without_improvement = 0
+        else:
+            self.state.evals_without_improvement += 1
+        patience = self.training.early_stopping_patience
+        if patience is not None and self.state.evals_without_improvement >= patience:
+            log.info("early stopping: no better evaluation loss for %d evaluations", patience)
+            self.state.early_stopped = True
+
+    # -- the run -----------------------------------------------------------------------------------------
+    def train(self) -> str:
+        """Train to the end, to early stopping or to a stop request; returns "completed" or "stopped"."""
+        manifest = self.ctx.resume_manifest()
+        if manifest is not None:
+            self.restore(manifest)
+        history = self.ctx.load_history(self.state.global_step) if self.ctx.dist.is_main else []
+        self.reporter = self.ctx.make_reporter(
+            total_epochs=self.training.epochs,
+            total_steps=self.total_steps,
+            throughput_unit="tokens",
+            history=history,
+            elapsed_before=self.state.elapsed,
+            best_loss=self.state.best_loss,
+        )
+        if manifest is not None and self.ctx.dist.is_main:
+            self.reporter.checkpoints_changed([m.to_info() for m in self.ctx.store.manifests()])
+        outcome = "completed"
+        start_epoch = self.state.global_step // self.steps_per_epoch
+        for epoch in range(start_epoch, self.training.epochs):
+            if self.state.early_stopped:
+                break
+            order = distributed.shard(
+                epoch_order(len(self.train_set), self.training.seed, epoch), self.ctx.dist
+            )
+            micro = [
+                order[i : i + self.training.batch_size]
+                for i in range(0, len(order), self.training.batch_size)
+            ]
+            for step_in_epoch in range(
+                self.state.global_step - epoch * self.steps_per_epoch, self.steps_per_epoch
+            ):
+                began = time.perf_counter()
+                group = micro[step_in_epoch * self.accum : (step_in_epoch + 1) * self.accum]
+                loss_sum, tokens = self._train_step([[self.train_set[i] for i in mb] for mb in group])
+                self.state.global_step += 1
+                loss = distributed.all_mean(loss_sum, self.ctx.dist)
+                all_tokens = distributed.all_sum(tokens, self.ctx.dist)
+                seconds = time.perf_counter() - began
+                self.state.best_loss = (
+                    loss if self.state.best_loss is None else min(self.state.best_loss, loss)
+                )
+                step = self.state.global_step
+                epoch_end = step_in_epoch == self.steps_per_epoch - 1
+                self.reporter.step(
+                    step=step,
+                    epoch=epoch + (step_in_epoch + 1) / self.steps_per_epoch,
+                    loss=loss,
+                    learning_rate=float(self.scheduler.get_last_lr()[0]),
+                    throughput=all_tokens / seconds if seconds > 0 else None,
+                )
+                on_interval = self.save_every is not None and step % self.save_every == 0
+                eval_loss = None
+                if self.val_set and (epoch_end or on_interval):
+                    eval_loss = self.evaluate()
+                    self._after_evaluation(eval_loss)
+                    self.reporter.evaluation(
+                        step=step,
+                        epoch=epoch + (step_in_epoch + 1) / self.steps_per_epoch,
+                        eval_loss=eval_loss,
+                    )
+                stop = distributed.any_rank(self.ctx.stop.requested, self.ctx.dist)
+                if epoch_end:
+                    self.save_checkpoint(epoch_checkpoint_id(epoch + 1), loss, eval_loss)
+                elif on_interval or stop or self.state.early_stopped:
+                    self.save_checkpoint(step_checkpoint_id(step), loss, eval_loss)
+                if stop:
+                    log.info("stopped at step %d on request; checkpoint written", step)
+                    outcome = "stopped"
+                    break
+                if self.state.early_stopped:
+                    break
+            if outcome == "stopped":
+                break
+        if outcome == "completed":
+            self.write_artifacts()
+        self.reporter.close(completed=outcome == "completed")
+        return outcome
+
+    def write_artifacts(self) -> None:
+        """The adapter (peft format) or model, the tokenizer and, on request, the merged model (rank 0)."""
+        distributed.barrier()
+        if not self.ctx.dist.is_main:
+            return
+        out = self.ctx.output_dir
+        if self.conf.strategy is Strategy.FULL:
+            self.model.save_pretrained(str(out / "model"))
+            self.tokenizer.save_pretrained(str(out / "model"))
+        else:
+            self.model.save_pretrained(str(out / ADAPTER_DIR))
+            self.tokenizer.save_pretrained(str(out / ADAPTER_DIR))
+            if self.ctx.merge:
+                merged = self.model.merge_and_unload()
+                merged.save_pretrained(str(out / "merged"), safe_serialization=True)
+                self.tokenizer.save_pretrained(str(out / "merged"))
+        log.info("artifacts written under %s", out)
+
+
+def train_llm(run: LlmRunConfig, ctx: RunContext) -> str:
+    return LlmTrainer(run, ctx).train()

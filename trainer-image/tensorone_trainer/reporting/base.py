@@ -1,0 +1,209 @@
+"""The reporter: turns what the loop measures into the trainer's part of the job status.
+
+The loop calls :meth:`Reporter.step`, :meth:`Reporter.evaluation` and :meth:`Reporter.checkpoints_changed`;
+the reporter derives progress (percentage, elapsed, remaining from measured step times), keeps the metrics
+(current/best loss, learning rate, throughput, peak memory) and a bounded history, and hands a snapshot holding
+only ``TRAINER_STATUS_FIELDS`` to every sink. Sinks decide how often to ship it.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import torch
+
+from tensorone.api.status import TRAINER_STATUS_FIELDS, CheckpointInfo, MetricPoint, Metrics, Progress
+from tensorone_trainer.checkpoints import human_size
+
+log = logging.getLogger(__name__)
+
+MAX_STATUS_HISTORY = 2000
+"""The status carries at most this many history points (the contract's limit); metrics.jsonl keeps all."""
+
+
+@dataclass
+class StatusSnapshot:
+    """The trainer-owned part of the status at one moment, plus the points new since the last snapshot."""
+
+    progress: Progress
+    metrics: Metrics
+    checkpoints: list[CheckpointInfo]
+    history: list[MetricPoint]
+    last_report_time: datetime
+    new_points: list[MetricPoint] = field(default_factory=list)
+    final: bool = False
+
+    def to_status_patch(self) -> dict[str, Any]:
+        """The merge patch body: only the fields the trainer may write, camelCase."""
+        patch: dict[str, Any] = {
+            "progress": self.progress.to_wire(),
+            "metrics": self.metrics.to_wire(),
+            "checkpoints": [c.to_wire() for c in self.checkpoints],
+            "history": [p.to_wire() for p in self.history],
+            "lastReportTime": self.last_report_time.isoformat(),
+        }
+        assert set(patch) <= TRAINER_STATUS_FIELDS
+        return patch
+
+
+class Sink(Protocol):
+    """Somewhere reports go. ``publish`` must be cheap and must not raise for transport trouble."""
+
+    def publish(self, snapshot: StatusSnapshot) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def thin_history(points: list[MetricPoint], limit: int = MAX_STATUS_HISTORY) -> list[MetricPoint]:
+    """At most ``limit`` points spanning the whole run: the older half is thinned to every other point."""
+    while len(points) > limit:
+        half = len(points) // 2
+        points = points[:half:2] + points[half:]
+    return points
+
+
+def peak_memory_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device))
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # KiB on Linux
+
+
+class Reporter:
+    """Rank 0's view of the run. Other ranks get a reporter with no sinks (all calls are cheap no-ops)."""
+
+    def __init__(
+        self,
+        sinks: list[Sink],
+        *,
+        total_epochs: int,
+        total_steps: int,
+        throughput_unit: str,
+        device: torch.device,
+        history: list[MetricPoint] | None = None,
+        elapsed_before: float = 0.0,
+        best_loss: float | None = None,
+    ) -> None:
+        self.sinks = sinks
+        self.total_epochs = total_epochs
+        self.total_steps = total_steps
+        self.throughput_unit = throughput_unit
+        self.device = device
+        self._history = thin_history(list(history or []))
+        self._new: list[MetricPoint] = []
+        self._elapsed_before = elapsed_before
+        self._started = time.monotonic()
+        self._step_times: deque[float] = deque(maxlen=50)
+        self._last_step_at: float | None = None
+        self.metrics = Metrics(best_loss=best_loss)
+        self.progress = Progress(total_epochs=total_epochs, total_steps=total_steps)
+        self.checkpoints: list[CheckpointInfo] = []
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds of training over every attempt so far."""
+        return self._elapsed_before + (time.monotonic() - self._started)
+
+    def step(
+        self,
+        *,
+        step: int,
+        epoch: float,
+        loss: float,
+        learning_rate: float | None,
+        throughput: float | None,
+    ) -> None:
+        """One optimizer step finished (``epoch`` may be fractional: 1.5 is halfway through the second)."""
+        now = time.monotonic()
+        if self._last_step_at is not None:
+            self._step_times.append(now - self._last_step_at)
+        self._last_step_at = now
+        best = loss if self.metrics.best_loss is None else min(self.metrics.best_loss, loss)
+        memory = peak_memory_bytes(self.device)
+        self.metrics = self.metrics.model_copy(
+            update={
+                "current_loss": loss,
+                "best_loss": best,
+                "learning_rate": learning_rate,
+                "throughput": None if throughput is None else f"{throughput:.0f} {self.throughput_unit}/sec",
+                "throughput_value": throughput,
+                "memory_usage": human_size(memory),
+            }
+        )
+        mean_step = sum(self._step_times) / len(self._step_times) if self._step_times else None
+        remaining = None if mean_step is None else mean_step * max(0, self.total_steps - step)
+        self.progress = Progress(
+            current_epoch=min(self.total_epochs, int(epoch) + (0 if epoch == int(epoch) else 1)),
+            total_epochs=self.total_epochs,
+            current_step=step,
+            total_steps=self.total_steps,
+            percentage=round(min(100.0, 100.0 * step / max(1, self.total_steps)), 2),
+            elapsed_time=round(self.elapsed, 3),
+            remaining_time=None if remaining is None else round(remaining, 3),
+        )
+        self._add_point(
+            MetricPoint(
+                step=step,
+                epoch=round(epoch, 6),
+                loss=loss,
+                learning_rate=learning_rate,
+                throughput=throughput,
+                time=datetime.now(UTC),
+            )
+        )
+
+    def evaluation(
+        self, *, step: int, epoch: float, eval_loss: float, extra: dict[str, float] | None = None
+    ) -> None:
+        update: dict[str, Any] = {"eval_loss": eval_loss}
+        update.update(extra or {})
+        self.metrics = self.metrics.model_copy(update=update)
+        self._add_point(
+            MetricPoint(step=step, epoch=round(epoch, 6), eval_loss=eval_loss, time=datetime.now(UTC))
+        )
+
+    def checkpoints_changed(self, checkpoints: list[CheckpointInfo]) -> None:
+        self.checkpoints = list(checkpoints)
+        self.publish()
+
+    def _add_point(self, point: MetricPoint) -> None:
+        self._history = thin_history([*self._history, point])
+        self._new.append(point)
+        self.publish()
+
+    def publish(self, *, final: bool = False) -> None:
+        if not self.sinks:
+            self._new = []
+            return
+        snapshot = StatusSnapshot(
+            progress=self.progress.model_copy(update={"elapsed_time": round(self.elapsed, 3)}),
+            metrics=self.metrics,
+            checkpoints=self.checkpoints,
+            history=list(self._history),
+            last_report_time=datetime.now(UTC),
+            new_points=self._new,
+            final=final,
+        )
+        self._new = []
+        for sink in self.sinks:
+            try:
+                sink.publish(snapshot)
+            except Exception:  # a sink must never end training
+                log.exception("reporting sink %s failed", type(sink).__name__)
+
+    def close(self, *, completed: bool = False) -> None:
+        if completed:
+            self.progress = self.progress.model_copy(
+                update={"percentage": 100.0, "remaining_time": 0.0, "current_step": self.total_steps}
+            )
+        self.publish(final=True)
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception:
+                log.exception("closing reporting sink %s failed", type(sink).__name__)
