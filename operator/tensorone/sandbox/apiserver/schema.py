@@ -136,15 +136,31 @@ def _validate(value: Any, schema: Schema, path: str) -> Iterator[Cause]:
         return
     for sub in schema.get("allOf") or []:
         yield from _validate(value, sub, path)
-    for keyword in ("anyOf", "oneOf"):
-        options = schema.get(keyword)
-        if options and not any(not validate(value, {"nullable": True, **option}, path) for option in options):
+    shown = f'"{_type_name(value)}"' if isinstance(value, dict | list) else _show(value)
+    options = schema.get("anyOf")
+    if options and not any(_passes(value, option, path) for option in options):
+        yield _cause(
+            "FieldValueInvalid",
+            path,
+            f"Invalid value: {shown}: {path} in body must validate at least one schema (anyOf)",
+        )
+    options = schema.get("oneOf")
+    if options:
+        valid = sum(_passes(value, option, path) for option in options)
+        if valid != 1:
+            found = "Found none valid" if valid == 0 else f"Found {valid} valid alternatives"
             yield _cause(
                 "FieldValueInvalid",
                 path,
-                f"Invalid value: {_show(value)}: {path} in body must match"
-                f" {'at least one' if keyword == 'anyOf' else 'exactly one'} schema in {keyword}",
+                f"Invalid value: {shown}: {path} in body must validate one and"
+                f" only one schema (oneOf). {found}",
             )
+    if isinstance(schema.get("not"), dict) and _passes(value, schema["not"], path):
+        yield _cause(
+            "FieldValueInvalid",
+            path,
+            f"Invalid value: {shown}: {path} in body must not validate the schema (not)",
+        )
     if "enum" in schema and value not in schema["enum"]:
         supported = ", ".join(json.dumps(v) for v in schema["enum"])
         yield _cause(
@@ -191,6 +207,10 @@ def _validate(value: Any, schema: Schema, path: str) -> Iterator[Cause]:
                 path,
                 f"Too many: {len(value)}: must have at most {schema['maxProperties']} items",
             )
+
+
+def _passes(value: Any, option: Schema, path: str) -> bool:
+    return not validate(value, {"nullable": True, **option}, path)
 
 
 def _validate_number(value: float, schema: Schema, path: str) -> Iterator[Cause]:

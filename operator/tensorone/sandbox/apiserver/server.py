@@ -257,6 +257,13 @@ class SandboxApiServer(KubernetesEmulator):  # type: ignore[misc]
     def _body(request: rendering.Request) -> Any:
         if not request.body:
             return None
+        if "protobuf" in request.headers.get("Content-Type", ""):
+            raise errors.ApiError(
+                415,
+                "UnsupportedMediaType",
+                "the sandbox API server accepts JSON bodies only (kubectl generator commands such as `kubectl"
+                " create configmap` send protobuf; pipe `--dry-run=client -o json` into `kubectl create -f -`)",
+            )
         try:
             return json.loads(request.body)
         except ValueError as exc:

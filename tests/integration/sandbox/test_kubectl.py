@@ -1,0 +1,185 @@
+"""A real kubectl against the sandbox: the commands developers and the demo use."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tensorone.sandbox.testing import RunningSandbox
+from tests.integration.sandbox.helpers import WIDGET_CRD
+
+REPO = Path(__file__).resolve().parents[3]
+KUBECTL = shutil.which("kubectl") or str(Path(__file__).resolve().parents[3] / ".venv/bin/kubectl")
+
+
+def kubectl(sandbox: RunningSandbox, *args: str, stdin: str | None = None, check: bool = True) -> str:
+    result = subprocess.run(
+        [KUBECTL, "--kubeconfig", str(sandbox.kubeconfig_path), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if check:
+        assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
+    return result.stdout if check else result.stdout + result.stderr
+
+
+POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: hello, labels: {app: demo}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: python:3.11
+    command: [python, -c, "print('hello from the sandbox')"]
+"""
+
+
+def _wait(sandbox: RunningSandbox, *args: str, expected: str, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        out = kubectl(sandbox, *args)
+        if expected in out:
+            return out
+        assert time.monotonic() < deadline, out
+        time.sleep(0.1)
+
+
+def test_pod_walks_from_create_to_succeeded_to_logs_to_delete(sandbox: RunningSandbox) -> None:
+    assert kubectl(sandbox, "create", "-f", "-", stdin=POD) == "pod/hello created\n"
+    _wait(sandbox, "get", "pod", "hello", "-o", "jsonpath={.status.phase}", expected="Succeeded")
+    table = kubectl(sandbox, "get", "pods", "-l", "app=demo")
+    assert table.splitlines()[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert table.splitlines()[1].split()[:4] == ["hello", "0/1", "Completed", "0"]
+    assert "sandbox-a100" in kubectl(sandbox, "get", "pods", "-o", "wide")
+    assert kubectl(sandbox, "logs", "hello") == "hello from the sandbox\n"
+    described = kubectl(sandbox, "describe", "pod", "hello")
+    assert "Successfully assigned default/hello to sandbox-a100" in described
+    assert kubectl(sandbox, "delete", "pod", "hello") == 'pod "hello" deleted\n'
+    assert "NotFound" in kubectl(sandbox, "get", "pod", "hello", check=False)
+
+
+def test_apply_patch_and_output_formats(sandbox: RunningSandbox) -> None:
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cfg", "labels": {"tier": "a"}},
+        "data": {"k": "1"},
+    }
+    assert kubectl(sandbox, "apply", "-f", "-", stdin=json.dumps(manifest)) == "configmap/cfg created\n"
+    manifest["data"] = {"k": "2"}
+    assert kubectl(sandbox, "apply", "-f", "-", stdin=json.dumps(manifest)) == "configmap/cfg configured\n"
+    kubectl(sandbox, "patch", "configmap", "cfg", "-p", '{"data":{"extra":"x"}}')
+    as_yaml: dict[str, Any] = yaml.safe_load(kubectl(sandbox, "get", "cm", "cfg", "-o", "yaml"))
+    assert as_yaml["data"] == {"k": "2", "extra": "x"}
+    as_json = json.loads(kubectl(sandbox, "get", "configmaps", "-l", "tier in (a,b)", "-o", "json"))
+    assert [i["metadata"]["name"] for i in as_json["items"]] == ["cfg"]
+    assert kubectl(sandbox, "get", "configmaps", "-l", "tier!=a", "-o", "name") == ""
+
+
+def test_crd_registers_short_names_and_printer_columns(sandbox: RunningSandbox) -> None:
+    kubectl(sandbox, "create", "-f", "-", stdin=json.dumps(WIDGET_CRD))
+    widget = {
+        "apiVersion": "example.tensorone.ai/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w1"},
+        "spec": {"size": 3},
+    }
+    assert (
+        kubectl(sandbox, "apply", "-f", "-", stdin=json.dumps(widget))
+        == "widget.example.tensorone.ai/w1 created\n"
+    )
+    header, row = kubectl(sandbox, "get", "wd").splitlines()
+    assert header.split() == ["NAME", "PHASE", "SIZE", "AGE"]
+    assert row.split()[:2] == ["w1", "3"]  # the unset Phase cell is null, as the real server sends it
+    assert "w1" in kubectl(sandbox, "get", "tensorone")
+
+
+def test_strict_validation_refuses_unknown_field_and_invalid_value_names_the_field(
+    sandbox: RunningSandbox,
+) -> None:
+    kubectl(sandbox, "create", "-f", "-", stdin=json.dumps(WIDGET_CRD))
+    bad = {
+        "apiVersion": "example.tensorone.ai/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w1"},
+        "spec": {"size": 3, "colour": "red"},
+    }
+    assert 'unknown field "spec.colour"' in kubectl(
+        sandbox, "create", "-f", "-", stdin=json.dumps(bad), check=False
+    )
+    bad["spec"] = {"size": 100}
+    out = kubectl(sandbox, "create", "-f", "-", stdin=json.dumps(bad), check=False)
+    assert 'The Widget "w1" is invalid: spec.size: Invalid value: 100' in out
+
+
+def test_watch_prints_changes(sandbox: RunningSandbox) -> None:
+    kubectl(
+        sandbox,
+        "create",
+        "-f",
+        "-",
+        stdin='{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w"}}',
+    )
+    process = subprocess.Popen(
+        [
+            KUBECTL,
+            "--kubeconfig",
+            str(sandbox.kubeconfig_path),
+            "get",
+            "configmaps",
+            "--watch",
+            "-o",
+            "name",
+            "--request-timeout=3s",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(0.5)
+        kubectl(
+            sandbox,
+            "create",
+            "-f",
+            "-",
+            stdin='{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w2"}}',
+        )
+        out, _ = process.communicate(timeout=10)
+    finally:
+        process.kill()
+    assert "configmap/w2" in out.splitlines()
+
+
+TRAINING_JOB = """
+apiVersion: training.tensorone.ai/v1
+kind: TrainingJob
+metadata: {name: job-0123456789abcdef}
+spec:
+  displayName: demo
+  modelType: llm
+  datasetRef: {name: ds}
+  config: {baseModel: tiny}
+"""
+
+
+@pytest.mark.skipif(not (REPO / "crds").is_dir(), reason="crds/ is generated by `make manifests`")
+def test_product_crds_create_and_list_training_jobs_with_their_columns(sandbox: RunningSandbox) -> None:
+    out = kubectl(sandbox, "create", "-f", str(REPO / "crds"))
+    assert "customresourcedefinition.apiextensions.k8s.io/trainingjobs.training.tensorone.ai created" in out
+    assert kubectl(sandbox, "create", "-f", "-", stdin=TRAINING_JOB) == (
+        "trainingjob.training.tensorone.ai/job-0123456789abcdef created\n"
+    )
+    header, row = kubectl(sandbox, "get", "tj").splitlines()
+    assert header.split() == ["NAME", "STATUS", "PROGRESS", "LOSS", "GPU", "WORKERS", "COST", "AGE"]
+    assert row.startswith("job-0123456789abcdef")
