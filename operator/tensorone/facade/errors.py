@@ -84,11 +84,12 @@ def _responses(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {}
     for code in codes:
         status = ApiError(code).http_status
+        described = [out.get(status, {}).get("description", ""), str(code)]
         out[status] = {
             "model": ErrorBody,
-            "description": " / ".join(
-                c for c in [out.get(status, {}).get("description", ""), str(code)] if c
-            ),
+            "description": " / ".join(c for c in described if c),
+            # Errors are JSON even on routes whose success is text (logs).
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
         }
     return out
 

@@ -36,7 +36,8 @@ def test_shape_a_creates_a_queued_job_visible_to_kubectl(alice: Account, cluster
         ["demo"],
     )
     assert job["config"]["parameters"]["rank"] == 8  # defaults filled
-    assert TIMESTAMP.match(job["createdAt"]) and TIMESTAMP.match(job["updatedAt"])
+    assert TIMESTAMP.match(job["createdAt"])
+    assert TIMESTAMP.match(job["updatedAt"])
     assert set(job["progress"]) >= {
         "currentEpoch",
         "totalEpochs",
@@ -56,7 +57,8 @@ def test_shape_b_answers_the_compact_create_response(alice: Account, cluster: Cl
     assert set(body) == {
         "jobId", "name", "status", "estimatedStartTime", "estimatedDuration", "estimatedCost", "createdAt",
     }  # fmt: skip
-    assert JOB_ID.match(body["jobId"]) and body["status"] == "queued"
+    assert JOB_ID.match(body["jobId"])
+    assert body["status"] == "queued"
     assert re.match(r"^(\d+d )?(\d+h )?\d+m$", body["estimatedDuration"])
     cost = body["estimatedCost"]
     assert cost["totalCost"] == pytest.approx(cost["gpuCost"] + cost["storageCost"], abs=0.011)
@@ -109,7 +111,8 @@ def test_invalid_create_is_refused_naming_the_field_and_creates_nothing(
     assert response.status_code == 400, response.text
     error = response.json()
     assert error["error"] == "CONFIGURATION_ERROR"
-    assert error["details"]["field"] == field and error["details"]["reason"]
+    assert error["details"]["field"] == field
+    assert error["details"]["reason"]
     assert cluster.http.get(JOBS_PATH.format(ns=alice.namespace)).json()["items"] == []
 
 
@@ -267,11 +270,13 @@ def test_get_returns_the_full_job_object(alice: Account, cluster: Cluster) -> No
     job = alice.api.get(f"/v2/training/jobs/{job_id}").json()
     assert job["status"] == "running"
     assert job["progress"]["percentage"] == 33.3
-    assert job["metrics"]["currentLoss"] == 1.25 and job["metrics"]["throughput"] == "1250 tokens/sec"
+    assert job["metrics"]["currentLoss"] == 1.25
+    assert job["metrics"]["throughput"] == "1250 tokens/sec"
     assert job["resourceAllocation"] == {"gpuType": "NVIDIA A100", "workers": 1, "memoryPerWorker": "40GB"}
     assert job["estimatedCost"] == {"hourly": 2.5, "total": 7.5}
     assert [c["id"] for c in job["checkpoints"]] == ["ckpt_epoch_1", "ckpt_epoch_2"]
-    assert job["startedAt"] == "2024-01-15T10:00:00Z" and TIMESTAMP.match(job["estimatedCompletion"])
+    assert job["startedAt"] == "2024-01-15T10:00:00Z"
+    assert TIMESTAMP.match(job["estimatedCompletion"])
 
 
 @pytest.mark.parametrize(
