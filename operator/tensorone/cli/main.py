@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from tensorone.cli.operator import operator_command
 from tensorone.cli.sandbox import sandbox_app
 from tensorone.cli.validate import validate_command
 
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.command("validate")(validate_command)
 app.add_typer(sandbox_app, name="sandbox")
+app.command("operator")(operator_command)
 
 
 @app.callback()

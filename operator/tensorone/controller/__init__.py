@@ -1,0 +1,75 @@
+"""The control plane: kopf handlers (thin), pure builders and status aggregation, usage and cost.
+
+Start it with ``tensorone operator`` or, from Python (the sandbox does), with :func:`run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from pathlib import Path
+
+import kopf
+
+from tensorone.catalog.gpus import load_catalog
+from tensorone.controller import handlers
+from tensorone.controller.kube import KubeClient, load_connection
+from tensorone.controller.metrics import OperatorMetrics
+from tensorone.controller.reconcile import Engine
+from tensorone.controller.settings import OperatorSettings, load_settings
+
+__all__ = ["OperatorSettings", "load_settings", "run"]
+
+logger = logging.getLogger(__name__)
+
+
+async def run(
+    settings: OperatorSettings,
+    namespace: str | None = None,
+    kubeconfig: str | Path | None = None,
+    metrics_port: int | None = None,
+    peering: str | None = None,
+    stop_flag: asyncio.Event | threading.Event | None = None,
+    ready_flag: asyncio.Event | threading.Event | None = None,
+) -> None:
+    """Run the operator until ``stop_flag`` is set (or forever).
+
+    Args:
+        settings: the operator's configuration.
+        namespace: watch only this namespace (None: all namespaces).
+        kubeconfig: the cluster to manage (None: ``$KUBECONFIG``, in-cluster, ``~/.kube/config``).
+        metrics_port: serve Prometheus metrics on this port.
+        peering: a kopf peering name for active/standby operators (needs kopf's peering CRD); None: standalone.
+        stop_flag: set it to stop the operator.
+        ready_flag: set once the operator watches.
+    """
+    connection = load_connection(kubeconfig)
+    client = KubeClient(connection)
+    metrics = OperatorMetrics()
+    if metrics_port:
+        metrics.serve(metrics_port)
+    handlers.install(Engine(client, settings, load_catalog(settings.pricing_config), metrics))
+    handlers.configure(
+        kopf.ConnectionInfo(
+            server=connection.server,
+            token=connection.token,
+            ca_path=connection.ca_file,
+            insecure=connection.insecure,
+            certificate_path=connection.cert_file,
+            private_key_path=connection.key_file,
+        ),
+        settings.watch_timeout_seconds,
+    )
+    logger.info("operator starting: namespace=%s server=%s", namespace or "(all)", connection.server)
+    try:
+        await kopf.operator(
+            clusterwide=namespace is None,
+            namespaces=[namespace] if namespace else [],
+            standalone=peering is None,
+            peering_name=peering,
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+        )
+    finally:
+        await client.close()

@@ -1,0 +1,140 @@
+"""kopf handlers: thin. They route watch events to one long-lived daemon per TrainingJob, which runs
+:meth:`Engine.reconcile` whenever the job or one of its pods changes (or a deadline comes due).
+
+Why a daemon and not change handlers: a job's next step depends on its pods as much as on its spec, and change
+handlers would write kopf's progress annotations on every job (API writes the benchmark counts). Worker pods
+are kept in a kopf index, so a pass reads no pods from the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import kopf
+
+from tensorone.api.spec import API_GROUP, API_VERSION, TRAINING_JOB_PLURAL
+from tensorone.controller import names
+from tensorone.controller.pods import PodView, parse_pod
+from tensorone.controller.reconcile import Engine
+
+WORKER_LABELS = {names.JOB_LABEL: kopf.PRESENT}
+_wakeups: dict[tuple[str, str], asyncio.Event] = {}
+_engine: Engine | None = None
+
+
+def install(engine: Engine) -> None:
+    """Give the handlers the process's engine (called once before kopf starts)."""
+    global _engine
+    _engine = engine
+
+
+def engine() -> Engine:
+    if _engine is None:
+        raise kopf.PermanentError("the operator's engine is not installed")
+    return _engine
+
+
+def _wake(namespace: str | None, job: str | None) -> None:
+    event = _wakeups.get((namespace or "", job or ""))
+    if event is not None:
+        event.set()
+
+
+def _pods(index: kopf.Index[tuple[str, str], PodView], namespace: str | None, name: str) -> list[PodView]:
+    return list(index.get((namespace or "", name), []))
+
+
+@kopf.index("pods", labels=WORKER_LABELS)
+async def worker_pods(
+    namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any
+) -> dict[tuple[str, str], PodView]:
+    return {(namespace or "", labels[names.JOB_LABEL]): parse_pod(dict(body))}
+
+
+@kopf.on.event("pods", labels=WORKER_LABELS)
+async def pod_changed(namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
+    _wake(namespace, labels.get(names.JOB_LABEL))
+
+
+@kopf.on.event(API_GROUP, API_VERSION, TRAINING_JOB_PLURAL)
+async def job_changed(namespace: str | None, name: str, **_: Any) -> None:
+    _wake(namespace, name)
+
+
+@kopf.daemon(API_GROUP, API_VERSION, TRAINING_JOB_PLURAL, cancellation_timeout=10.0)
+async def run_job(
+    stopped: kopf.DaemonStopped,
+    namespace: str | None,
+    name: str,
+    body: kopf.Body,
+    logger: kopf.Logger,
+    **kwargs: Any,
+) -> None:
+    worker_pods: kopf.Index[tuple[str, str], PodView] = kwargs["worker_pods"]
+    key = (namespace or "", name)
+    wakeup = _wakeups.setdefault(key, asyncio.Event())
+    try:
+        while not stopped:
+            wakeup.clear()
+            try:
+                delay = await engine().reconcile(dict(body), _pods(worker_pods, namespace, name))
+            except Exception:  # one bad pass must not end the job's daemon
+                logger.exception("reconcile failed; retrying")
+                delay = 5.0
+            waiter = asyncio.ensure_future(wakeup.wait())
+            stopper = asyncio.ensure_future(stopped.wait())
+            await asyncio.wait(
+                {waiter, stopper}, timeout=delay or engine().settings.resync_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )  # fmt: skip
+            for task in (waiter, stopper):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    finally:
+        _wakeups.pop(key, None)
+
+
+@kopf.on.delete(API_GROUP, API_VERSION, TRAINING_JOB_PLURAL)
+async def stop_workers_on_delete(
+    namespace: str | None,
+    name: str,
+    body: kopf.Body,
+    **kwargs: Any,
+) -> None:
+    """The finalizer: running workers are stopped and usage is final before the job disappears."""
+    if not await engine().finalize(dict(body), _pods(kwargs["worker_pods"], namespace, name)):
+        raise kopf.TemporaryError("waiting for the workers to stop", delay=1)
+
+
+_connection_info: kopf.ConnectionInfo | None = None
+_watch_timeout_seconds = 300
+
+
+def configure(connection: kopf.ConnectionInfo, watch_timeout_seconds: int) -> None:
+    """Credentials and watch timeout for kopf's own watches (called once before kopf starts)."""
+    global _connection_info, _watch_timeout_seconds
+    _connection_info = connection
+    _watch_timeout_seconds = watch_timeout_seconds
+
+
+@kopf.on.login()
+def login(**_: Any) -> kopf.ConnectionInfo | None:
+    return _connection_info
+
+
+@kopf.on.startup()
+def tune_kopf(settings: kopf.OperatorSettings, **_: Any) -> None:
+    # kopf #585 / #955: a watch whose TCP connection dies silently (NAT, load balancer, API server restart)
+    # otherwise hangs forever and the operator stops seeing changes. The server closes each watch after
+    # server_timeout; the client gives up after client_timeout in case the server never does; connect_timeout
+    # bounds a hung connect. Watches are then re-established from the last resourceVersion.
+    settings.watching.server_timeout = _watch_timeout_seconds
+    settings.watching.client_timeout = _watch_timeout_seconds + 30
+    settings.watching.connect_timeout = 30
+    settings.watching.reconnect_backoff = 1.0
+    settings.persistence.finalizer = names.FINALIZER
+    # Our own transition events are enough; kopf's per-handler log events would double the API writes per job.
+    settings.posting.enabled = False

@@ -1,0 +1,402 @@
+"""One reconcile pass of one TrainingJob: parse, admit or decide (pure), write status if it changed, act.
+
+Idempotent by construction: children have deterministic names and 409 AlreadyExists is success; the status patch
+carries the resourceVersion the decision was made from, so a pass that decided on a stale view (an operator that
+just restarted, a second operator, a watch that lags our own write) gets 409 Conflict, does nothing and looks again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tensorone.api.dataset import DatasetSpec
+from tensorone.api.errors import ConfigurationError
+from tensorone.api.resources import DatasetResource, ObjectMeta, TrainingJobResource
+from tensorone.api.status import FINISHED_PHASES, ConditionStatus, ConditionType, JobPhase, TrainingJobStatus
+from tensorone.catalog.gpus import GpuCatalog
+from tensorone.controller import names
+from tensorone.controller.admission import (
+    NodeOffer,
+    Refusal,
+    admitted_status,
+    check_admission,
+    refused_status,
+)
+from tensorone.controller.aggregation import Decision, JobEvent, JobView, Timing, decide
+from tensorone.controller.builders import (
+    JobContext,
+    build_logs_config_map,
+    build_support_objects,
+    build_worker_pods,
+)
+from tensorone.controller.conditions import Reason, condition
+from tensorone.controller.kube import ConflictError, KubeClient
+from tensorone.controller.metrics import OperatorMetrics
+from tensorone.controller.pods import PodView
+from tensorone.controller.settings import OperatorSettings
+
+logger = logging.getLogger(__name__)
+
+OPERATOR_STATUS_FIELDS = (
+    "phase", "conditions", "observedGeneration", "startedAt", "completedAt", "attempts", "resumedFrom",
+    "resourceAllocation", "estimatedCost", "estimatedDurationSeconds", "estimatedCompletion", "resourceUsage",
+    "error",
+)  # fmt: skip
+RETRY_SOON = 0.5
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def operator_fields(status: TrainingJobStatus) -> dict[str, Any]:
+    wire = status.model_dump(mode="json", by_alias=True)
+    return {key: wire.get(key) for key in OPERATOR_STATUS_FIELDS}
+
+
+def status_patch(
+    old: TrainingJobStatus, new: TrainingJobStatus, now: datetime, flush_seconds: float, workers_running: bool
+) -> dict[str, Any] | None:
+    """The merge patch from ``old`` to ``new`` (operator fields only), or None when nothing worth writing changed.
+
+    Usage alone is written at most every ``flush_seconds`` while workers run (it is recomputed from the persisted
+    ``accruedUntil`` on every pass, so skipping a write loses nothing).
+    """
+    before, after = operator_fields(old), operator_fields(new)
+    changed = {key: value for key, value in after.items() if before.get(key) != value}
+    if set(changed) == {"resourceUsage"}:
+        old_usage, new_usage = old.resource_usage, new.resource_usage
+        if old_usage is not None and new_usage is not None:
+            if (
+                old_usage.gpu_seconds == new_usage.gpu_seconds
+                and old_usage.efficiency == new_usage.efficiency
+            ):
+                return None
+            age = (
+                (now - old_usage.accrued_until).total_seconds() if old_usage.accrued_until else flush_seconds
+            )
+            if workers_running and age < flush_seconds:
+                return None
+    return changed or None
+
+
+@dataclass
+class Engine:
+    """Everything one operator process shares between passes."""
+
+    client: KubeClient
+    settings: OperatorSettings
+    catalog: GpuCatalog
+    metrics: OperatorMetrics
+
+    def __post_init__(self) -> None:
+        self._datasets: dict[str, DatasetSpec] = {}
+        self._support_ready: set[str] = set()
+        self._children_removed: set[str] = set()
+        # uid -> (resourceVersion we patched from, the object the patch returned): a watch that still shows the
+        # old version must not be decided on again (it would repeat the transition we just wrote).
+        self._fresh: dict[str, tuple[str | None, dict[str, Any]]] = {}
+        self.timing = Timing(
+            stall_window_seconds=self.settings.stall_window_seconds,
+            termination_grace_period_seconds=self.settings.termination_grace_period_seconds,
+            usage_flush_seconds=self.settings.usage_flush_seconds,
+            resync_seconds=self.settings.resync_seconds,
+        )
+
+    async def reconcile(self, obj: dict[str, Any], pods: Sequence[PodView]) -> float | None:
+        """One pass; returns when to look again (None: on the next event or resync)."""
+        started = time.perf_counter()
+        try:
+            return await self._reconcile(obj, pods)
+        finally:
+            self.metrics.reconcile_seconds.observe(time.perf_counter() - started)
+            self.metrics.observe_requests(self.client.requests)
+
+    def _freshest(self, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj.get("metadata") or {}
+        known = self._fresh.get(str(meta.get("uid")))
+        if known is not None and known[0] == meta.get("resourceVersion"):
+            return known[1]
+        return obj
+
+    async def _reconcile(self, obj: dict[str, Any], pods: Sequence[PodView]) -> float | None:
+        obj = self._freshest(obj)
+        meta = ObjectMeta.model_validate(obj.get("metadata") or {})
+        status = TrainingJobStatus.model_validate(obj.get("status") or {})
+        try:
+            job = TrainingJobResource.from_k8s(obj)
+        except ConfigurationError as e:
+            if condition(status, ConditionType.ADMITTED) is None:
+                refusal = Refusal(Reason.INVALID_SPEC, f"{e.field}: {e.reason}", e.field)
+                await self._write(meta, status, refused_status(status, refusal, utcnow(), meta.generation))
+            return None
+        admitted = condition(status, ConditionType.ADMITTED)
+        if admitted is None:
+            fresh = await self._admit(meta, job)
+            if fresh is None:
+                return None
+            meta, job = ObjectMeta.model_validate(fresh["metadata"]), TrainingJobResource.from_k8s(fresh)
+        elif admitted.status != ConditionStatus.TRUE:
+            return None
+        return await self._drive(meta, job, pods)
+
+    async def _admit(self, meta: ObjectMeta, job: TrainingJobResource) -> dict[str, Any] | None:
+        raw_dataset = await self.client.get("Dataset", meta.namespace, job.spec.dataset_ref.name)
+        dataset: DatasetResource | None = None
+        if raw_dataset is not None:
+            try:
+                dataset = DatasetResource.from_k8s(raw_dataset)
+            except ConfigurationError:
+                dataset = None
+        nodes = [NodeOffer.from_node(n) for n in await self.client.list("Node", None)]
+        refusal = check_admission(job.spec, dataset, nodes, self.catalog)
+        now = utcnow()
+        if refusal is not None or dataset is None:
+            refusal = refusal or Refusal(Reason.DATASET_NOT_FOUND, "dataset not found")
+            await self._write(meta, job.status, refused_status(job.status, refusal, now, meta.generation))
+            self._observe_admission(meta, now)
+            return None
+        new = admitted_status(job.status, job.spec, dataset, self.catalog, now, meta.generation)
+        fresh = await self._write(meta, job.status, new)
+        self._observe_admission(meta, now)
+        if fresh is not None and meta.uid:
+            self._datasets[meta.uid] = dataset.spec
+        return fresh
+
+    def _observe_admission(self, meta: ObjectMeta, now: datetime) -> None:
+        if meta.creation_timestamp is not None:
+            self.metrics.admission_seconds.observe(max(0.0, (now - meta.creation_timestamp).total_seconds()))
+
+    async def _drive(
+        self, meta: ObjectMeta, job: TrainingJobResource, pods: Sequence[PodView]
+    ) -> float | None:
+        view = JobView(name=meta.name, generation=meta.generation or 1, spec=job.spec, status=job.status)
+        now = utcnow()
+        gpu_type = self.catalog.resolve(job.spec.gpu_type)
+        price = self.catalog.gpu(gpu_type).price_per_hour
+        decision = decide(view, pods, now, self.timing, price)
+        running = any(p.running for p in pods)
+        patch = status_patch(job.status, decision.status, now, self.settings.usage_flush_seconds, running)
+        if patch is not None:
+            try:
+                await self._patch(meta, patch)
+            except ConflictError:
+                return RETRY_SOON
+            self._count_usage(meta, str(gpu_type), job.status, decision.status)
+            await self._post_events(meta, decision.events)
+            if decision.restarted_workers:
+                self.metrics.worker_restarts.labels(meta.namespace).inc(decision.restarted_workers)
+        self.metrics.observe_phase(meta.namespace, meta.name, decision.status.phase)
+        await self._act(meta, job, decision, pods)
+        return decision.requeue_after
+
+    async def _act(
+        self, meta: ObjectMeta, job: TrainingJobResource, decision: Decision, pods: Sequence[PodView]
+    ) -> None:
+        status = decision.status
+        if decision.archive_attempt is not None:
+            attempt_pods = [p for p in pods if p.attempt == decision.archive_attempt]
+            await self._archive_logs(meta, job, decision.archive_attempt, attempt_pods)
+        if decision.delete_pods:
+            await asyncio.gather(*(
+                self.client.delete("Pod", meta.namespace, name, decision.delete_grace_seconds)
+                for name in decision.delete_pods
+            ))  # fmt: skip
+        if decision.create_workers and status.phase not in FINISHED_PHASES:
+            await self._create_workers(meta, job, status, pods)
+        if decision.remove_children and meta.uid not in self._children_removed:
+            await self._remove_children(meta, job, pods)
+
+    async def _context(self, meta: ObjectMeta, job: TrainingJobResource) -> JobContext | None:
+        uid = meta.uid or meta.name
+        dataset = self._datasets.get(uid)
+        if dataset is None:
+            raw = await self.client.get("Dataset", meta.namespace, job.spec.dataset_ref.name)
+            if raw is None:
+                logger.warning(
+                    "dataset %s of %s/%s is gone", job.spec.dataset_ref.name, meta.namespace, meta.name
+                )
+                return None
+            dataset = DatasetResource.from_k8s(raw).spec
+            self._datasets[uid] = dataset
+        products = tuple(self.catalog.gpu(job.spec.gpu_type).products)
+        return JobContext(
+            name=meta.name, namespace=meta.namespace, uid=uid, spec=job.spec, dataset=dataset,
+            settings=self.settings, gpu_products=products,
+        )  # fmt: skip
+
+    async def _create_workers(
+        self, meta: ObjectMeta, job: TrainingJobResource, status: TrainingJobStatus, pods: Sequence[PodView]
+    ) -> None:
+        ctx = await self._context(meta, job)
+        if ctx is None:
+            return
+        if ctx.uid not in self._support_ready:
+            account, *others = build_support_objects(ctx)
+            # The ServiceAccount first: a pod naming a missing account is refused by admission.
+            await self.client.create(account)
+            await asyncio.gather(*(self.client.create(m) for m in others))
+            self._support_ready.add(ctx.uid)
+        present = {p.index for p in pods if p.attempt == status.attempts}
+        wanted = [
+            pod for i, pod in enumerate(build_worker_pods(ctx, status.attempts, status.resumed_from))
+            if i not in present
+        ]  # fmt: skip
+        created = await asyncio.gather(*(self.client.create(pod) for pod in wanted))
+        if any(created):
+            await self._post_events(meta, [JobEvent(
+                "Normal", Reason.WORKERS_CREATED,
+                f"created {sum(created)} worker pod(s) for attempt {status.attempts}"
+                + (f", resuming from {status.resumed_from}" if status.resumed_from else ""),
+            )])  # fmt: skip
+
+    async def _archive_logs(
+        self, meta: ObjectMeta, job: TrainingJobResource, attempt: int, pods: Sequence[PodView]
+    ) -> None:
+        if not pods:
+            return
+        ctx = await self._context(meta, job)
+        if ctx is None:
+            return
+        texts = await asyncio.gather(*(
+            self.client.read_log(meta.namespace, p.name, self.settings.log_tail_bytes) for p in pods
+        ))  # fmt: skip
+        logs = {p.index: text for p, text in zip(pods, texts, strict=True)}
+        await self.client.create(build_logs_config_map(ctx, attempt, logs))
+
+    async def _remove_children(
+        self, meta: ObjectMeta, job: TrainingJobResource, pods: Sequence[PodView]
+    ) -> None:
+        """After ``ttlSecondsAfterFinished``: everything but the checkpoints and the archived logs."""
+        account = names.trainer_account_name(meta.name)
+        doomed = [("Pod", p.name) for p in pods] + [
+            ("Service", names.service_name(meta.name)),
+            ("ConfigMap", names.config_map_name(meta.name)),
+            ("RoleBinding", account),
+            ("Role", account),
+            ("ServiceAccount", account),
+        ]
+        await asyncio.gather(*(self.client.delete(kind, meta.namespace, name) for kind, name in doomed))
+        self._children_removed.add(meta.uid or meta.name)
+        await self._post_events(
+            meta, [JobEvent("Normal", "ChildrenRemoved", "ttlSecondsAfterFinished passed")]
+        )
+
+    async def finalize(self, obj: dict[str, Any], pods: Sequence[PodView]) -> bool:
+        """On deletion: stop running workers and make usage final. True once no worker is left."""
+        obj = self._freshest(obj)
+        meta = ObjectMeta.model_validate(obj.get("metadata") or {})
+        status = TrainingJobStatus.model_validate(obj.get("status") or {})
+        alive = [p for p in pods if not p.deleting]
+        await asyncio.gather(*(
+            self.client.delete("Pod", meta.namespace, p.name, self.settings.termination_grace_period_seconds)
+            for p in alive
+        ))  # fmt: skip
+        try:
+            job = TrainingJobResource.from_k8s(obj)
+        except ConfigurationError:
+            return not pods
+        gpu_type = self.catalog.resolve(job.spec.gpu_type)
+        decision = decide(
+            JobView(meta.name, meta.generation or 1, job.spec, status),
+            pods, utcnow(), self.timing, self.catalog.gpu(gpu_type).price_per_hour,
+        )  # fmt: skip
+        final = decision.status.model_copy(update={"phase": status.phase, "conditions": status.conditions})
+        if status.phase not in FINISHED_PHASES and status.phase is not None:
+            final.phase = JobPhase.CANCELLED
+            final.completed_at = utcnow()
+        patch = status_patch(status, final, utcnow(), 0.0, workers_running=False)
+        if patch is not None:
+            try:
+                await self._patch(meta, patch)
+                self._count_usage(meta, str(gpu_type), status, final)
+            except ConflictError:
+                return False
+        if not pods:
+            self.metrics.observe_phase(meta.namespace, meta.name, None)
+            self._forget(meta)
+        return not pods
+
+    def _forget(self, meta: ObjectMeta) -> None:
+        uid = meta.uid or meta.name
+        self._datasets.pop(uid, None)
+        self._support_ready.discard(uid)
+        self._children_removed.discard(uid)
+        self._fresh.pop(uid, None)
+
+    async def _patch(self, meta: ObjectMeta, patch: dict[str, Any]) -> dict[str, Any]:
+        fresh = await self.client.patch_status(
+            "TrainingJob", meta.namespace, meta.name, patch, meta.resource_version
+        )
+        self._fresh[meta.uid or meta.name] = (meta.resource_version, fresh)
+        return fresh
+
+    async def _write(
+        self, meta: ObjectMeta, old: TrainingJobStatus, new: TrainingJobStatus
+    ) -> dict[str, Any] | None:
+        patch = status_patch(old, new, utcnow(), 0.0, workers_running=False)
+        if patch is None:
+            return None
+        try:
+            fresh = await self._patch(meta, patch)
+        except ConflictError:
+            return None
+        before, after = old.phase, new.phase
+        if before != after and after is not None:
+            failed = after == JobPhase.FAILED
+            message = new.error.message if failed and new.error else f"{before or 'queued'} → {after}"
+            reason = new.error.reason if failed and new.error else str(after).capitalize()
+            await self._post_events(meta, [JobEvent("Warning" if failed else "Normal", reason, message)])
+        self.metrics.observe_phase(meta.namespace, meta.name, after)
+        return fresh
+
+    def _count_usage(
+        self, meta: ObjectMeta, gpu_type: str, old: TrainingJobStatus, new: TrainingJobStatus
+    ) -> None:
+        before = old.resource_usage.gpu_seconds if old.resource_usage else 0.0
+        after = new.resource_usage.gpu_seconds if new.resource_usage else 0.0
+        cost_before = old.resource_usage.cost if old.resource_usage else 0.0
+        cost_after = new.resource_usage.cost if new.resource_usage else 0.0
+        if after > before:
+            self.metrics.gpu_seconds.labels(meta.namespace, gpu_type).inc(after - before)
+        if cost_after > cost_before:
+            self.metrics.cost.labels(meta.namespace, gpu_type).inc(cost_after - cost_before)
+
+    async def _post_events(self, meta: ObjectMeta, events: Sequence[JobEvent]) -> None:
+        if not events:
+            return
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        manifests = [
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"generateName": f"{meta.name}.", "namespace": meta.namespace},
+                "involvedObject": {
+                    "apiVersion": "training.tensorone.ai/v1",
+                    "kind": "TrainingJob",
+                    "name": meta.name,
+                    "namespace": meta.namespace,
+                    "uid": meta.uid,
+                    "resourceVersion": meta.resource_version,
+                },
+                "type": event.type,
+                "reason": event.reason,
+                "message": event.message[:1024],
+                "source": {"component": names.MANAGED_BY},
+                "reportingComponent": names.MANAGED_BY,
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+            }
+            for event in events
+        ]
+        results = await asyncio.gather(*(self.client.create(m) for m in manifests), return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                logger.warning("cannot post an event for %s/%s: %s", meta.namespace, meta.name, result)
