@@ -67,6 +67,7 @@ class PodRun:
     directory: Path
     containers: dict[str, ContainerRun]
     task: asyncio.Task[None] | None = None
+    killer: asyncio.Task[None] | None = None
     terminating: bool = False
 
 
@@ -104,7 +105,7 @@ class NodeAgent:
     def reconcile(self) -> None:
         """Start pods that got bound, terminate pods being deleted, refresh name resolution."""
         assert self._pods_type is not None
-        pods, _ = self.store.list(self._pods_type, None)
+        pods, _ = self.store.list_objects(self._pods_type, None)
         names: list[str] = []
         for pod in pods:
             meta = pod["metadata"]
@@ -128,10 +129,10 @@ class NodeAgent:
                 elif not run.terminating:
                     run.terminating = True
                     grace = int(meta.get("deletionGracePeriodSeconds") or 0)
-                    asyncio.create_task(self._terminate(run, grace), name=f"kill-{meta['name']}")
+                    run.killer = asyncio.create_task(self._terminate(run, grace), name=f"kill-{meta['name']}")
         services = self.store.registry.get("", "v1", "services")
         assert services is not None
-        for svc in self.store.list(services, None)[0]:
+        for svc in self.store.list_objects(services, None)[0]:
             names += service_names(svc["metadata"]["name"], svc["metadata"]["namespace"])
         self.hosts.update(names)
 
@@ -300,7 +301,7 @@ class NodeAgent:
             container.state = {"terminated": terminated}
             container.done.set()
             restart = not run.terminating and (
-                restart_policy == "Always" or restart_policy == "OnFailure" and code
+                restart_policy == "Always" or (restart_policy == "OnFailure" and code)
             )
             if not restart:
                 return
@@ -355,8 +356,7 @@ class NodeAgent:
         if len(terminated) == len(states) and (
             restart_policy == "Never"
             or run.terminating
-            or all(t["exitCode"] == 0 for t in terminated)
-            and restart_policy == "OnFailure"
+            or (all(t["exitCode"] == 0 for t in terminated) and restart_policy == "OnFailure")
         ):
             phase = "Succeeded" if all(t["exitCode"] == 0 for t in terminated) else "Failed"
         elif any("running" in s or "terminated" in s for s in states) or any(

@@ -34,7 +34,7 @@ def rewrite_paths(value: str, mapping: dict[str, str]) -> str:
     """Replace mountPath prefixes inside a string with their local folders (longest mountPath first)."""
     for mount in sorted(mapping, key=len, reverse=True):
         pattern = r"(?<![\w./-])" + re.escape(mount.rstrip("/")) + r"(?=$|[/\s:,;=\"'])"
-        value = re.sub(pattern, lambda _m, local=mapping[mount]: local, value)
+        value = re.sub(pattern, mapping[mount].replace("\\", "\\\\"), value)
     return value
 
 

@@ -27,7 +27,7 @@ from tensorone.sandbox.scheduler import Scheduler
 
 logger = logging.getLogger(__name__)
 
-ADMIN_TOKEN = "tensorone-sandbox-admin"  # noqa: S105 - the sandbox does not authenticate; clients need a token
+ADMIN_TOKEN = "tensorone-sandbox-admin"
 
 
 def write_kubeconfig(path: Path, url: str, namespace: str = "default") -> None:

@@ -70,10 +70,8 @@ def unfit_reasons(pod: Obj, node: Obj, used: dict[str, float]) -> list[str]:
         "requiredDuringSchedulingIgnoredDuringExecution"
     ) or {}
     terms = affinity.get("nodeSelectorTerms") or []
-    if (
-        any(labels.get(k) != v for k, v in selector.items())
-        or terms
-        and not any(_matches_term(t, labels) for t in terms)
+    if any(labels.get(k) != v for k, v in selector.items()) or (
+        terms and not any(_matches_term(t, labels) for t in terms)
     ):
         return ["node(s) didn't match Pod's node affinity/selector"]
     for taint in (node.get("spec") or {}).get("taints") or []:
@@ -139,7 +137,7 @@ class Scheduler:
     def _usage(self) -> dict[str, dict[str, float]]:
         assert self._pods is not None
         usage: dict[str, dict[str, float]] = {}
-        pods, _ = self.store.list(self._pods, None)
+        pods, _ = self.store.list_objects(self._pods, None)
         for pod in pods:
             node = (pod.get("spec") or {}).get("nodeName")
             if node and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
@@ -150,8 +148,9 @@ class Scheduler:
 
     def schedule_pending(self) -> None:
         """One scheduling pass over all pending, unbound pods (oldest first)."""
-        assert self._pods is not None and self._nodes is not None
-        pods, _ = self.store.list(self._pods, None)
+        assert self._pods is not None
+        assert self._nodes is not None
+        pods, _ = self.store.list_objects(self._pods, None)
         pending = [
             p
             for p in pods
@@ -167,7 +166,7 @@ class Scheduler:
                 p["metadata"]["creationTimestamp"],
             )
         )
-        nodes, _ = self.store.list(self._nodes, None)
+        nodes, _ = self.store.list_objects(self._nodes, None)
         usage = self._usage()
         for pod in pending:
             reasons: Counter[str] = Counter()

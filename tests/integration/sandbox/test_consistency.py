@@ -21,7 +21,8 @@ def test_resource_version_increases_with_every_write(api: Api) -> None:
     second = api.patch(f"{CONFIGMAPS}/a", {"data": {"k": "2"}}).json()
     third = api.post(CONFIGMAPS, {"metadata": {"name": "b"}}).json()
     versions = [int(o["metadata"]["resourceVersion"]) for o in (first, second, third)]
-    assert versions == sorted(versions) and len(set(versions)) == 3
+    assert versions == sorted(versions)
+    assert len(set(versions)) == 3
     assert int(api.get(CONFIGMAPS).json()["metadata"]["resourceVersion"]) >= versions[-1]
 
 
@@ -108,4 +109,5 @@ def test_invalid_name_is_422_naming_metadata_name(api: Api) -> None:
 
 def test_generate_name_gets_a_random_suffix(api: Api) -> None:
     name = api.post(CONFIGMAPS, {"metadata": {"generateName": "job-"}}).json()["metadata"]["name"]
-    assert name.startswith("job-") and len(name) == len("job-") + 5
+    assert name.startswith("job-")
+    assert len(name) == len("job-") + 5

@@ -50,7 +50,7 @@ def _matches_type(value: Any, schema: Schema) -> bool:
     actual = _type_name(value)
     if expected == "number":
         return actual in ("integer", "number")
-    return actual == expected
+    return bool(actual == expected)
 
 
 def _join(path: str, key: str) -> str:

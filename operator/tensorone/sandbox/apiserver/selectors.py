@@ -69,6 +69,19 @@ def _split_top_level(text: str) -> list[str]:
     return [part.strip() for part in parts if part.strip()]
 
 
+_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def _check_values(values: tuple[str, ...]) -> None:
+    for value in values:
+        if len(value) > 63 or not _VALUE.match(value):
+            raise bad_request(
+                f'unable to parse requirement: values[0]: Invalid value: "{value}": a valid label'
+                " must be an empty string or consist of alphanumeric characters, '-', '_' or '.',"
+                " and must start and end with an alphanumeric character"
+            )
+
+
 def _check_key(key: str, selector: str) -> None:
     if not _KEY.match(key):
         raise bad_request(
@@ -87,6 +100,7 @@ def parse_label_selector(selector: str) -> list[Requirement]:
             key, op, raw_values = set_match.groups()
             _check_key(key, selector)
             values = tuple(v.strip() for v in raw_values.split(",") if v.strip())
+            _check_values(values)
             requirements.append(Requirement(key, op, values))
             continue
         if clause.startswith("!"):
@@ -99,6 +113,8 @@ def parse_label_selector(selector: str) -> list[Requirement]:
             key, op, value = bin_match.groups()
             _check_key(key, selector)
             op = "=" if op == "==" else op
+            if op in ("=", "!="):
+                _check_values((value,))
             if op in ("<", ">") and not value.lstrip("-").isdigit():
                 raise bad_request(
                     f"unable to parse requirement: for 'Gt', 'Lt' operators, the value must be"

@@ -53,7 +53,7 @@ def _json_response(body: Any, status: int = 200, warnings: list[str] | None = No
     )
 
 
-class SandboxApiServer(KubernetesEmulator):  # type: ignore[misc]
+class SandboxApiServer(KubernetesEmulator):
     """A Kubernetes API server good enough for kopf, the kubernetes client, and kubectl."""
 
     def __init__(self, store: Store | None = None, bookmark_interval: float = 5.0) -> None:
@@ -106,8 +106,14 @@ class SandboxApiServer(KubernetesEmulator):  # type: ignore[misc]
         if path == "/":
             return _json_response(
                 {
-                    "paths": ["/api", "/api/v1", "/apis", "/healthz", "/version"]
-                    + sorted(f"/apis/{g}" for g in self.registry.groups())
+                    "paths": [
+                        "/api",
+                        "/api/v1",
+                        "/apis",
+                        "/healthz",
+                        "/version",
+                        *sorted(f"/apis/{g}" for g in self.registry.groups()),
+                    ]
                 }
             )
         if path == "/api":
@@ -174,7 +180,7 @@ class SandboxApiServer(KubernetesEmulator):  # type: ignore[misc]
         params = request.params
         if rtype.namespaced is False:
             namespace = None
-        body = self._body(request) if method in ("POST", "PUT", "PATCH", "DELETE") else None
+        body: Any = self._body(request) if method in ("POST", "PUT", "PATCH", "DELETE") else None
         dry_run = params.get("dryRun") == "All"
         strict = {"Strict": True, "Ignore": False}.get(params.get("fieldValidation", "Warn"))
         if sub and sub not in rtype.subresources and sub != "status":
@@ -185,16 +191,16 @@ class SandboxApiServer(KubernetesEmulator):  # type: ignore[misc]
             return await self._serve_log(request, namespace or "default", name or "")
         if method == "GET":
             if params.get("watch") in ("true", "1"):
-                return await self._serve_watch(request, rtype, version, namespace, name)
+                return await self._watch_objects(request, rtype, version, namespace, name)
             if name is None:
-                return self._serve_list(request, rtype, version, namespace)
+                return self._list_objects(request, rtype, version, namespace)
             obj = self.store.get(rtype, namespace, name)
             return self._respond_objects(request, rtype, version, [obj], single=True)
         if method == "POST":
             if (name is not None and sub == "binding") or (name is None and rtype.plural == "bindings"):
                 return self._bind(rtype, namespace, name or "", body)
             if name is not None and sub == "eviction":
-                pod, _ = self.store.delete(rtype, namespace, name, (body or {}).get("deleteOptions"))
+                self.store.delete(rtype, namespace, name, (body or {}).get("deleteOptions"))
                 return _json_response(
                     {"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 201}, 201
                 )
@@ -285,10 +291,10 @@ class SandboxApiServer(KubernetesEmulator):  # type: ignore[misc]
             rtype.api_version(version),
         )
 
-    def _serve_list(
+    def _list_objects(
         self, request: rendering.Request, rtype: ResourceType, version: str, namespace: str | None
     ) -> aiohttp.web.StreamResponse:
-        items, rv = self.store.list(rtype, namespace, self._predicate(request, rtype, version))
+        items, rv = self.store.list_objects(rtype, namespace, self._predicate(request, rtype, version))
         return self._respond_objects(request, rtype, version, items, single=False, rv=rv)
 
     def _respond_objects(
@@ -331,7 +337,7 @@ class SandboxApiServer(KubernetesEmulator):  # type: ignore[misc]
         namespace: str | None,
         options: dict[str, Any],
     ) -> aiohttp.web.StreamResponse:
-        items, rv = self.store.list(rtype, namespace, self._predicate(request, rtype, version))
+        items, rv = self.store.list_objects(rtype, namespace, self._predicate(request, rtype, version))
         for obj in items:
             with contextlib.suppress(errors.ApiError):
                 self.store.delete(rtype, obj["metadata"].get("namespace"), obj["metadata"]["name"], options)
@@ -366,7 +372,7 @@ class SandboxApiServer(KubernetesEmulator):  # type: ignore[misc]
 
     # -- watch ----------------------------------------------------------------------------------------------
 
-    async def _serve_watch(
+    async def _watch_objects(
         self,
         request: rendering.Request,
         rtype: ResourceType,
@@ -414,7 +420,7 @@ class SandboxApiServer(KubernetesEmulator):  # type: ignore[misc]
 
         requested = params.get("resourceVersion", "")
         if requested in ("", "0"):
-            items, last_rv = self.store.list(rtype, namespace, predicate)
+            items, last_rv = self.store.list_objects(rtype, namespace, predicate)
             for obj in items:
                 await send("ADDED", obj)
         else:

@@ -142,7 +142,7 @@ class Store:
         obj = self.objects.get(self._key(rtype, namespace, name))
         return copy.deepcopy(obj) if obj is not None else None
 
-    def list(
+    def list_objects(
         self, rtype: ResourceType, namespace: str | None, predicate: Callable[[Obj], bool] | None = None
     ) -> tuple[list[Obj], int]:
         """Objects of a type (in a namespace, or all when None), sorted as the server sorts them."""
@@ -371,9 +371,10 @@ class Store:
             return WriteResult(result, warnings)
         if rtype.plural == "customresourcedefinitions":
             self.registry.add(type_from_crd(result))
-        if result["metadata"].get("deletionTimestamp") and not result["metadata"].get("finalizers"):
-            if rtype.plural != "pods" or not (result.get("spec") or {}).get("nodeName"):
-                return WriteResult(self._remove(rtype, result), warnings)
+        released = result["metadata"].get("deletionTimestamp") and not result["metadata"].get("finalizers")
+        held_by_kubelet = rtype.plural == "pods" and bool((result.get("spec") or {}).get("nodeName"))
+        if released and not held_by_kubelet:
+            return WriteResult(self._remove(rtype, result), warnings)
         return WriteResult(self._commit(rtype, "MODIFIED", result, old), warnings)
 
     def patch(
@@ -578,11 +579,12 @@ class Store:
                         {"metadata": {"ownerReferences": kept or None}},
                     )
                     changed = True
-                elif not live or (foreground and len(foreground) == len(live)):
-                    if not meta.get("deletionTimestamp"):
-                        policy = "Foreground" if foreground else "Background"
-                        self.delete(rtype, key[2], key[3], {"propagationPolicy": policy})
-                        changed = True
+                elif (not live or (foreground and len(foreground) == len(live))) and not meta.get(
+                    "deletionTimestamp"
+                ):
+                    policy = "Foreground" if foreground else "Background"
+                    self.delete(rtype, key[2], key[3], {"propagationPolicy": policy})
+                    changed = True
         for key, obj in list(self.objects.items()):
             meta = obj["metadata"]
             rtype = self._type_of_key(key)

@@ -88,7 +88,8 @@ def _pod_status(pod: Obj) -> tuple[str, str, int]:
     status = pod.get("status") or {}
     containers = (pod.get("spec") or {}).get("containers") or []
     reason = status.get("reason") or status.get("phase") or "Unknown"
-    ready = restarts = 0
+    ready = 0
+    restarts = 0
     running = False
     for cs in reversed(status.get("containerStatuses") or []):
         restarts += int(cs.get("restartCount", 0))
@@ -129,7 +130,7 @@ def _pod_row(pod: Obj) -> list[Any]:
 
 def _node_row(node: Obj) -> list[Any]:
     conditions = (node.get("status") or {}).get("conditions") or []
-    ready = next((c for c in conditions if c.get("type") == "Ready"), {})
+    ready: dict[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
     state = "Ready" if ready.get("status") == "True" else "NotReady"
     if (node.get("spec") or {}).get("unschedulable"):
         state += ",SchedulingDisabled"
