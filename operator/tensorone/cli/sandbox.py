@@ -13,8 +13,9 @@ from typing import Annotated
 
 import typer
 
-sandbox_app = typer.Typer(name="sandbox", help="A local Kubernetes stand-in (API server, GPU nodes, pods).",
-                          no_args_is_help=True)
+sandbox_app = typer.Typer(
+    name="sandbox", help="A local Kubernetes stand-in (API server, GPU nodes, pods).", no_args_is_help=True
+)
 
 DirOption = Annotated[Path, typer.Option("--dir", help="Sandbox directory (kubeconfig, pod folders, logs).")]
 
@@ -39,15 +40,20 @@ async def _serve(directory: Path, port: int, gpus: str | None) -> None:
 def up(
     directory: DirOption = Path(".sandbox"),
     port: Annotated[int, typer.Option(help="API server port (0 = any free port).")] = 0,
-    gpus: Annotated[str | None, typer.Option(help="Nodes, e.g. 'a100=8,h100=2', or a nodes YAML file.")] = None,
+    gpus: Annotated[
+        str | None, typer.Option(help="Nodes, e.g. 'a100=8,h100=2', or a nodes YAML file.")
+    ] = None,
     with_operator: Annotated[bool, typer.Option("--with-operator", help="Also run the operator.")] = False,
     with_facade: Annotated[bool, typer.Option("--with-facade", help="Also run the REST facade.")] = False,
 ) -> None:
     """Run the sandbox in the foreground until interrupted; prints one ``ready`` line once serving."""
     missing = [name for name, wanted in (("operator", with_operator), ("REST facade", with_facade)) if wanted]
     if missing:
-        typer.echo(f"error: the sandbox cannot start the {' and the '.join(missing)} yet: not implemented in this"
-                   " version (run without --with-operator/--with-facade)", err=True)
+        typer.echo(
+            f"error: the sandbox cannot start the {' and the '.join(missing)} yet: not implemented in this"
+            " version (run without --with-operator/--with-facade)",
+            err=True,
+        )
         raise typer.Exit(2)
     if gpus is not None:
         from tensorone.sandbox.config import node_specs
