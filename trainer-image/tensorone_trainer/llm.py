@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import logging
 import math
 import time
@@ -62,16 +63,33 @@ def choose_precision(requested: MixedPrecision | None, device: torch.device) -> 
     return requested
 
 
-def _load_model(run: LlmRunConfig, precision: MixedPrecision, device: torch.device) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _check_strategy(run: LlmRunConfig, device: torch.device) -> None:
+    if run.config.strategy is Strategy.QLORA and (
+        device.type != "cuda" or importlib.util.find_spec("bitsandbytes") is None
+    ):
+        raise ConfigurationError(
+            "config.strategy: qlora needs a GPU and the bitsandbytes package; use 'lora' or 'full' here"
+        )
+
+
+def _load_tokenizer(run: LlmRunConfig) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer: Any = AutoTokenizer.from_pretrained(run.config.base_model)
+    except (OSError, ValueError) as e:
+        raise ConfigurationError(f"config.baseModel: cannot load {run.config.base_model!r}: {e}") from e
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return tokenizer
+
+
+def _load_model(run: LlmRunConfig, precision: MixedPrecision, device: torch.device) -> Any:
+    from transformers import AutoModelForCausalLM
 
     conf = run.config
     kwargs: dict[str, Any] = {}
     if conf.strategy is Strategy.QLORA:
-        if device.type != "cuda" or importlib.util.find_spec("bitsandbytes") is None:
-            raise ConfigurationError(
-                "config.strategy: qlora needs a GPU and the bitsandbytes package; use 'lora' or 'full' here"
-            )
         from transformers import BitsAndBytesConfig
 
         quantization: Any = BitsAndBytesConfig
@@ -79,21 +97,15 @@ def _load_model(run: LlmRunConfig, precision: MixedPrecision, device: torch.devi
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
         )
     # LoRA keeps the frozen base in the compute dtype (memory); full fine-tuning keeps fp32 master weights.
-    dtype = (
-        torch.bfloat16
-        if precision is MixedPrecision.BF16 and conf.strategy is not Strategy.FULL
-        else torch.float32
-    )
+    lora_bf16 = precision is MixedPrecision.BF16 and conf.strategy is not Strategy.FULL
+    dtype = torch.bfloat16 if lora_bf16 else torch.float32
     try:
-        tokenizer: Any = AutoTokenizer.from_pretrained(conf.base_model)
         model: Any = AutoModelForCausalLM.from_pretrained(conf.base_model, dtype=dtype, **kwargs)
     except (OSError, ValueError) as e:
         raise ConfigurationError(f"config.baseModel: cannot load {conf.base_model!r}: {e}") from e
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     if "quantization_config" not in kwargs:
         model.to(device)
-    return model, tokenizer
+    return model
 
 
 def _apply_strategy(model: Any, run: LlmRunConfig) -> Any:
@@ -164,17 +176,21 @@ class LlmTrainer:
         self.precision = choose_precision(self.conf.optimization.mixed_precision, self.device)
         if self.device.type == "cpu":
             torch.use_deterministic_algorithms(True)
+        _check_strategy(run, self.device)
         seed_everything(self.training.seed)
-        model, self.tokenizer = _load_model(run, self.precision, self.device)
-        self.model = _apply_strategy(model, run)
-        max_len = self.training.max_seq_length or min(
-            int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048), 2048
-        )
+        # Tokenizer and data first: a malformed dataset fails in seconds, before the model is loaded.
+        self.tokenizer = _load_tokenizer(run)
         records = read_records(Path(run.dataset.path), run.dataset.format)
+        config_file = Path(self.conf.base_model) / "config.json"
+        model_max = 2048
+        if config_file.is_file():
+            model_max = int(json.loads(config_file.read_text()).get("max_position_embeddings") or 2048)
+        max_len = self.training.max_seq_length or min(model_max, 2048)
         examples = tokenize_records(records, self.tokenizer, max_len)
         self.train_set, self.val_set = split_validation(
             examples, self.training.validation_split, self.training.seed
         )
+        self.model = _apply_strategy(_load_model(run, self.precision, self.device), run)
         world = ctx.dist.world_size
         per_rank = math.ceil(len(self.train_set) / world)
         self.micro_per_epoch = math.ceil(per_rank / self.training.batch_size)

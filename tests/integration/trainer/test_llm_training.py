@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tensorone.api.trainer_config import EXIT_CONFIGURATION_ERROR, EXIT_DATA_ERROR
 from tests.helpers.tiny_models import (
     build_tiny_llama,
     llm_run_config,
@@ -26,8 +28,6 @@ from tests.helpers.tiny_models import (
     trainer_env,
     write_text_dataset,
 )
-
-from tensorone.api.trainer_config import EXIT_CONFIGURATION_ERROR, EXIT_DATA_ERROR
 
 pytestmark = pytest.mark.slow
 

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers.tiny_models import learnable_texts, write_text_dataset
 
 from tensorone.api.dataset import DatasetFormat
 from tensorone_trainer.data.records import read_records
 from tensorone_trainer.data.text import IGNORE_INDEX, collate, epoch_order, split_validation, tokenize_records
 from tensorone_trainer.errors import DataError
 from tensorone_trainer.tiny import build_tokenizer
+from tests.helpers.tiny_models import learnable_texts, write_text_dataset
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,11 @@ class PrometheusSink:
         self._checkpoints = gauge("checkpoints", "Checkpoints kept")
         self._server, self._thread = start_http_server(port, addr=addr, registry=self.registry)
 
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful when 0 asked the OS to pick one)."""
+        return int(self._server.server_address[1])
+
     def publish(self, snapshot: StatusSnapshot) -> None:
         progress, metrics = snapshot.progress, snapshot.metrics
         self._step.set(progress.current_step)

@@ -99,7 +99,8 @@ class StatusSink:
 
     def publish(self, snapshot: StatusSnapshot) -> None:
         with self._lock:
-            self._pending = snapshot.to_status_patch()
+            # A patch of the status subresource has the object's shape: the fields go under "status".
+            self._pending = {"status": snapshot.to_status_patch()}
         self._wake.set()
 
     def close(self, timeout: float = 15.0) -> None:

@@ -1,0 +1,171 @@
+"""Reporting: progress and metrics derived from steps, the JSONL history, the status sink's patches
+(against a fake API server that records requests) and the Prometheus endpoint."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from tensorone.api.status import TRAINER_STATUS_FIELDS, MetricPoint
+from tensorone.api.trainer_config import StatusTarget
+from tensorone_trainer.reporting.base import Reporter, thin_history
+from tensorone_trainer.reporting.jsonl import JsonlSink, load_history
+from tensorone_trainer.reporting.prometheus import PrometheusSink
+from tensorone_trainer.reporting.status import ApiConnection, StatusSink
+
+TARGET = StatusTarget(namespace="team-a", name="job-0123")
+STATUS_PATH = "/apis/training.tensorone.ai/v1/namespaces/team-a/trainingjobs/job-0123/status"
+
+
+class FakeApi:
+    """Records PATCH requests; answers with the queued status codes first, then 200."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.answers: list[int] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PATCH(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append(
+                    {"path": self.path, "type": self.headers["Content-Type"], "auth": self.headers["Authorization"],
+                     "body": body, "at": time.monotonic()}
+                )  # fmt: skip
+                code = fake.answers.pop(0) if fake.answers else 200
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def api() -> Iterator[FakeApi]:
+    fake = FakeApi()
+    yield fake
+    fake.server.shutdown()
+
+
+def _reporter(sinks: list[Any], total_steps: int = 100) -> Reporter:
+    return Reporter(
+        sinks, total_epochs=2, total_steps=total_steps, throughput_unit="tokens", device=torch.device("cpu")
+    )
+
+
+def test_progress_and_metrics_follow_the_steps() -> None:
+    reporter = _reporter([], total_steps=10)
+    for step in range(1, 5):
+        reporter.step(step=step, epoch=step / 5, loss=2.0 / step, learning_rate=1e-3, throughput=1250.0)
+        time.sleep(0.01)
+    assert reporter.progress.current_step == 4
+    assert reporter.progress.current_epoch == 1
+    assert reporter.progress.percentage == 40.0
+    assert reporter.progress.remaining_time is not None
+    assert 0.0 < reporter.progress.remaining_time < 1.0  # 6 steps left at ~10 ms each
+    assert reporter.metrics.best_loss == 0.5
+    assert reporter.metrics.throughput == "1250 tokens/sec"
+    assert reporter.metrics.memory_usage is not None
+    assert reporter.metrics.memory_usage.endswith("B")
+
+
+def test_status_history_stays_bounded_and_spans_the_run() -> None:
+    now = datetime.now(UTC)
+    points = [MetricPoint(step=i, loss=1.0, time=now) for i in range(1, 5001)]
+    thinned = thin_history(points)
+    assert len(thinned) <= 2000
+    assert thinned[0].step == 1
+    assert thinned[-1].step == 5000
+
+
+def test_jsonl_sink_keeps_full_history_and_resume_trims_it(tmp_path: Path) -> None:
+    reporter = _reporter([JsonlSink(tmp_path)])
+    for step in range(1, 11):
+        reporter.step(step=step, epoch=0.1 * step, loss=1.0, learning_rate=None, throughput=None)
+    reporter.evaluation(step=10, epoch=1.0, eval_loss=0.9)
+    reporter.close()
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 11
+    assert json.loads((tmp_path / "status.json").read_text())["progress"]["currentStep"] == 10
+    # A run resumed from step 6 continues the same history without the points after step 6.
+    history = load_history(tmp_path, upto_step=6)
+    assert [p.step for p in history] == [1, 2, 3, 4, 5, 6]
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 6
+
+
+def test_status_sink_patches_only_trainer_fields_as_merge_patch(api: FakeApi) -> None:
+    sink = StatusSink(ApiConnection(api.url, False, lambda: "secret-token"), TARGET, interval=0.0)
+    reporter = _reporter([sink])
+    reporter.step(step=1, epoch=0.01, loss=3.0, learning_rate=2e-4, throughput=100.0)
+    reporter.close()
+    assert api.requests
+    last = api.requests[-1]
+    assert last["path"] == STATUS_PATH
+    assert last["type"] == "application/merge-patch+json"
+    assert last["auth"] == "Bearer secret-token"
+    assert list(last["body"]) == ["status"]
+    assert set(last["body"]["status"]) == TRAINER_STATUS_FIELDS
+    assert last["body"]["status"]["metrics"]["currentLoss"] == 3.0
+    assert last["body"]["status"]["history"][0]["step"] == 1
+
+
+def test_status_sink_sends_at_most_one_patch_per_interval_and_the_final_one(api: FakeApi) -> None:
+    sink = StatusSink(ApiConnection(api.url, False, lambda: None), TARGET, interval=0.5)
+    reporter = _reporter([sink])
+    began = time.monotonic()
+    while time.monotonic() - began < 1.2:
+        reporter.step(step=1, epoch=0.0, loss=1.0, learning_rate=None, throughput=None)
+        time.sleep(0.005)
+    reporter.step(step=99, epoch=1.0, loss=0.25, learning_rate=None, throughput=None)
+    reporter.close()
+    times = [r["at"] for r in api.requests]
+    assert 2 <= len(times) <= 5
+    assert all(b - a >= 0.45 for a, b in zip(times[:-2], times[1:-1], strict=True))
+    assert api.requests[-1]["body"]["status"]["progress"]["currentStep"] == 99
+
+
+def test_status_sink_retries_conflicts(api: FakeApi) -> None:
+    api.answers = [409, 503]
+    sink = StatusSink(ApiConnection(api.url, False, lambda: None), TARGET, interval=0.0)
+    _reporter([sink]).close()
+    assert len(api.requests) == 3
+    assert sink.patches_sent == 1
+
+
+def test_training_goes_on_when_the_api_server_is_away() -> None:
+    sink = StatusSink(
+        ApiConnection("http://127.0.0.1:9", False, lambda: None), TARGET, interval=0.0, max_tries=2
+    )
+    reporter = _reporter([sink])
+    reporter.step(step=1, epoch=0.0, loss=1.0, learning_rate=None, throughput=None)
+    began = time.monotonic()
+    reporter.close()
+    assert sink.patches_sent == 0
+    assert time.monotonic() - began < 15
+
+
+def test_prometheus_endpoint_serves_the_latest_metrics() -> None:
+    sink = PrometheusSink(0, job_id="job_x", addr="127.0.0.1")
+    port = sink.port
+    reporter = _reporter([sink])
+    reporter.step(step=7, epoch=0.5, loss=1.5, learning_rate=1e-4, throughput=900.0)
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    reporter.close()
+    assert 'tensorone_trainer_step{job_id="job_x"} 7.0' in body
+    assert 'tensorone_trainer_loss{job_id="job_x"} 1.5' in body
