@@ -32,7 +32,7 @@ lint: $(STAMP) ## ruff + mypy --strict on every package
 	$(VENV)/bin/mypy operator/tensorone trainer-image/tensorone_trainer
 
 manifests: $(STAMP) ## Regenerate crds/ (and the chart's copy) from the pydantic models
-	$(PY) -m tensorone.api.crd_gen --out crds
+	$(PY) -m tensorone.api.crd_gen --out crds --out charts/tensorone-training/files/crds
 
 bench: $(STAMP) ## Run the benchmarks; each prints ratios against a baseline measured in the same run
 	$(PY) -m benchmarks

@@ -1,0 +1,147 @@
+"""The chart lints, renders and produces objects every supported Kubernetes version accepts, for each setting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import helm_python as helm
+import pytest
+
+from tests.unit.chart.matrix import settings_params
+from tests.unit.chart.rendering import (
+    CHART_DIR,
+    KUBERNETES_VERSIONS,
+    NAMESPACE,
+    find,
+    is_third_party,
+    render,
+    render_files,
+    schema_errors,
+)
+
+
+@settings_params
+def test_chart_lints_without_warnings(values: dict[str, Any]) -> None:
+    report = helm.lint(CHART_DIR, values, strict=True, namespace=NAMESPACE)
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    assert report["errors"] == []
+    assert problems == []
+
+
+@settings_params
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_every_rendered_object_is_valid_for_kubernetes(values: dict[str, Any], version: str) -> None:
+    documents = render(values)
+    errors = [e for d in documents if not is_third_party(d) for e in schema_errors(d, version)]
+    assert errors == []
+
+
+@settings_params
+def test_namespaced_objects_have_unique_names_and_labels(values: dict[str, Any]) -> None:
+    documents = render(values)
+    keys = [(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]) for d in documents]
+    assert len(keys) == len(set(keys))
+    for d in documents:
+        assert d["metadata"]["labels"]["app.kubernetes.io/part-of"] == "tensorone-training", d["metadata"][
+            "name"
+        ]
+
+
+@settings_params
+def test_workloads_run_non_root_with_read_only_root_and_no_capabilities(values: dict[str, Any]) -> None:
+    deployments = find(render(values), "Deployment")
+    assert deployments
+    for deployment in deployments:
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in pod["containers"]:
+            sc = container["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True
+            assert sc["allowPrivilegeEscalation"] is False
+            assert sc["capabilities"]["drop"] == ["ALL"]
+            assert {"cpu", "memory"} <= container["resources"]["requests"].keys()
+            assert container["livenessProbe"]
+            assert container["readinessProbe"]
+
+
+def test_operator_is_a_single_replica_replaced_with_recreate() -> None:
+    deployment = find(render(), "Deployment", "operator$")[0]
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_changing_a_price_rolls_the_pods_that_read_it() -> None:
+    def checksums(values: dict[str, Any]) -> list[str]:
+        return [
+            d["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+            for d in find(render(values), "Deployment")
+        ]
+
+    before = checksums({})
+    after = checksums({"catalog": {"gpus": {"a100": {"pricePerHour": 9.99}}}})
+    assert len(before) == 2
+    assert all(a != b for a, b in zip(before, after, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("values", "present"),
+    [
+        ({}, False),
+        ({"facade": {"ingress": {"enabled": True}}}, True),
+    ],
+    ids=["default-no-ingress", "ingress-enabled"],
+)
+def test_ingress_routes_to_the_api_service_only_when_enabled(values: dict[str, Any], present: bool) -> None:
+    documents = render(values)
+    ingresses = find(documents, "Ingress")
+    assert bool(ingresses) == present
+    if present:
+        backend = ingresses[0]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+        service = find(documents, "Service", "-api$")[0]
+        assert backend == {"name": service["metadata"]["name"], "port": {"name": "http"}}
+
+
+@pytest.mark.parametrize(
+    ("replicas", "has_pdb"), [(1, False), (2, True), (3, True)], ids=["one-replica", "two", "three"]
+)
+def test_facade_pdb_only_when_a_drain_can_keep_a_replica(replicas: int, has_pdb: bool) -> None:
+    documents = render({"facade": {"replicas": replicas}})
+    assert bool(find(documents, "PodDisruptionBudget")) == has_pdb
+    assert not find(documents, "PodDisruptionBudget", "operator")
+
+
+def test_network_policies_open_only_the_api_and_metrics_ports() -> None:
+    policies = {p["metadata"]["name"]: p for p in find(render(), "NetworkPolicy")}
+    ports = {
+        name: [p["port"] for rule in p["spec"]["ingress"] for p in rule["ports"]]
+        for name, p in policies.items()
+    }
+    assert ports == {"t1-tensorone-training-operator": ["metrics"], "t1-tensorone-training-facade": ["http"]}
+
+
+def test_priority_classes_are_optional_and_named_by_values() -> None:
+    names = [
+        p["metadata"]["name"]
+        for p in find(render({"priorityClasses": {"low": {"name": "batch"}}}), "PriorityClass")
+    ]
+    assert names == ["tensorone-high", "tensorone-normal", "batch"]
+    assert find(render({"priorityClasses": {"create": False}}), "PriorityClass") == []
+
+
+def test_service_monitor_scrapes_operator_and_facade_metrics() -> None:
+    documents = render({"metrics": {"serviceMonitor": {"enabled": True}}})
+    monitor = find(documents, "ServiceMonitor")[0]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    services = [s for s in find(documents, "Service") if selector.items() <= s["metadata"]["labels"].items()]
+    scraped = {e["port"] for e in monitor["spec"]["endpoints"]}
+    exposed = {p["name"] for s in services for p in s["spec"]["ports"]}
+    assert scraped == {"metrics", "http"}
+    assert scraped <= exposed
+
+
+def test_notes_tell_how_to_reach_the_api_get_the_key_and_submit_a_job() -> None:
+    notes = render_files()["templates/NOTES.txt"]
+    assert "port-forward svc/t1-tensorone-training-api" in notes
+    assert "get secret t1-tensorone-training-admin-api-key" in notes
+    assert "POST $TENSORONE_BASE_URL/v2/training/jobs" in notes
