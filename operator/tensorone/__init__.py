@@ -5,3 +5,12 @@ the operator, the REST facade, the SDK, the CLI and the local sandbox.
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # Lazy, so that importing tensorone (the operator, the trainer) does not import the SDK's httpx client.
+    if name == "TensorOneClient":
+        from tensorone.sdk.client import TensorOneClient
+
+        return TensorOneClient
+    raise AttributeError(f"module 'tensorone' has no attribute {name!r}")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from tensorone.cli import datasets as datasets_cli
+from tensorone.cli import jobs as jobs_cli
 from tensorone.cli.operator import operator_command
 from tensorone.cli.sandbox import sandbox_app
+from tensorone.cli.serve import keys_app, serve_command
 from tensorone.cli.validate import validate_command
 
 app = typer.Typer(
@@ -17,6 +20,10 @@ app = typer.Typer(
 app.command("validate")(validate_command)
 app.add_typer(sandbox_app, name="sandbox")
 app.command("operator")(operator_command)
+app.add_typer(jobs_cli.app, name="jobs")
+app.add_typer(datasets_cli.app, name="datasets")
+app.command("serve")(serve_command)
+app.add_typer(keys_app, name="keys")
 
 
 @app.callback()

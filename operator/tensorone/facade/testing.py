@@ -38,7 +38,7 @@ async def install_crds(kube: KubeClient) -> None:
     await kube.aclose()
 
 
-def bootstrap_key(kubeconfig: str, account: str, settings: Settings | None = None) -> str:
+def bootstrap_key(kubeconfig: str | None, account: str, settings: Settings | None = None) -> str:
     """Register a new API key for ``account`` (synchronous; creates the namespaces) and return it."""
     settings = settings or Settings.from_env(kubeconfig=kubeconfig)
 
