@@ -1,0 +1,77 @@
+"""Sandbox start-up to ``ready``, beside a bare kmock KubernetesEmulator started the same way, in the same run.
+
+Both are started as fresh processes (interpreter, imports, server bind) and timed until they print their ready
+line; the median of a few runs is printed with the ratio sandbox / baseline. The target is under 3 s.
+
+    python benchmarks/sandbox_startup.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+BASELINE = """
+import asyncio, aiohttp.web, kmock
+async def main():
+    handler = kmock.KubernetesEmulator()
+    runner = aiohttp.web.ServerRunner(aiohttp.web.Server(handler))
+    await runner.setup()
+    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+def time_to_ready(argv: list[str]) -> float:
+    """Seconds from process start to its first line starting with ``ready``; then stop it."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "operator"), os.environ.get("PYTHONPATH", "")])}
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("ready"):
+                return time.perf_counter() - started
+        raise RuntimeError(f"{argv} exited without printing ready (rc={process.wait()})")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    runs = parser.parse_args().runs
+    sandbox_times = []
+    baseline_times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(runs):
+            baseline_times.append(time_to_ready([sys.executable, "-c", BASELINE]))
+            sandbox_times.append(time_to_ready([sys.executable, "-m", "tensorone", "sandbox", "up", "--dir",
+                                                f"{tmp}/run-{index}", "--gpus", "a100=8,h100=8"]))
+    sandbox = statistics.median(sandbox_times)
+    baseline = statistics.median(baseline_times)
+    sys.stdout.write(
+        f"sandbox start-up to ready: median {sandbox:.3f} s over {runs} runs (target < 3 s)\n"
+        f"baseline bare kmock KubernetesEmulator: median {baseline:.3f} s\n"
+        f"ratio sandbox / baseline: {sandbox / baseline:.2f}x\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
