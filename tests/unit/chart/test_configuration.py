@@ -164,7 +164,6 @@ def test_generated_admin_key_is_registered_by_its_digest_only() -> None:
     assert _decoded(registered, "sha256") == hashlib.sha256(key.encode()).hexdigest()
     assert _decoded(registered, "account") == "admin"
     assert "api-key" not in registered["data"]
-    assert one(documents, "Namespace")["metadata"]["name"] == "tensorone-admin"
 
 
 def test_admin_key_given_as_digest_creates_no_plaintext_secret() -> None:
@@ -182,7 +181,6 @@ def test_admin_key_from_a_missing_existing_secret_fails_with_the_secret_name() -
 def test_admin_key_bootstrap_can_be_turned_off() -> None:
     documents = render({"apiKeys": {"admin": {"create": False}}})
     assert find(documents, "Secret") == []
-    assert find(documents, "Namespace") == []
 
 
 def test_chart_copy_of_the_crds_is_generated_by_make_manifests() -> None:
