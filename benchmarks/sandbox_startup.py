@@ -36,7 +36,10 @@ asyncio.run(main())
 
 def time_to_ready(argv: list[str]) -> float:
     """Seconds from process start to its first line starting with ``ready``; then stop it."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "operator"), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "operator"), os.environ.get("PYTHONPATH", "")]),
+    }
     started = time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
     try:
@@ -62,8 +65,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for index in range(runs):
             baseline_times.append(time_to_ready([sys.executable, "-c", BASELINE]))
-            sandbox_times.append(time_to_ready([sys.executable, "-m", "tensorone", "sandbox", "up", "--dir",
-                                                f"{tmp}/run-{index}", "--gpus", "a100=8,h100=8"]))
+            sandbox_times.append(
+                time_to_ready(
+                    [
+                        sys.executable,
+                        "-m",
+                        "tensorone",
+                        "sandbox",
+                        "up",
+                        "--dir",
+                        f"{tmp}/run-{index}",
+                        "--gpus",
+                        "a100=8,h100=8",
+                    ]
+                )
+            )
     sandbox = statistics.median(sandbox_times)
     baseline = statistics.median(baseline_times)
     sys.stdout.write(

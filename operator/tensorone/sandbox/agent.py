@@ -29,6 +29,7 @@ from tensorone.sandbox.environment import (
     ContainerConfigError,
     base_environment,
     container_environment,
+    install_machine_service_account,
     materialise_volumes,
     rewrite_paths,
     service_account_folder,
@@ -83,6 +84,7 @@ class NodeAgent:
         self.dir = directory
         self.run_pods = run_pods
         self.api_url = ""
+        self.ca_file: Path | None = None
         self.pods: dict[str, PodRun] = {}
         self._pods_type = store.registry.get("", "v1", "pods")
         self.hosts = HostsResolver(directory, tag=hashlib.sha1(str(directory).encode()).hexdigest()[:12])
@@ -90,6 +92,7 @@ class NodeAgent:
     async def run(self) -> None:
         """Reconcile pods with processes until cancelled."""
         self.hosts.install_hook()
+        install_machine_service_account(self.ca_file)
         queue = self.store.subscribe()
         try:
             while True:
@@ -208,9 +211,8 @@ class NodeAgent:
             }
             mapping[spec.get("terminationMessagePath", "/dev/termination-log")] = str(container.message_path)
             if pod["spec"].get("automountServiceAccountToken", True):
-                mapping.setdefault(
-                    SERVICE_ACCOUNT_DIR, str(service_account_folder(pod, run.directory, token))
-                )
+                folder = service_account_folder(pod, run.directory, token, self.ca_file)
+                mapping.setdefault(SERVICE_ACCOUNT_DIR, str(folder))
             mappings[spec["name"]] = mapping
             envs[spec["name"]] = container_environment(self.store, pod, spec, base, mapping)
         return mappings, envs

@@ -216,13 +216,34 @@ def _write_projected(pod: Obj, volume: Obj, folder: Path, api_token: str) -> Non
             (folder / item["path"]).write_text(_field_ref(pod, item["fieldRef"]["fieldPath"]))
 
 
-def service_account_folder(pod: Obj, pod_dir: Path, api_token: str) -> Path:
-    """The auto-mounted service-account directory (token, namespace) kubelets give every pod."""
+def service_account_folder(pod: Obj, pod_dir: Path, api_token: str, ca_file: Path | None = None) -> Path:
+    """The auto-mounted service-account directory (token, namespace, ca.crt) kubelets give every pod."""
     folder = pod_dir / "serviceaccount"
     folder.mkdir(parents=True, exist_ok=True)
+    if ca_file is not None:
+        (folder / "ca.crt").write_bytes(ca_file.read_bytes())
     (folder / "token").write_text(api_token)
     (folder / "namespace").write_text(pod["metadata"].get("namespace", "default"))
     return folder
+
+
+def install_machine_service_account(ca_file: Path | None, root: Path = Path(SERVICE_ACCOUNT_DIR)) -> bool:
+    """Write token and ca.crt to the real ``/var/run/secrets/kubernetes.io/serviceaccount`` when possible.
+
+    Libraries read that fixed path (the kubernetes client's ``load_incluster_config`` does), so rewriting
+    arguments cannot reach them. All sandboxes share one CA, so one directory serves them all. Its
+    ``namespace`` file says ``default``: pods should learn their namespace from the downward API.
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "token").write_text("tensorone-sandbox")
+        if not (root / "namespace").exists():
+            (root / "namespace").write_text("default")
+        if ca_file is not None:
+            (root / "ca.crt").write_bytes(ca_file.read_bytes())
+    except OSError:
+        return False
+    return True
 
 
 def check_references(store: Store, pod: Obj) -> None:

@@ -24,6 +24,7 @@ from tensorone.sandbox.apiserver.store import Store
 from tensorone.sandbox.config import NodeSpec, node_specs
 from tensorone.sandbox.nodes import build_node
 from tensorone.sandbox.scheduler import Scheduler
+from tensorone.sandbox.tls import ensure_certificate, server_context
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class Sandbox:
         self.agent = NodeAgent(self.store, self.dir, run_pods=run_pods)
         self.server.log_provider = self.agent.read_logs
         self._runner: Any = None
+        self._tls_runner: Any = None
+        self.tls_port: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -93,6 +96,13 @@ class Sandbox:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._runner, self.port = await serve(self.server, "127.0.0.1", self.port)
         self.agent.api_url = self.url
+        certificate = await asyncio.to_thread(ensure_certificate)
+        if certificate is not None:
+            self._tls_runner, self.tls_port = await serve(
+                self.server, "127.0.0.1", 0, ssl_context=server_context(*certificate)
+            )
+            self.agent.api_url = f"https://127.0.0.1:{self.tls_port}"
+            self.agent.ca_file = certificate[0]
         nodes = self.registry.get("", "v1", "nodes")
         assert nodes is not None
         for spec in self.node_specs:
@@ -122,7 +132,8 @@ class Sandbox:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in (self._tls_runner, self._runner):
+            if runner is not None:
+                await runner.cleanup()
         with contextlib.suppress(FileNotFoundError):
             (self.dir / "sandbox.json").unlink()

@@ -229,16 +229,15 @@ def test_pod_hostname_and_headless_service_names_resolve_to_loopback(api: Api) -
     assert api.get(f"{PODS}/w-0/log").text == "127.0.0.1 127.0.0.1\n"
 
 
-def test_in_pod_clients_reach_the_sandbox_api_via_service_env(api: Api) -> None:
+def test_in_pod_kubernetes_client_uses_in_cluster_config(api: Api) -> None:
     script = (
-        "import os, urllib.request; h, p = os.environ['KUBERNETES_SERVICE_HOST'],"
-        " os.environ['KUBERNETES_SERVICE_PORT'];"
-        " tok = open('/var/run/secrets/kubernetes.io/serviceaccount/token').read();"
-        " print(urllib.request.urlopen(f'http://{h}:{p}/version').status, bool(tok))"
+        "import kubernetes; kubernetes.config.load_incluster_config();"
+        " v1 = kubernetes.client.CoreV1Api();"
+        " print(v1.read_namespaced_pod('client', 'default').metadata.name)"
     )
     api.post(PODS, pod("client", ["python", "-c", script]))
-    _phase(api, "client", "Succeeded", "Failed")
-    assert api.get(f"{PODS}/client/log").text == "200 True\n"
+    done = _phase(api, "client", "Succeeded", "Failed", timeout=30)
+    assert api.get(f"{PODS}/client/log").text == "client\n", done["status"]
 
 
 def test_log_endpoint_supports_tail_lines_and_follow(api: Api) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -532,13 +533,16 @@ class SandboxApiServer(KubernetesEmulator):
 
 
 async def serve(
-    handler: SandboxApiServer, host: str = "127.0.0.1", port: int = 0
+    handler: SandboxApiServer,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[aiohttp.web.AppRunner | Any, int]:
     """Listen on host:port (0 = any free port); returns the runner (for cleanup) and the bound port."""
     server = aiohttp.web.Server(handler, handler_cancellation=True)
     runner = aiohttp.web.ServerRunner(server)
     await runner.setup()
-    site = aiohttp.web.TCPSite(runner, host, port)
+    site = aiohttp.web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     sockets = getattr(site._server, "sockets", None) or []
     bound = sockets[0].getsockname()[1] if sockets else port
