@@ -123,6 +123,14 @@ def test_strict_validation_refuses_unknown_field_and_invalid_value_names_the_fie
     assert 'The Widget "w1" is invalid: spec.size: Invalid value: 100' in out
 
 
+def test_generator_commands_create_namespaces_config_maps_and_secrets(sandbox: RunningSandbox) -> None:
+    assert kubectl(sandbox, "create", "namespace", "team-a") == "namespace/team-a created\n"
+    kubectl(sandbox, "create", "configmap", "cfg", "--from-literal=a=1", "-n", "team-a")
+    kubectl(sandbox, "create", "secret", "generic", "s", "--from-literal=token=abc", "-n", "team-a")
+    assert kubectl(sandbox, "get", "cm", "cfg", "-n", "team-a", "-o", "jsonpath={.data.a}") == "1"
+    assert kubectl(sandbox, "get", "secret", "s", "-n", "team-a", "-o", "jsonpath={.data.token}") == "YWJj"
+
+
 def test_watch_prints_changes(sandbox: RunningSandbox) -> None:
     kubectl(
         sandbox,

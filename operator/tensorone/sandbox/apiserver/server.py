@@ -19,7 +19,7 @@ import aiohttp.web
 from kmock import KubernetesEmulator
 from kmock._internal import rendering
 
-from tensorone.sandbox.apiserver import errors, selectors, tables
+from tensorone.sandbox.apiserver import errors, protobuf, selectors, tables
 from tensorone.sandbox.apiserver.registry import (
     Registry,
     ResourceType,
@@ -265,12 +265,10 @@ class SandboxApiServer(KubernetesEmulator):
         if not request.body:
             return None
         if "protobuf" in request.headers.get("Content-Type", ""):
-            raise errors.ApiError(
-                415,
-                "UnsupportedMediaType",
-                "the sandbox API server accepts JSON bodies only (kubectl generator commands such as `kubectl"
-                " create configmap` send protobuf; pipe `--dry-run=client -o json` into `kubectl create -f -`)",
-            )
+            try:
+                return protobuf.decode(request.body)
+            except protobuf.ProtobufError as exc:
+                raise errors.ApiError(415, "UnsupportedMediaType", str(exc)) from exc
         try:
             return json.loads(request.body)
         except ValueError as exc:
