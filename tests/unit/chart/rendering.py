@@ -34,18 +34,22 @@ def load_chart() -> Any:
     return helm.Chart.load(CHART_DIR)
 
 
-def render_files(values: dict[str, Any] | None = None, namespace: str = NAMESPACE) -> dict[str, str]:
+def render_files(
+    values: dict[str, Any] | None = None, namespace: str = NAMESPACE, release: str = RELEASE
+) -> dict[str, str]:
     """Template path (``templates/x.yaml``) → rendered text, as ``helm template`` produces it."""
     rendered: dict[str, str] = load_chart().render(
-        values or {}, name=RELEASE, namespace=namespace, is_install=True
+        values or {}, name=release, namespace=namespace, is_install=True
     )
     return {path.split("/", 1)[1]: text for path, text in rendered.items()}
 
 
-def render(values: dict[str, Any] | None = None, namespace: str = NAMESPACE) -> list[Manifest]:
+def render(
+    values: dict[str, Any] | None = None, namespace: str = NAMESPACE, release: str = RELEASE
+) -> list[Manifest]:
     """Every rendered Kubernetes object (NOTES.txt excluded), in template order."""
     documents: list[Manifest] = []
-    for path, text in sorted(render_files(values, namespace).items()):
+    for path, text in sorted(render_files(values, namespace, release).items()):
         if not path.endswith(".yaml"):
             continue
         documents.extend(doc for doc in yaml.safe_load_all(text) if doc)
