@@ -20,19 +20,34 @@ sandbox_app = typer.Typer(
 DirOption = Annotated[Path, typer.Option("--dir", help="Sandbox directory (kubeconfig, pod folders, logs).")]
 
 
-async def _serve(directory: Path, port: int, gpus: str | None) -> None:
+async def _serve(
+    directory: Path, port: int, gpus: str | None, with_operator: bool, with_facade: bool
+) -> None:
+    from tensorone.sandbox.components import ComponentError, Components, install_product_crds
     from tensorone.sandbox.runtime import Sandbox
 
     sandbox = Sandbox(directory, port=port, gpus=gpus)
     await sandbox.start()
+    components = Components(sandbox)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    typer.echo(f"ready {sandbox.url} kubeconfig={sandbox.kubeconfig_path}")
     try:
+        if with_operator or with_facade:
+            install_product_crds(sandbox)
+        if with_operator:
+            await components.start_operator()
+        if with_facade:
+            await components.start_facade()
+        extra = f" api={components.facade_url}" if components.facade_url else ""
+        typer.echo(f"ready {sandbox.url} kubeconfig={sandbox.kubeconfig_path}{extra}")
         await stop.wait()
+    except ComponentError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
     finally:
+        await components.stop()
         await sandbox.stop()
 
 
@@ -44,17 +59,12 @@ def up(
         str | None, typer.Option(help="Nodes, e.g. 'a100=8,h100=2', or a nodes YAML file.")
     ] = None,
     with_operator: Annotated[bool, typer.Option("--with-operator", help="Also run the operator.")] = False,
-    with_facade: Annotated[bool, typer.Option("--with-facade", help="Also run the REST facade.")] = False,
+    with_facade: Annotated[
+        bool,
+        typer.Option("--with-facade", help="Also run the REST facade (writes DIR/api-url, DIR/api-key)."),
+    ] = False,
 ) -> None:
     """Run the sandbox in the foreground until interrupted; prints one ``ready`` line once serving."""
-    missing = [name for name, wanted in (("operator", with_operator), ("REST facade", with_facade)) if wanted]
-    if missing:
-        typer.echo(
-            f"error: the sandbox cannot start the {' and the '.join(missing)} yet: not implemented in this"
-            " version (run without --with-operator/--with-facade)",
-            err=True,
-        )
-        raise typer.Exit(2)
     if gpus is not None:
         from tensorone.sandbox.config import node_specs
 
@@ -63,7 +73,7 @@ def up(
         except (ValueError, OSError) as exc:
             typer.echo(f"error: --gpus: {exc}", err=True)
             raise typer.Exit(2) from exc
-    asyncio.run(_serve(directory, port, gpus))
+    asyncio.run(_serve(directory, port, gpus, with_operator, with_facade))
 
 
 @sandbox_app.command("down")
