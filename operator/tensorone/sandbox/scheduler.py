@@ -3,7 +3,10 @@
 Filters: nodeSelector, required nodeAffinity terms, taints/tolerations, and resource requests against
 allocatable minus what bound, unfinished pods request. A pod that fits nowhere stays Pending with
 ``PodScheduled=False, reason Unschedulable`` and the real scheduler's message, plus a FailedScheduling event.
-Preemption is not implemented.
+Preemption follows the default PreemptLowerPriority policy in its simple form: when resources are the only
+obstacle, the fewest lowest-priority pods on the first node where that suffices are deleted (with their grace
+period, a ``DisruptionTarget`` condition and a ``Preempted`` event), and the pod is nominated to that node.
+PodDisruptionBudgets are not consulted.
 """
 
 from __future__ import annotations
@@ -185,8 +188,85 @@ class Scheduler:
                         used[res] = used.get(res, 0.0) + amount
                 else:
                     self._mark_unschedulable(pod, unschedulable_message(len(nodes), reasons))
+                    nominated = (pod.get("status") or {}).get("nominatedNodeName") or self._preempt(
+                        pod, nodes, pods, usage
+                    )
+                    if nominated:  # keep the room being freed for this pod, not for lower-priority ones
+                        used = usage.setdefault(nominated, {})
+                        for res, amount in pod_requests(pod).items():
+                            used[res] = used.get(res, 0.0) + amount
             except errors.ApiError as exc:  # the pod changed or vanished meanwhile; the next pass retries
                 logger.debug("scheduling %s failed: %s", pod["metadata"]["name"], exc.message)
+
+    def _preempt(
+        self, pod: Obj, nodes: list[Obj], pods: list[Obj], usage: dict[str, dict[str, float]]
+    ) -> str | None:
+        """Delete lower-priority pods from the first node where that makes the pod fit; return that node."""
+        assert self._pods is not None
+        spec = pod.get("spec") or {}
+        if spec.get("preemptionPolicy") == "Never":
+            return None
+        priority = int(spec.get("priority") or 0)
+        for node in sorted(nodes, key=lambda n: n["metadata"]["name"]):
+            name = str(node["metadata"]["name"])
+            used = dict(usage.get(name, {}))
+            if any(not r.startswith(("Insufficient", "Too many")) for r in unfit_reasons(pod, node, {})):
+                continue
+            candidates = sorted(
+                (
+                    p
+                    for p in pods
+                    if (p.get("spec") or {}).get("nodeName") == name
+                    and int((p.get("spec") or {}).get("priority") or 0) < priority
+                    and not p["metadata"].get("deletionTimestamp")
+                    and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+                ),
+                key=lambda p: (int(p["spec"].get("priority") or 0), p["metadata"]["creationTimestamp"]),
+            )
+            victims: list[Obj] = []
+            while unfit_reasons(pod, node, used) and candidates:
+                victim = candidates.pop(0)
+                victims.append(victim)
+                for res, amount in pod_requests(victim).items():
+                    used[res] = used.get(res, 0.0) - amount
+            if unfit_reasons(pod, node, used):
+                continue
+            for victim in victims:
+                self._evict(victim, pod, name)
+            meta = pod["metadata"]
+            self.store.patch(
+                self._pods,
+                meta["namespace"],
+                meta["name"],
+                "application/merge-patch+json",
+                {"status": {"nominatedNodeName": name}},
+                subresource="status",
+            )
+            return name
+        return None
+
+    def _evict(self, victim: Obj, preemptor: Obj, node: str) -> None:
+        assert self._pods is not None
+        meta = victim["metadata"]
+        condition = {
+            "type": "DisruptionTarget",
+            "status": "True",
+            "reason": "PreemptionByScheduler",
+            "message": "default-scheduler: preempting to accommodate a higher priority pod",
+            "lastTransitionTime": now_rfc3339(),
+        }
+        self.store.patch(
+            self._pods,
+            meta["namespace"],
+            meta["name"],
+            "application/strategic-merge-patch+json",
+            {"status": {"conditions": [condition]}},
+            subresource="status",
+        )
+        self.record_event(
+            victim, "Normal", "Preempted", f"Preempted by pod {preemptor['metadata']['uid']} on node {node}"
+        )
+        self.store.delete(self._pods, meta["namespace"], meta["name"])
 
     def _bind(self, pod: Obj, node: str) -> None:
         assert self._pods is not None

@@ -284,3 +284,26 @@ def test_processes_do_not_outlive_the_sandbox(tmp_path: Path) -> None:
     while Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower():
         assert time.monotonic() < deadline, "pod process survived the sandbox"
         time.sleep(0.05)
+
+
+def test_pod_priority_comes_from_its_priority_class(api: Api) -> None:
+    api.post("/apis/scheduling.k8s.io/v1/priorityclasses", {"metadata": {"name": "high"}, "value": 1000})
+    created = api.post(PODS, pod("p", ["python", "-c", "pass"], priorityClassName="high")).json()
+    assert created["spec"]["priority"] == 1000
+    missing = api.post(PODS, pod("q", ["python", "-c", "pass"], priorityClassName="nope"))
+    assert missing.status_code == 403
+    assert missing.json()["message"] == 'pods "q" is forbidden: no PriorityClass with name nope was found'
+
+
+def test_higher_priority_pod_preempts_lower_priority_pod_when_gpus_run_out(api: Api) -> None:
+    api.post("/apis/scheduling.k8s.io/v1/priorityclasses", {"metadata": {"name": "high"}, "value": 1000})
+    gpus = {"resources": {"limits": {"nvidia.com/gpu": "8"}}}
+    sleeper = ["python", "-c", "import time; time.sleep(60)"]
+    api.post(PODS, pod("low", sleeper, container=gpus, terminationGracePeriodSeconds=1))
+    api.wait_for(f"{PODS}/low", lambda r: r.json()["status"].get("phase") == "Running")
+    api.post(PODS, pod("high", ["python", "-c", "pass"], container=gpus, priorityClassName="high"))
+    api.wait_for(f"{PODS}/low", lambda r: r.status_code == 404)
+    done = _phase(api, "high", "Succeeded")
+    assert done["spec"]["nodeName"] == "sandbox-a100"
+    events = api.get("/api/v1/namespaces/default/events", fieldSelector="reason=Preempted").json()["items"]
+    assert [e["involvedObject"]["name"] for e in events] == ["low"]

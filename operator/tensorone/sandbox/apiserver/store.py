@@ -246,7 +246,10 @@ class Store:
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_rfc3339()
         meta["generation"] = 1
+        explicit_priority = (obj.get("spec") or {}).get("priority")
         strategies.prepare_for_create(rtype, obj)
+        if rtype.plural == "pods" and not rtype.group:
+            self._admit_priority(obj, explicit_priority)
         warnings = (
             self._validate_custom(rtype, obj, version or rtype.storage_version, strict)
             if rtype.custom
@@ -270,6 +273,43 @@ class Store:
         if rtype.plural == "customresourcedefinitions":
             self.registry.add(new_type)
         return WriteResult(self._commit(rtype, "ADDED", obj, None), warnings)
+
+    def _admit_priority(self, pod: Obj, explicit: int | None) -> None:
+        """The Priority admission plugin: ``spec.priority`` comes from the PriorityClass (or the global default)."""
+        spec = pod["spec"]
+        classes = [
+            c
+            for (g, p, _, _), c in self.objects.items()
+            if g == "scheduling.k8s.io" and p == "priorityclasses"
+        ]
+        wanted = spec.get("priorityClassName")
+        chosen = (
+            next((c for c in classes if c["metadata"]["name"] == wanted), None)
+            if wanted
+            else next((c for c in classes if c.get("globalDefault")), None)
+        )
+        name = pod["metadata"]["name"]
+        if wanted and chosen is None:
+            raise errors.ApiError(
+                403,
+                "Forbidden",
+                f'pods "{name}" is forbidden: no PriorityClass with name {wanted} was found',
+                {"name": name, "kind": "pods"},
+            )
+        value = int(chosen.get("value", 0)) if chosen else 0
+        if explicit is not None and int(explicit) != value:
+            raise errors.ApiError(
+                403,
+                "Forbidden",
+                f'pods "{name}" is forbidden: the integer value of priority'
+                f" ({explicit}) must not be provided in pod spec; priority admission controller"
+                f" computed {value} from the given PriorityClass name",
+                {"name": name, "kind": "pods"},
+            )
+        spec["priority"] = value
+        if chosen is not None:
+            spec["priorityClassName"] = chosen["metadata"]["name"]
+            spec.setdefault("preemptionPolicy", chosen.get("preemptionPolicy", "PreemptLowerPriority"))
 
     def update(
         self,

@@ -127,7 +127,6 @@ def prepare_for_create(rtype: ResourceType, obj: dict[str, Any]) -> None:
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
         spec.setdefault("securityContext", {})
         spec.setdefault("enableServiceLinks", True)
-        spec.setdefault("priority", 0)
         tolerations = spec.setdefault("tolerations", [])
         for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
             if not any(t.get("key") == key for t in tolerations):
