@@ -1,9 +1,11 @@
-"""Fixtures shared by integration tests: a running sandbox cluster reachable over HTTP."""
+"""Fixtures shared by integration tests: sandbox clusters reachable over HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,3 +20,15 @@ def sandbox(tmp_path: Path) -> Iterator[RunningSandbox]:
     """
     with running_sandbox(tmp_path / "sandbox") as running:
         yield running
+
+
+@pytest.fixture
+def sandbox_factory(tmp_path: Path) -> Iterator[Callable[..., RunningSandbox]]:
+    """Start sandboxes with options, e.g. ``sandbox_factory(gpus="a100=8,h100=2")``; all stop after the test."""
+    with contextlib.ExitStack() as stack:
+        counter = iter(range(1000))
+
+        def start(**options: Any) -> RunningSandbox:
+            return stack.enter_context(running_sandbox(tmp_path / f"sandbox-{next(counter)}", **options))
+
+        yield start

@@ -84,6 +84,7 @@ class HostsResolver:
         self.hook_dir = directory / "hooks"
         self.tag = tag
         self.etc_hosts = etc_hosts if etc_hosts is not None and os.access(etc_hosts, os.W_OK) else None
+        self._current: list[str] | None = None
 
     def install_hook(self) -> None:
         """Write the ``sitecustomize`` hook pod processes get on their PYTHONPATH."""
@@ -95,6 +96,9 @@ class HostsResolver:
     def update(self, names: Iterable[str]) -> None:
         """Make exactly these names resolve to 127.0.0.1."""
         unique = sorted(set(names))
+        if unique == self._current:
+            return
+        self._current = unique
         lines = "".join(f"127.0.0.1 {name}\n" for name in unique)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(lines)

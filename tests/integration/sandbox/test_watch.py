@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from tensorone.sandbox.testing import running_sandbox
+from tensorone.sandbox.testing import RunningSandbox
 from tests.integration.sandbox.helpers import Api
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
@@ -54,21 +54,16 @@ def test_watch_with_label_selector_sends_deleted_when_object_stops_matching(api:
     assert _summary(events) == [("ADDED", "a"), ("DELETED", "a")]
 
 
-def test_watch_sends_bookmarks_when_allowed(tmp_path: Path) -> None:
-    with running_sandbox(tmp_path, bookmark_interval=0.1) as sandbox:
-        api = Api(sandbox.url)
-        events = _watch(
-            api,
-            CONFIGMAPS,
-            1,
-            allowWatchBookmarks="true",
-            resourceVersion=api.get(CONFIGMAPS).json()["metadata"]["resourceVersion"],
-        )
-        assert events[0]["type"] == "BOOKMARK"
-        assert int(events[0]["object"]["metadata"]["resourceVersion"]) > 0
+def test_watch_sends_bookmarks_when_allowed(sandbox_factory: Callable[..., RunningSandbox]) -> None:
+    sandbox = sandbox_factory(bookmark_interval=0.1)
+    api = Api(sandbox.url)
+    version = api.get(CONFIGMAPS).json()["metadata"]["resourceVersion"]
+    events = _watch(api, CONFIGMAPS, 1, allowWatchBookmarks="true", resourceVersion=version)
+    assert events[0]["type"] == "BOOKMARK"
+    assert events[0]["object"]["metadata"]["resourceVersion"] == version
 
 
-def test_watch_from_a_compacted_version_gets_410_gone(api: Api, sandbox: Any) -> None:
+def test_watch_from_a_compacted_version_gets_410_gone(api: Api, sandbox: RunningSandbox) -> None:
     first = api.post(CONFIGMAPS, {"metadata": {"name": "a"}}).json()
     api.patch(f"{CONFIGMAPS}/a", {"data": {"k": "v"}})
     sandbox.call(lambda s: s.store.compact())
