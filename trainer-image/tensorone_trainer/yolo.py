@@ -218,7 +218,7 @@ def train_yolo(run: VisionRunConfig, ctx: RunContext) -> str:
         log.info("vision jobs train from rank 0; rank %d exits", ctx.dist.rank)
         return "completed"
     offline_environment()
-    from ultralytics import YOLO
+    from ultralytics.models.yolo import YOLO
 
     conf = run.config
     output = ctx.output_dir

@@ -84,11 +84,11 @@ def prepare_yolo_dataset(
         for split in ("train", "val"):
             if split not in data:
                 raise DataError(f"{data_yaml}: missing '{split}'")
-            images = base / str(data[split])
-            if not images.is_dir():
-                raise DataError(f"{data_yaml}: {split} images folder {images} not found")
-            if "images" in images.parts:
-                for label in sorted(_labels_for(images).glob("*.txt")):
+            split_dir = base / str(data[split])
+            if not split_dir.is_dir():
+                raise DataError(f"{data_yaml}: {split} images folder {split_dir} not found")
+            if "images" in split_dir.parts:
+                for label in sorted(_labels_for(split_dir).glob("*.txt")):
                     check_label_file(label, len(names))
         if num_classes is not None and num_classes != len(names):
             raise DataError(f"{data_yaml}: {len(names)} class names but config.num_classes is {num_classes}")

@@ -104,6 +104,16 @@ class Reporter:
         self.progress = Progress(total_epochs=total_epochs, total_steps=total_steps)
         self.checkpoints: list[CheckpointInfo] = []
 
+    def set_totals(self, *, total_epochs: int | None = None, total_steps: int | None = None) -> None:
+        """For loops that learn their length late (custom code)."""
+        if total_epochs is not None:
+            self.total_epochs = total_epochs
+        if total_steps is not None:
+            self.total_steps = total_steps
+        self.progress = self.progress.model_copy(
+            update={"total_epochs": self.total_epochs, "total_steps": self.total_steps}
+        )
+
     @property
     def elapsed(self) -> float:
         """Seconds of training over every attempt so far."""
