@@ -18,6 +18,13 @@ GPU_PRODUCTS: dict[str, str] = {
     "v100": "Tesla-V100-SXM2-16GB",
     "rtx4090": "NVIDIA-GeForce-RTX-4090",
 }
+# The PriorityClasses the Helm chart installs (charts/tensorone-training values.yaml defaults). The sandbox
+# starts with them, as a cluster with the platform installed has them; pods naming another class get 403.
+PRODUCT_PRIORITY_CLASSES: tuple[dict[str, object], ...] = (
+    {"name": "tensorone-high", "value": 10000, "preemptionPolicy": "PreemptLowerPriority"},
+    {"name": "tensorone-normal", "value": 1000, "preemptionPolicy": "PreemptLowerPriority"},
+    {"name": "tensorone-low", "value": 100, "preemptionPolicy": "Never"},
+)
 GPU_MEMORY_MIB: dict[str, int] = {"a100": 81920, "h100": 81559, "v100": 16384, "rtx4090": 24564}
 
 

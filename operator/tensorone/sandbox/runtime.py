@@ -21,7 +21,7 @@ from tensorone.sandbox.agent import NodeAgent
 from tensorone.sandbox.apiserver.registry import Registry
 from tensorone.sandbox.apiserver.server import SandboxApiServer, serve
 from tensorone.sandbox.apiserver.store import Store
-from tensorone.sandbox.config import NodeSpec, node_specs
+from tensorone.sandbox.config import PRODUCT_PRIORITY_CLASSES, NodeSpec, node_specs
 from tensorone.sandbox.nodes import build_node
 from tensorone.sandbox.scheduler import Scheduler
 from tensorone.sandbox.tls import ensure_certificate, server_context
@@ -66,6 +66,7 @@ class Sandbox:
         bookmark_interval: float = 5.0,
         history_size: int = 10000,
         run_pods: bool = True,
+        priority_classes: bool = True,
     ) -> None:
         self.dir = Path(directory).resolve()
         self.port = port
@@ -76,6 +77,7 @@ class Sandbox:
         self.scheduler = Scheduler(self.store)
         self.agent = NodeAgent(self.store, self.dir, run_pods=run_pods)
         self.server.log_provider = self.agent.read_logs
+        self.install_priority_classes = priority_classes
         self._runner: Any = None
         self._tls_runner: Any = None
         self.tls_port: int | None = None
@@ -116,6 +118,19 @@ class Sandbox:
                 {**self.store.get(nodes, None, spec.name), "status": status},
                 subresource="status",
             )
+        if self.install_priority_classes:
+            classes = self.registry.get("scheduling.k8s.io", "v1", "priorityclasses")
+            assert classes is not None
+            for pc in PRODUCT_PRIORITY_CLASSES:
+                body = {
+                    "apiVersion": "scheduling.k8s.io/v1",
+                    "kind": "PriorityClass",
+                    "metadata": {"name": pc["name"]},
+                    "value": pc["value"],
+                    "preemptionPolicy": pc["preemptionPolicy"],
+                    "globalDefault": False,
+                }
+                self.store.create(classes, None, body)
         self._tasks = [
             asyncio.create_task(self.store.run_garbage_collector(), name="sandbox-gc"),
             asyncio.create_task(self.scheduler.run(), name="sandbox-scheduler"),

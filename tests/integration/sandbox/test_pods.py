@@ -287,9 +287,9 @@ def test_processes_do_not_outlive_the_sandbox(tmp_path: Path) -> None:
 
 
 def test_pod_priority_comes_from_its_priority_class(api: Api) -> None:
-    api.post("/apis/scheduling.k8s.io/v1/priorityclasses", {"metadata": {"name": "high"}, "value": 1000})
-    created = api.post(PODS, pod("p", ["python", "-c", "pass"], priorityClassName="high")).json()
-    assert created["spec"]["priority"] == 1000
+    created = api.post(PODS, pod("p", ["python", "-c", "pass"], priorityClassName="tensorone-low")).json()
+    assert created["spec"]["priority"] == 100
+    assert created["spec"]["preemptionPolicy"] == "Never"
     missing = api.post(PODS, pod("q", ["python", "-c", "pass"], priorityClassName="nope"))
     assert missing.status_code == 403
     assert missing.json()["message"] == 'pods "q" is forbidden: no PriorityClass with name nope was found'
