@@ -80,7 +80,8 @@ def test_running_sets_started_at_and_running_condition() -> None:
     decision = decide(make_job(), [pod()], NOW, TIMING, PRICE)
     assert decision.status.started_at == NOW
     running = condition(decision.status, ConditionType.RUNNING)
-    assert running is not None and running.status == "True"
+    assert running is not None
+    assert running.status == "True"
     assert [e.reason for e in decision.events] == ["Running"]
 
 
@@ -140,7 +141,8 @@ def test_resume_from_an_unknown_checkpoint_creates_no_pods() -> None:
     job = make_job(make_spec(resumeFrom="ckpt_nope"), generation=3, phase="stopped", checkpoints=[CHECKPOINT])
     decision = decide(job, [], NOW, TIMING, PRICE)
     suspended = condition(decision.status, ConditionType.SUSPENDED)
-    assert suspended is not None and suspended.reason == "CheckpointNotFound"
+    assert suspended is not None
+    assert suspended.reason == "CheckpointNotFound"
     assert decision.status.phase == JobPhase.STOPPED
     assert decision.create_workers is False
 
@@ -149,7 +151,8 @@ def test_budget_reached_stops_with_a_checkpoint() -> None:
     job = make_job(make_spec(maxCost=30.0), phase="running")
     decision = decide(job, [pod(ran_for=60)], NOW, TIMING, PRICE)
     suspended = condition(decision.status, ConditionType.SUSPENDED)
-    assert suspended is not None and suspended.reason == "BudgetExceeded"
+    assert suspended is not None
+    assert suspended.reason == "BudgetExceeded"
     assert decision.status.phase == JobPhase.STOPPING
     assert decision.delete_grace_seconds == TIMING.termination_grace_period_seconds
 
@@ -162,7 +165,8 @@ def test_active_deadline_fails_the_job() -> None:
     )
     decision = decide(job, [pod()], NOW, TIMING, PRICE)
     assert decision.status.phase == JobPhase.FAILED
-    assert decision.status.error is not None and decision.status.error.reason == "DeadlineExceeded"
+    assert decision.status.error is not None
+    assert decision.status.error.reason == "DeadlineExceeded"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,163 @@
+"""An operator (the real `tensorone operator` process) against a sandbox cluster, and a small HTTP client."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tensorone.sandbox.testing import RunningSandbox, running_sandbox
+
+ROOT = Path(__file__).resolve().parents[3]
+FAKE_TRAINER = Path(__file__).with_name("fake_trainer.py")
+JOBS = "/apis/training.tensorone.ai/v1/namespaces/default/trainingjobs"
+DATASETS = "/apis/training.tensorone.ai/v1/namespaces/default/datasets"
+PODS = "/api/v1/namespaces/default/pods"
+
+
+def fake_code(**options: Any) -> str:
+    lines = [f"# fake: {key}={value}" for key, value in options.items()]
+    return "\n".join([*lines, "def train(context):", "    pass", ""])
+
+
+class Cluster:
+    """HTTP access to the sandbox plus the operator process(es) under test."""
+
+    def __init__(self, sandbox: RunningSandbox, settings_path: Path) -> None:
+        self.sandbox = sandbox
+        self.http = httpx.Client(base_url=sandbox.url, timeout=30)
+        self.settings_path = settings_path
+        self.operators: list[subprocess.Popen[bytes]] = []
+
+    def start_operator(self) -> subprocess.Popen[bytes]:
+        log = open(self.sandbox.dir / f"operator-{len(self.operators)}.log", "wb")  # noqa: SIM115
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tensorone",
+                "operator",
+                "--kubeconfig",
+                str(self.sandbox.kubeconfig_path),
+                "--config",
+                str(self.settings_path),
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.operators.append(process)
+        return process
+
+    def kill_operators(self) -> None:
+        for process in self.operators:
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                process.wait(10)
+
+    def create_job(self, name: str, dataset: str = "ds-1", **spec: Any) -> dict[str, Any]:
+        body = {
+            "apiVersion": "training.tensorone.ai/v1",
+            "kind": "TrainingJob",
+            "metadata": {"name": name},
+            "spec": {
+                "displayName": name,
+                "modelType": "custom",
+                "datasetRef": {"name": dataset},
+                "config": {"customCode": fake_code()},
+                "gpuType": "a100",
+                **spec,
+            },
+        }
+        response = self.http.post(JOBS, json=body)
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    def job(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.http.get(f"{JOBS}/{name}").json()
+        return result
+
+    def patch_spec(self, name: str, **spec: Any) -> None:
+        response = self.http.patch(
+            f"{JOBS}/{name}", json={"spec": spec}, headers={"Content-Type": "application/merge-patch+json"}
+        )
+        assert response.status_code == 200, response.text
+
+    def pods(self, job: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.http.get(
+            PODS, params={"labelSelector": f"training.tensorone.ai/job={job}"}
+        ).json()["items"]
+        return items
+
+    def events(self, job: str) -> list[dict[str, Any]]:
+        items = self.http.get("/api/v1/namespaces/default/events").json()["items"]
+        return [e for e in items if e.get("involvedObject", {}).get("name") == job]
+
+    def wait(self, what: str, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def wait_phase(self, name: str, *phases: str, timeout: float = 30.0) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            job = self.job(name)
+            return job if (job.get("status") or {}).get("phase") in phases else None
+
+        try:
+            result: dict[str, Any] = self.wait(f"{name} in {phases}", check, timeout)
+        except AssertionError as e:
+            raise AssertionError(f"{e}; status: {self.job(name).get('status')}") from None
+        return result
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    settings = {
+        "trainerImage": "sandbox/fake-trainer",
+        "trainerCommand": [sys.executable, "-S", str(FAKE_TRAINER)],
+        "terminationGracePeriodSeconds": 3,
+        "stallWindowSeconds": 2,
+        "resyncSeconds": 2,
+        "usageFlushSeconds": 1,
+        "reportIntervalSeconds": 0.5,
+        "watchTimeoutSeconds": 60,
+    }
+    settings_path = tmp_path / "operator.yaml"
+    settings_path.write_text(yaml.safe_dump(settings))
+    with running_sandbox(tmp_path / "sandbox", gpus="a100=8") as sandbox:
+        cluster = Cluster(sandbox, settings_path)
+        for crd in sorted((ROOT / "crds").glob("*.yaml")):
+            response = cluster.http.post(
+                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                json=yaml.safe_load(crd.read_text()),
+            )
+            assert response.status_code == 201, response.text
+        dataset = {
+            "apiVersion": "training.tensorone.ai/v1",
+            "kind": "Dataset",
+            "metadata": {"name": "ds-1"},
+            "spec": {"displayName": "d", "format": "jsonl", "source": "/datasets/train.jsonl"},
+        }
+        assert cluster.http.post(DATASETS, json=dataset).status_code == 201
+        try:
+            yield cluster
+        finally:
+            cluster.kill_operators()
+            cluster.http.close()

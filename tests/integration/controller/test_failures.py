@@ -1,0 +1,44 @@
+"""Worker failures: the trainer's own non-retryable exit fails the job; a killed worker is retried from the
+latest checkpoint; the retry limit holds."""
+
+from __future__ import annotations
+
+from tests.integration.controller.conftest import Cluster, fake_code
+
+
+def test_trainer_configuration_error_fails_the_job_with_its_message(cluster: Cluster) -> None:
+    cluster.start_operator()
+    code = fake_code(seconds=0.5, exit=78, message="config.training.epochs: must be >= 1")
+    cluster.create_job("job-bad", config={"customCode": code})
+    job = cluster.wait_phase("job-bad", "failed")
+    assert job["status"]["error"] == {
+        "reason": "ConfigurationError",
+        "message": "config.training.epochs: must be >= 1",
+    }
+    assert job["status"]["attempts"] == 1
+    cluster.wait("the failed worker removed", lambda: cluster.pods("job-bad") == [])
+    logs = cluster.http.get("/api/v1/namespaces/default/configmaps/job-bad-logs-1").json()
+    assert "fake trainer attempt=1" in logs["data"]["worker-0.log"]
+
+
+def test_a_worker_killed_with_sigkill_is_replaced_by_an_attempt_that_resumes(cluster: Cluster) -> None:
+    cluster.start_operator()
+    code = fake_code(crash_attempt=1, checkpoint_before_crash="yes", seconds=2)
+    cluster.create_job("job-crash", maxWorkers=2, config={"customCode": code})
+    job = cluster.wait_phase("job-crash", "completed", timeout=45)
+    assert job["status"]["attempts"] == 2
+    assert job["status"]["resumedFrom"].startswith("ckpt_step_")
+    retry = [e for e in cluster.events("job-crash") if e["reason"] == "Retrying"]
+    assert len(retry) == 1
+    logs = cluster.http.get("/api/v1/namespaces/default/configmaps/job-crash-logs-2").json()
+    assert f"resume={job['status']['resumedFrom']}" in logs["data"]["worker-0.log"]
+
+
+def test_retries_stop_at_the_backoff_limit(cluster: Cluster) -> None:
+    cluster.start_operator()
+    cluster.create_job(
+        "job-flaky", runPolicy={"backoffLimit": 1}, config={"customCode": fake_code(seconds=0.3, exit=137)}
+    )
+    job = cluster.wait_phase("job-flaky", "failed", timeout=45)
+    assert job["status"]["error"]["reason"] == "BackoffLimitExceeded"
+    assert job["status"]["attempts"] == 2
