@@ -14,6 +14,7 @@ from tests.unit.chart.rendering import (
     NAMESPACE,
     find,
     is_third_party,
+    one,
     render,
     render_files,
     schema_errors,
@@ -145,3 +146,26 @@ def test_notes_tell_how_to_reach_the_api_get_the_key_and_submit_a_job() -> None:
     assert "port-forward svc/t1-tensorone-training-api" in notes
     assert "get secret t1-tensorone-training-admin-api-key" in notes
     assert "POST $TENSORONE_BASE_URL/v2/training/jobs" in notes
+
+
+def test_operator_with_one_watched_namespace_gets_a_role_there_and_only_cluster_reads_cluster_wide() -> None:
+    documents = render({"operator": {"watchNamespace": "ml-jobs"}})
+    role = one(documents, "Role", "-operator$")
+    assert role["metadata"]["namespace"] == "ml-jobs"
+    cluster_role = one(documents, "ClusterRole", "-operator-cluster$")
+    assert {r for rule in cluster_role["rules"] for r in rule["resources"]} == {
+        "nodes",
+        "customresourcedefinitions",
+    }
+    assert all(set(rule["verbs"]) <= {"get", "list", "watch"} for rule in cluster_role["rules"])
+
+
+def test_facade_reads_api_key_secrets_only_in_the_release_namespace() -> None:
+    documents = render()
+    secret_rules = [
+        (d["kind"], d["metadata"].get("namespace"))
+        for d in find(documents, "ClusterRole") + find(documents, "Role")
+        for rule in d["rules"]
+        if "secrets" in rule["resources"]
+    ]
+    assert secret_rules == [("Role", NAMESPACE)]

@@ -1,0 +1,237 @@
+"""Install the rendered chart into a sandbox with kubectl and run the operator and facade exactly as its
+Deployments say (command, args, env, mounted ConfigMaps read back from the cluster), each with its own identity,
+recording every API request so the rendered RBAC can be checked against what the programs really do."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from tensorone.sandbox.testing import RunningSandbox
+from tests.unit.chart.rendering import REPO, Manifest, render
+
+KUBECTL = str(Path(sys.executable).with_name("kubectl"))
+FAKE_TRAINER = REPO / "tests" / "integration" / "controller" / "fake_trainer.py"
+SYSTEM_NS = "tensorone-system"
+# The sandbox has no NetworkPolicy kind; everything else the chart renders is installed.
+SANDBOX_VALUES: dict[str, Any] = {
+    "networkPolicy": {"enabled": False},
+    "facade": {"replicas": 1},
+    "catalog": {"gpus": {"a100": {"pricePerHour": 3.6}}},
+    "operator": {
+        "defaults": {
+            "trainerImage": "sandbox/fake-trainer",
+            "trainerCommand": [sys.executable, str(FAKE_TRAINER)],
+            "terminationGracePeriodSeconds": 3,
+            "stallWindowSeconds": 5,
+        },
+        "extraSettings": {"resyncSeconds": 2, "usageFlushSeconds": 1, "reportIntervalSeconds": 0.5},
+    },
+}
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One request to the API server, as RBAC sees it."""
+
+    identity: str
+    verb: str
+    group: str
+    resource: str
+    namespace: str | None
+
+
+@dataclass
+class RequestLog:
+    """Every API request (the sandbox's own log is trimmed in long runs)."""
+
+    calls: list[ApiCall] = field(default_factory=list)
+
+    def record(self, method: str, path: str, query: dict[str, str], authorization: str | None) -> None:
+        call = api_call(method, path, query, (authorization or "").removeprefix("Bearer ").strip())
+        if call is not None:
+            self.calls.append(call)
+
+    def of(self, identity: str) -> set[ApiCall]:
+        return {c for c in self.calls if c.identity == identity}
+
+
+def api_call(method: str, path: str, query: dict[str, str], identity: str) -> ApiCall | None:
+    """The RBAC attributes of a request; None for discovery and other non-resource paths."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 2 and parts[0] == "api":
+        group, rest = "", parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        group, rest = parts[1], parts[3:]
+    else:
+        return None
+    if not rest:
+        return None
+    namespace = None
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        namespace, rest = rest[1], rest[2:]
+    resource, name = rest[0], rest[1] if len(rest) > 1 else None
+    if len(rest) > 2:
+        resource += "/" + rest[2]
+    verbs = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+    if method == "GET":
+        verb = "get" if name else ("watch" if query.get("watch") in ("true", "1") else "list")
+    elif method == "DELETE":
+        verb = "delete" if name else "deletecollection"
+    else:
+        verb = verbs[method]
+    return ApiCall(identity, verb, group, resource, namespace)
+
+
+class _RecordingList(list[Any]):
+    def __init__(self, log: RequestLog) -> None:
+        super().__init__()
+        self.log = log
+
+    def append(self, request: Any) -> None:
+        method = getattr(request.method, "value", request.method)
+        self.log.record(
+            str(method).upper(),
+            request.url.path,
+            dict(request.url.query),
+            request.headers.get("Authorization"),
+        )
+        super().append(request)
+
+
+def record_requests(sandbox: RunningSandbox) -> RequestLog:
+    log = RequestLog()
+    sandbox.call(lambda sb: setattr(sb.server, "_requests", _RecordingList(log)))
+    return log
+
+
+def kubeconfig_for(sandbox: RunningSandbox, identity: str, directory: Path) -> Path:
+    """The sandbox kubeconfig with ``identity`` as bearer token: requests say which component made them."""
+    config = yaml.safe_load(sandbox.kubeconfig_path.read_text())
+    for user in config["users"]:
+        user["user"] = {"token": identity}
+    path = directory / f"{identity}.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def kubectl(sandbox: RunningSandbox, *args: str, stdin: str | None = None) -> str:
+    result = subprocess.run(
+        [KUBECTL, "--kubeconfig", str(sandbox.kubeconfig_path), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
+    return result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def install(sandbox: RunningSandbox, values: dict[str, Any]) -> list[Manifest]:
+    """`kubectl apply` the rendered chart (CRDs first, as Helm orders them)."""
+    documents = render(values, namespace=SYSTEM_NS)
+    kubectl(sandbox, "create", "namespace", SYSTEM_NS)
+    crds = [d for d in documents if d["kind"] == "CustomResourceDefinition"]
+    rest = [d for d in documents if d["kind"] != "CustomResourceDefinition"]
+    kubectl(sandbox, "apply", "-f", "-", stdin=yaml.safe_dump_all(crds))
+    kubectl(sandbox, "apply", "--namespace", SYSTEM_NS, "-f", "-", stdin=yaml.safe_dump_all(rest))
+    return documents
+
+
+class Pod:
+    """A chart Deployment's container run as a local process: its ConfigMap volumes are read back from the
+    cluster into a local root, and every path under a mount is mapped there."""
+
+    def __init__(self, sandbox: RunningSandbox, deployment: Manifest, root: Path) -> None:
+        self.spec = deployment["spec"]["template"]["spec"]
+        self.container = self.spec["containers"][0]
+        self.root = root
+        self.mounts: dict[str, Path] = {}
+        volumes = {v["name"]: v for v in self.spec["volumes"]}
+        for mount in self.container["volumeMounts"]:
+            self.mounts[mount["mountPath"]] = root / mount["mountPath"].lstrip("/")
+            self.mounts[mount["mountPath"]].mkdir(parents=True, exist_ok=True)
+        for mount in self.container["volumeMounts"]:
+            local = self.mounts[mount["mountPath"]]
+            source = volumes[mount["name"]]
+            if "configMap" in source:
+                config_map = yaml.safe_load(
+                    kubectl(
+                        sandbox,
+                        "get",
+                        "configmap",
+                        source["configMap"]["name"],
+                        "-n",
+                        SYSTEM_NS,
+                        "-o",
+                        "yaml",
+                    )
+                )
+                for key, text in config_map["data"].items():
+                    (local / key).write_text(self.map_paths(text))
+
+    def map_paths(self, text: str) -> str:
+        if not self.mounts:
+            return text
+        mounts = sorted(self.mounts, key=len, reverse=True)
+        pattern = r"(?<![\w/.-])(" + "|".join(map(re.escape, mounts)) + r")(?=/)"
+        return re.sub(pattern, lambda m: str(self.mounts[m.group(1)]), text)
+
+    def command(self, port_flag: str, port: int) -> list[str]:
+        command = [str(Path(sys.executable).with_name(self.container["command"][0]))]
+        for arg in self.container["args"]:
+            command.append(f"{port_flag}={port}" if arg.startswith(f"{port_flag}=") else self.map_paths(arg))
+        return command
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TENSORONE_")}
+        env.update({e["name"]: self.map_paths(e["value"]) for e in self.container["env"] if "value" in e})
+        env.update(extra)
+        return env
+
+
+@contextmanager
+def process(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        try:
+            yield proc
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def wait_http(url: str, log_path: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer: {log_path.read_text()[-3000:]}")

@@ -1,0 +1,243 @@
+"""The rendered chart, applied with kubectl to the sandbox, runs a job end to end; what the operator and the
+facade read is what the chart configured; the examples apply; RBAC grants exactly what the programs use."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tensorone.sandbox.testing import running_sandbox
+from tests.integration.chart.install import (
+    SANDBOX_VALUES,
+    SYSTEM_NS,
+    ApiCall,
+    Pod,
+    RequestLog,
+    free_port,
+    install,
+    kubeconfig_for,
+    kubectl,
+    process,
+    record_requests,
+    wait_http,
+)
+from tests.unit.chart.rendering import REPO, Manifest, find, one
+
+FAKE_CODE = "# fake: seconds=1.5\ndef train(context):\n    pass\n"
+
+
+@dataclass
+class Installed:
+    documents: list[Manifest]
+    log: RequestLog
+    job: dict[str, Any]
+    examples_output: str
+    probes: dict[str, int]
+
+
+def _wait_status(client: httpx.Client, job_id: str, *statuses: str, timeout: float = 40) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = client.get(f"/v2/training/jobs/{job_id}").raise_for_status().json()
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} not in {statuses}: {job}")
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.3)
+
+
+def _ttl_job(dataset_id: str) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "training.tensorone.ai/v1",
+            "kind": "TrainingJob",
+            "metadata": {"name": "job-00000000000007a1"},
+            "spec": {
+                "displayName": "ttl",
+                "modelType": "custom",
+                "datasetRef": {"name": dataset_id.replace("_", "-")},
+                "gpuType": "a100",
+                "config": {"customCode": FAKE_CODE.replace("1.5", "0.5")},
+                "runPolicy": {"ttlSecondsAfterFinished": 0},
+            },
+        }
+    )
+
+
+def _probe(pod: Pod, base: str, name: str) -> int:
+    return httpx.get(base + pod.container[name]["httpGet"]["path"], timeout=5).status_code
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+    tmp = tmp_path_factory.mktemp("chart-install")
+    with running_sandbox(tmp / "sandbox", gpus="a100=8") as sandbox:
+        log = record_requests(sandbox)
+        documents = install(sandbox, SANDBOX_VALUES)
+        operator = Pod(sandbox, one(documents, "Deployment", "-operator$"), tmp / "operator")
+        facade = Pod(sandbox, one(documents, "Deployment", "-facade$"), tmp / "facade")
+        metrics_port, api_port = free_port(), free_port()
+        operator_cmd = [
+            *operator.command("--metrics-port", metrics_port),
+            f"--kubeconfig={kubeconfig_for(sandbox, 'operator', tmp)}",
+        ]
+        facade_env = facade.env(TENSORONE_FACADE_KUBECONFIG=str(kubeconfig_for(sandbox, "facade", tmp)))
+        with (
+            process(operator_cmd, operator.env(), tmp / "operator.log"),
+            process(facade.command("--port", api_port), facade_env, tmp / "facade.log"),
+        ):
+            api = f"http://127.0.0.1:{api_port}"
+            wait_http(api + "/readyz", tmp / "facade.log")
+            wait_http(f"http://127.0.0.1:{metrics_port}/metrics", tmp / "operator.log")
+            probes = {
+                "operator-liveness": _probe(operator, f"http://127.0.0.1:{metrics_port}", "livenessProbe"),
+                "facade-liveness": _probe(facade, api, "livenessProbe"),
+                "facade-readiness": _probe(facade, api, "readinessProbe"),
+            }
+            secret = kubectl(
+                sandbox, "get", "secret", "t1-tensorone-training-admin-api-key", "-n", SYSTEM_NS,
+                "-o", "jsonpath={.data.api-key}",
+            )  # fmt: skip
+            key = base64.b64decode(secret).decode()
+            with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+                dataset = (
+                    client.post(
+                        "/v2/datasets",
+                        json={"name": "d", "format": "jsonl", "source": "/datasets/train.jsonl"},
+                    )
+                    .raise_for_status()
+                    .json()
+                )
+                created = client.post(
+                    "/v2/training/jobs",
+                    json={"name": "chart job", "modelType": "custom", "datasetId": dataset["id"],
+                          "gpuType": "a100", "config": {"customCode": FAKE_CODE}},
+                ).raise_for_status().json()  # fmt: skip
+                job = _wait_status(client, created["id"], "completed", "failed")
+                client.get("/v2/training/jobs").raise_for_status()
+                client.get("/v2/datasets").raise_for_status()
+                client.get(f"/v2/training/jobs/{created['id']}/logs").raise_for_status()
+                client.get(f"/v2/training/jobs/{created['id']}/events").raise_for_status()
+                # A long job: logs while it runs, then stop.
+                long = client.post(
+                    "/v2/training/jobs",
+                    json={"name": "long", "modelType": "custom", "datasetId": dataset["id"], "gpuType": "a100",
+                          "config": {"customCode": FAKE_CODE.replace("1.5", "60")}},
+                ).raise_for_status().json()  # fmt: skip
+                _wait_status(client, long["id"], "running")
+                client.get(f"/v2/training/jobs/{long['id']}/logs", params={"worker": 0}).raise_for_status()
+                client.post(f"/v2/training/jobs/{long['id']}/stop", json={}).raise_for_status()
+                _wait_status(client, long["id"], "stopped", "cancelled")
+                # A job submitted with kubectl whose workers are removed as soon as it finishes.
+                kubectl(sandbox, "apply", "-n", "tensorone-admin", "-f", "-", stdin=_ttl_job(dataset["id"]))
+                _wait_for(
+                    lambda: any(c.verb == "delete" and c.resource == "roles" for c in log.of("operator"))
+                )
+                client.delete(f"/v2/training/jobs/{created['id']}").raise_for_status()
+                client.delete(f"/v2/datasets/{dataset['id']}").raise_for_status()
+            examples = kubectl(
+                sandbox, "apply", "--namespace", "tensorone-admin", "-f", str(REPO / "examples")
+            )
+        yield Installed(documents, log, job, examples, probes)
+
+
+def test_a_job_submitted_through_the_installed_api_completes_at_the_chart_price(installed: Installed) -> None:
+    job = installed.job
+    assert job["status"] == "completed", job.get("error")
+    assert job["estimatedCost"]["hourly"] == pytest.approx(
+        3.6
+    )  # catalog.gpus.a100.pricePerHour in the values
+    usage = job["resourceUsage"]
+    assert usage["gpuHours"] > 0
+    assert usage["cost"] == pytest.approx(usage["gpuHours"] * 3.6, rel=0.01, abs=1e-6)
+
+
+def test_probes_of_the_rendered_deployments_answer(installed: Installed) -> None:
+    assert installed.probes == {"operator-liveness": 200, "facade-liveness": 200, "facade-readiness": 200}
+
+
+def test_examples_are_accepted_by_the_installed_crds(installed: Installed) -> None:
+    out = installed.examples_output
+    for created in (
+        "dataset.training.tensorone.ai/ds-a1b2c3d4e5f60718",
+        "trainingjob.training.tensorone.ai/job-0c0ffee0000000a1",
+        "dataset.training.tensorone.ai/ds-0b1ec7de7ec70001",
+        "trainingjob.training.tensorone.ai/job-0c0ffee0000000b2",
+    ):
+        assert created in out
+
+
+def _grants(documents: list[Manifest], service_account: str) -> list[tuple[str | None, dict[str, Any]]]:
+    """(namespace or None for cluster-wide, rule) of every role bound to ``service_account``."""
+    grants = []
+    for binding in find(documents, "ClusterRoleBinding") + find(documents, "RoleBinding"):
+        if not any(s["name"] == service_account for s in binding["subjects"]):
+            continue
+        role = one(documents, binding["roleRef"]["kind"], f"^{binding['roleRef']['name']}$")
+        namespace = (
+            binding["metadata"].get("namespace", SYSTEM_NS) if binding["kind"] == "RoleBinding" else None
+        )
+        grants += [(namespace, rule) for rule in role["rules"]]
+    return grants
+
+
+def _allows(grants: list[tuple[str | None, dict[str, Any]]], call: ApiCall) -> bool:
+    return any(
+        (namespace is None or namespace == call.namespace)
+        and call.group in rule["apiGroups"]
+        and call.resource in rule["resources"]
+        and call.verb in rule["verbs"]
+        for namespace, rule in grants
+    )
+
+
+def _granted(grants: list[tuple[str | None, dict[str, Any]]]) -> set[tuple[str, str, str]]:
+    return {
+        (g, r, v)
+        for _, rule in grants
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        for v in rule["verbs"]
+    }
+
+
+# Granted although this scenario does not exercise it, each with the code path that needs it.
+NOT_EXERCISED: dict[str, set[tuple[str, str, str]]] = {
+    # OwnerReferencesPermissionEnforcement, an admission plugin the sandbox does not have, checks it when the
+    # operator creates children with blockOwnerDeletion (controller/builders/context.py).
+    "operator": {("training.tensorone.ai", "trainingjobs/finalizers", "update")},
+    "facade": set(),
+}
+
+
+@pytest.mark.parametrize("component", ["operator", "facade"])
+def test_rbac_allows_every_call_the_component_makes(installed: Installed, component: str) -> None:
+    grants = _grants(installed.documents, f"t1-tensorone-training-{component}")
+    calls = installed.log.of(component)
+    assert calls, f"no requests recorded for {component}"
+    denied = sorted(
+        f"{c.verb} {c.group}/{c.resource} in {c.namespace}" for c in calls if not _allows(grants, c)
+    )
+    assert denied == [], "denied:\n" + "\n".join(denied)
+
+
+@pytest.mark.parametrize("component", ["operator", "facade"])
+def test_rbac_grants_nothing_the_component_does_not_use(installed: Installed, component: str) -> None:
+    grants = _grants(installed.documents, f"t1-tensorone-training-{component}")
+    used = {(c.group, c.resource, c.verb) for c in installed.log.of(component)}
+    unused = _granted(grants) - used - NOT_EXERCISED[component]
+    assert sorted(unused) == [], "granted but unused:\n" + "\n".join(map(str, sorted(unused)))
