@@ -31,6 +31,7 @@ from tensorone.sandbox.environment import (
     container_environment,
     install_machine_service_account,
     materialise_volumes,
+    rewrite_file_paths,
     rewrite_paths,
     service_account_folder,
 )
@@ -215,6 +216,12 @@ class NodeAgent:
                 mapping.setdefault(SERVICE_ACCOUNT_DIR, str(folder))
             mappings[spec["name"]] = mapping
             envs[spec["name"]] = container_environment(self.store, pod, spec, base, mapping)
+            config_volumes = {
+                v["name"] for v in pod["spec"].get("volumes") or [] if "configMap" in v or "secret" in v
+            }
+            for mount in spec.get("volumeMounts") or []:
+                if mount["name"] in config_volumes and mount["name"] in volumes:
+                    rewrite_file_paths(volumes[mount["name"]], mapping)
         return mappings, envs
 
     async def _run_container(

@@ -3,9 +3,10 @@
 Containers are not isolated: each runs as a local process. Its volumes become folders under the sandbox
 directory, and because the process cannot see ``/checkpoints`` or ``/etc/tensorone``, every string in the
 container's ``command``, ``args``, env values and ``workingDir`` that starts with a mountPath (or names the
-termination-message path or the service-account directory) is rewritten to the local folder. The full mapping is
-also exported as ``TENSORONE_SANDBOX_PATH_MAP`` (JSON: mountPath -> folder). File *contents* (ConfigMaps) are not
-rewritten: product code should get paths from env vars or arguments.
+termination-message path or the service-account directory) is rewritten to the local folder, and so is every such
+path inside the text files of mounted ConfigMaps and Secrets (a job config naming ``/datasets/train.jsonl`` must
+find that file, as it would in a real container). The full mapping is also exported as
+``TENSORONE_SANDBOX_PATH_MAP`` (JSON: mountPath -> folder).
 """
 
 from __future__ import annotations
@@ -36,6 +37,20 @@ def rewrite_paths(value: str, mapping: dict[str, str]) -> str:
         pattern = r"(?<![\w./-])" + re.escape(mount.rstrip("/")) + r"(?=$|[/\s:,;=\"'])"
         value = re.sub(pattern, mapping[mount].replace("\\", "\\\\"), value)
     return value
+
+
+def rewrite_file_paths(folder: Path, mapping: dict[str, str]) -> None:
+    """Rewrite mountPath prefixes inside the UTF-8 text files of a ConfigMap/Secret volume folder."""
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        rewritten = rewrite_paths(text, mapping)
+        if rewritten != text:
+            path.write_text(rewritten, encoding="utf-8")
 
 
 def _lookup(store: Store, plural: str, namespace: str, name: str) -> Obj | None:

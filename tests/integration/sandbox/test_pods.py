@@ -222,6 +222,32 @@ def test_volumes_are_local_folders_and_mount_paths_are_rewritten_in_args_and_env
     assert (sandbox.dir / "volumes/default/data/ckpt").read_text() == "w"
 
 
+def test_paths_named_inside_a_mounted_config_file_reach_the_mounted_volume(
+    api: Api, sandbox: RunningSandbox
+) -> None:
+    # In a real container a config file naming /datasets/train.txt finds the file on the mounted volume.
+    (sandbox.dir / "volumes/default/datasets").mkdir(parents=True)
+    (sandbox.dir / "volumes/default/datasets/train.txt").write_text("hello")
+    api.post(
+        "/api/v1/namespaces/default/configmaps",
+        {"metadata": {"name": "job"}, "data": {"job.json": '{"dataset": "/datasets/train.txt"}'}},
+    )
+    script = "import json; print(open(json.load(open('/etc/tensorone/job.json'))['dataset']).read())"
+    container = {
+        "volumeMounts": [
+            {"name": "data", "mountPath": "/datasets", "readOnly": True},
+            {"name": "cfg", "mountPath": "/etc/tensorone"},
+        ],
+    }
+    volumes = [
+        {"name": "data", "persistentVolumeClaim": {"claimName": "datasets"}},
+        {"name": "cfg", "configMap": {"name": "job"}},
+    ]
+    api.post(PODS, pod("cfgpath", ["python", "-c", script], container=container, volumes=volumes))
+    _phase(api, "cfgpath", "Succeeded", "Failed")
+    assert api.get(f"{PODS}/cfgpath/log").text == "hello\n"
+
+
 def test_pod_hostname_and_headless_service_names_resolve_to_loopback(api: Api) -> None:
     script = "import socket; print(socket.gethostbyname('w-0.job.default.svc.cluster.local'), socket.gethostbyname('w-0.job'))"
     api.post(PODS, pod("w-0", ["python", "-c", script], hostname="w-0", subdomain="job"))
