@@ -48,7 +48,16 @@ def patch(status: dict) -> None:
 
 
 def checkpoint(step: int) -> None:
-    current = json.load(urllib.request.urlopen(url, timeout=10)).get("status", {}).get("checkpoints", [])
+    current = []
+    for _ in range(5):
+        try:
+            current = (
+                json.load(urllib.request.urlopen(url, timeout=10)).get("status", {}).get("checkpoints", [])
+            )
+            break
+        except OSError as e:
+            print(f"reading the job failed: {e!r}", flush=True)
+            time.sleep(0.2)
     current.append(
         {
             "id": f"ckpt_step_{step}_a{attempt}",
