@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import helm_python as helm
@@ -169,3 +171,22 @@ def test_facade_reads_api_key_secrets_only_in_the_release_namespace() -> None:
         if "secrets" in rule["resources"]
     ]
     assert secret_rules == [("Role", NAMESPACE)]
+
+
+def test_grafana_dashboard_plots_only_metrics_the_operator_and_facade_export() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from tensorone.controller.metrics import OperatorMetrics
+    from tensorone.facade.metrics import FacadeMetrics
+
+    registries: list[CollectorRegistry] = [OperatorMetrics().registry, FacadeMetrics().registry]
+    # Series names Prometheus scrapes for each family (counters gain _total, histograms _bucket/_sum/_count).
+    suffixes = ("", "_total", "_bucket", "_sum", "_count")
+    exported = {m.name + suffix for r in registries for m in r.collect() for suffix in suffixes}
+    config_map = one(render({"metrics": {"grafanaDashboard": {"enabled": True}}}), "ConfigMap", "-dashboard$")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(config_map["data"]["tensorone-training.json"])
+    expressions = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {name for e in expressions for name in re.findall(r"tensorone_[a-z_]+", e)}
+    assert len(dashboard["panels"]) >= 6
+    assert sorted(used - exported) == []
