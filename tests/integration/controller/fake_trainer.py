@@ -4,6 +4,7 @@ the job's customCode. Reports to the job's status like rank 0, checkpoints on SI
 import json
 import os
 import signal
+import ssl
 import sys
 import time
 import urllib.request
@@ -20,8 +21,13 @@ index = int(os.environ["TENSORONE_WORKER_INDEX"])
 resume = sys.argv[sys.argv.index("--resume-from") + 1] if "--resume-from" in sys.argv else None
 print(f"fake trainer attempt={attempt} worker={index} resume={resume}", flush=True)
 target = config["statusTarget"]
+# In-cluster access as a pod has it: HTTPS to the service host, the service account's CA and token.
+ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+TLS = ssl.create_default_context(cafile=f"{ACCOUNT}/ca.crt")
+with open(f"{ACCOUNT}/token") as token_file:
+    AUTH = {"Authorization": f"Bearer {token_file.read().strip()}"}
 url = (
-    f"http://{os.environ['KUBERNETES_SERVICE_HOST']}:{os.environ['KUBERNETES_SERVICE_PORT']}"
+    f"https://{os.environ['KUBERNETES_SERVICE_HOST']}:{os.environ['KUBERNETES_SERVICE_PORT']}"
     f"/apis/training.tensorone.ai/v1/namespaces/{target['namespace']}/trainingjobs/{target['name']}"
 )
 
@@ -36,11 +42,11 @@ def patch(status: dict) -> None:
         url + "/status",
         method="PATCH",
         data=json.dumps({"status": status}).encode(),
-        headers={"Content-Type": "application/merge-patch+json"},
+        headers={"Content-Type": "application/merge-patch+json", **AUTH},
     )
     for _ in range(5):
         try:
-            urllib.request.urlopen(request, timeout=10).read()
+            urllib.request.urlopen(request, timeout=10, context=TLS).read()
             return
         except OSError as e:
             print(f"status report failed: {e!r}", flush=True)
@@ -52,7 +58,11 @@ def checkpoint(step: int) -> None:
     for _ in range(5):
         try:
             current = (
-                json.load(urllib.request.urlopen(url, timeout=10)).get("status", {}).get("checkpoints", [])
+                json.load(
+                    urllib.request.urlopen(urllib.request.Request(url, headers=AUTH), timeout=10, context=TLS)
+                )
+                .get("status", {})
+                .get("checkpoints", [])
             )
             break
         except OSError as e:
