@@ -78,16 +78,23 @@ def build_tiny_llama(
     max_positions: int = 256,
     seed: int = 0,
     initializer_range: float = 0.2,
+    intermediate_size: int | None = None,
+    min_vocab_size: int = 0,
 ) -> Path:
-    """Save a random-initialised Llama and its tokenizer (trained on ``texts``, default real text) to ``out_dir``."""
+    """Save a random-initialised Llama and its tokenizer (trained on ``texts``, default real text) to ``out_dir``.
+
+    Defaults give a ~100k-parameter model that trains in seconds on a CPU; the size arguments also build the
+    ~0.5B model of the GPU check.
+    """
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = build_tokenizer(texts if texts is not None else real_text_corpus(), vocab_size)
     config = LlamaConfig(
-        vocab_size=len(tokenizer),
+        # min_vocab_size pads the embedding to a realistic size for benchmarks (ids past the tokenizer are unused).
+        vocab_size=max(len(tokenizer), min_vocab_size),
         hidden_size=hidden_size,
-        intermediate_size=hidden_size * 2,
+        intermediate_size=intermediate_size or hidden_size * 2,
         num_hidden_layers=num_layers,
         num_attention_heads=num_heads,
         num_key_value_heads=num_heads,

@@ -39,15 +39,16 @@ class StatusSnapshot:
     new_points: list[MetricPoint] = field(default_factory=list)
     final: bool = False
 
-    def to_status_patch(self) -> dict[str, Any]:
-        """The merge patch body: only the fields the trainer may write, camelCase."""
+    def to_status_patch(self, *, with_history: bool = True) -> dict[str, Any]:
+        """The status fields the trainer may write, camelCase (history is the costly part: optional)."""
         patch: dict[str, Any] = {
             "progress": self.progress.to_wire(),
             "metrics": self.metrics.to_wire(),
             "checkpoints": [c.to_wire() for c in self.checkpoints],
-            "history": [p.to_wire() for p in self.history],
             "lastReportTime": self.last_report_time.isoformat(),
         }
+        if with_history:
+            patch["history"] = [p.to_wire() for p in self.history]
         assert set(patch) <= TRAINER_STATUS_FIELDS
         return patch
 

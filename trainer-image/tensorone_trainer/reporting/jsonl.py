@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from tensorone.api.status import MetricPoint
@@ -40,18 +41,24 @@ def load_history(output_dir: Path, upto_step: int | None) -> list[MetricPoint]:
 
 
 class JsonlSink:
-    """Appends every new point to ``metrics.jsonl``; rewrites ``status.json`` on each report."""
+    """Appends every new point to ``metrics.jsonl``; rewrites ``status.json`` at most every ``interval`` s."""
 
-    def __init__(self, output_dir: Path) -> None:
+    def __init__(self, output_dir: Path, interval: float = 1.0) -> None:
         output_dir.mkdir(parents=True, exist_ok=True)
         self.output_dir = output_dir
+        self.interval = interval
+        self._last_status = -interval
         self._metrics = (output_dir / METRICS_FILE).open("a", encoding="utf-8")
 
     def publish(self, snapshot: StatusSnapshot) -> None:
         for point in snapshot.new_points:
             self._metrics.write(json.dumps(point.to_wire()) + "\n")
         self._metrics.flush()
-        status = {k: v for k, v in snapshot.to_status_patch().items() if k != "history"}
+        now = time.monotonic()
+        if not snapshot.final and now - self._last_status < self.interval:
+            return
+        self._last_status = now
+        status = snapshot.to_status_patch(with_history=False)
         tmp = self.output_dir / (STATUS_FILE + ".tmp")
         tmp.write_text(json.dumps(status, indent=2), encoding="utf-8")
         os.replace(tmp, self.output_dir / STATUS_FILE)

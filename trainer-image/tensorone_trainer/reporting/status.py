@@ -83,7 +83,7 @@ class StatusSink:
         self.url = connection.base_url + status_path(target)
         self.interval = interval
         self.max_tries = max_tries
-        self._pending: dict[str, Any] | None = None
+        self._pending: StatusSnapshot | dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closing = False
@@ -99,8 +99,7 @@ class StatusSink:
 
     def publish(self, snapshot: StatusSnapshot) -> None:
         with self._lock:
-            # A patch of the status subresource has the object's shape: the fields go under "status".
-            self._pending = {"status": snapshot.to_status_patch()}
+            self._pending = snapshot  # serialised by the thread, only when it is sent
         self._wake.set()
 
     def close(self, timeout: float = 15.0) -> None:
@@ -121,8 +120,14 @@ class StatusSink:
                     while not self._closing and time.monotonic() < deadline:
                         time.sleep(min(0.05, pause))
             with self._lock:
-                body, self._pending = self._pending, None
+                pending, self._pending = self._pending, None
                 self._wake.clear()
+            body: dict[str, Any] | None = None
+            if isinstance(pending, StatusSnapshot):
+                # A patch of the status subresource has the object's shape: the fields go under "status".
+                body = {"status": pending.to_status_patch()}
+            elif pending is not None:
+                body = pending
             if body is not None:
                 self._last_sent = time.monotonic()
                 if not self._send(body):
