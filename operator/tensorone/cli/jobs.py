@@ -21,9 +21,9 @@ import typer
 import yaml
 from pydantic import BaseModel
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
+from tensorone.cli.progress import follow_job, loss_text
 from tensorone.sdk.client import TensorOneClient
 from tensorone.sdk.errors import TensorOneError
 from tensorone.sdk.models import TrainingJob
@@ -103,17 +103,13 @@ def _age(moment: datetime | None) -> str:
     return f"{max(seconds, 0)}s"
 
 
-def _loss(job: TrainingJob) -> str:
-    return f"{job.metrics.current_loss:.4f}" if job.metrics.current_loss is not None else "-"
-
-
 def jobs_table(jobs: list[TrainingJob]) -> Table:
     table = Table(box=None, header_style="bold")
     for column in ("ID", "NAME", "STATUS", "TYPE", "PROGRESS", "LOSS", "AGE"):
         table.add_column(column)
     for job in jobs:
         table.add_row(
-            job.id, job.name, job.status, job.model_type, f"{job.progress.percentage:.1f}%", _loss(job),
+            job.id, job.name, job.status, job.model_type, f"{job.progress.percentage:.1f}%", loss_text(job),
             _age(job.created_at),
         )  # fmt: skip
     return table
@@ -129,7 +125,7 @@ def job_table(job: TrainingJob) -> Table:
         ("Dataset", job.dataset_id or "-"),
         ("Progress", f"{job.progress.percentage:.1f}% (epoch {job.progress.current_epoch}/"
                      f"{job.progress.total_epochs}, step {job.progress.current_step}/{job.progress.total_steps})"),
-        ("Loss", _loss(job)), ("Throughput", job.metrics.throughput or "-"), ("Cost so far", f"${cost:.2f}"),
+        ("Loss", loss_text(job)), ("Throughput", job.metrics.throughput or "-"), ("Cost so far", f"${cost:.2f}"),
         ("Checkpoints", ", ".join(c.id for c in job.checkpoints) or "-"), ("Created", str(job.created_at)),
     ]  # fmt: skip
     if job.error is not None:
@@ -258,16 +254,6 @@ def logs(
             sys.stdout.write(client.training.jobs.logs(job_id, worker=worker, tail=tail))
 
 
-def _status_line(job: TrainingJob) -> str:
-    p, m = job.progress, job.metrics
-    eta = f"{int(p.remaining_time)}s" if p.remaining_time is not None else "-"
-    cost = job.resource_usage.cost if job.resource_usage else 0.0
-    return (
-        f"{job.status} {p.percentage:5.1f}% epoch {p.current_epoch}/{p.total_epochs} step "
-        f"{p.current_step}/{p.total_steps} loss {_loss(job)} {m.throughput or '-'} eta {eta} cost ${cost:.2f}"
-    )
-
-
 @app.command("watch")
 def watch(
     job_id: str,
@@ -278,34 +264,7 @@ def watch(
     """Follow a job until it finishes: a live bar with loss, throughput, ETA and cost (plain lines without a
     terminal). Exit 0 completed, 1 failed, 8 stopped/cancelled."""
     with api_client(api_key, base_url) as client:
-        final: TrainingJob | None = None
-        if console.is_terminal:
-            columns = (
-                TextColumn("[bold]{task.fields[status]}"), BarColumn(),
-                TextColumn("{task.percentage:>5.1f}%  loss {task.fields[loss]}  {task.fields[throughput]}  "
-                           "ETA {task.fields[eta]}  ${task.fields[cost]}"),
-            )  # fmt: skip
-            with Progress(*columns, console=console, transient=False) as bar:
-                task = bar.add_task(
-                    job_id, total=100, status="", loss="-", throughput="-", eta="-", cost="0.00"
-                )
-                for job in client.training.jobs.watch(job_id, poll_interval=interval):
-                    final = job
-                    eta = job.progress.remaining_time
-                    bar.update(
-                        task, completed=job.progress.percentage, status=job.status, loss=_loss(job),
-                        throughput=job.metrics.throughput or "-", eta=f"{int(eta)}s" if eta is not None else "-",
-                        cost=f"{job.resource_usage.cost if job.resource_usage else 0.0:.2f}",
-                    )  # fmt: skip
-        else:
-            last = ""
-            for job in client.training.jobs.watch(job_id, poll_interval=interval):
-                final = job
-                line = _status_line(job)
-                if line != last:
-                    typer.echo(line)
-                    last = line
-        assert final is not None
+        final = follow_job(client, job_id, console, interval=interval)
         if final.status == "failed":
             raise typer.Exit(EXIT_FAILED)
         if final.status in ("stopped", "cancelled"):

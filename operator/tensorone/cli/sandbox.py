@@ -21,7 +21,12 @@ DirOption = Annotated[Path, typer.Option("--dir", help="Sandbox directory (kubec
 
 
 async def _serve(
-    directory: Path, port: int, gpus: str | None, with_operator: bool, with_facade: bool
+    directory: Path,
+    port: int,
+    gpus: str | None,
+    with_operator: bool,
+    with_facade: bool,
+    operator_config: Path | None = None,
 ) -> None:
     from tensorone.sandbox.components import ComponentError, Components, install_product_crds
     from tensorone.sandbox.runtime import Sandbox
@@ -37,7 +42,7 @@ async def _serve(
         if with_operator or with_facade:
             install_product_crds(sandbox)
         if with_operator:
-            await components.start_operator()
+            await components.start_operator(operator_config)
         if with_facade:
             await components.start_facade()
         extra = f" api={components.facade_url}" if components.facade_url else ""
@@ -63,6 +68,15 @@ def up(
         bool,
         typer.Option("--with-facade", help="Also run the REST facade (writes DIR/api-url, DIR/api-key)."),
     ] = False,
+    operator_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--operator-config",
+            exists=True,
+            dir_okay=False,
+            help="Operator settings YAML (default: the sandbox's, written to DIR/operator.yaml).",
+        ),
+    ] = None,
 ) -> None:
     """Run the sandbox in the foreground until interrupted; prints one ``ready`` line once serving."""
     if gpus is not None:
@@ -73,7 +87,7 @@ def up(
         except (ValueError, OSError) as exc:
             typer.echo(f"error: --gpus: {exc}", err=True)
             raise typer.Exit(2) from exc
-    asyncio.run(_serve(directory, port, gpus, with_operator, with_facade))
+    asyncio.run(_serve(directory, port, gpus, with_operator, with_facade, operator_config))
 
 
 @sandbox_app.command("down")

@@ -25,6 +25,15 @@ from tensorone.sandbox.apiserver import errors
 from tensorone.sandbox.runtime import Sandbox
 
 DEFAULT_ACCOUNT = "default"
+# What the Helm values set on a cluster, for this machine: a dataset volume (``DIR/volumes/<ns>/datasets``) and
+# timings short enough for interactive use; everything else keeps the operator's defaults.
+SANDBOX_OPERATOR_SETTINGS = {
+    "datasetVolumeClaim": "datasets",
+    "terminationGracePeriodSeconds": 60,
+    "reportIntervalSeconds": 1.0,
+    "resyncSeconds": 5.0,
+    "usageFlushSeconds": 5.0,
+}
 
 
 class ComponentError(RuntimeError):
@@ -71,9 +80,15 @@ class Components:
         self.processes.append(process)
         return process
 
-    async def start_operator(self) -> None:
-        """Run ``tensorone operator`` against the sandbox."""
-        process = self._spawn("operator", ["operator", "--kubeconfig", str(self.sandbox.kubeconfig_path)])
+    async def start_operator(self, settings: Path | None = None) -> None:
+        """Run ``tensorone operator`` against the sandbox, with ``settings`` or the sandbox's own."""
+        if settings is None:
+            settings = self.sandbox.dir / "operator.yaml"
+            settings.write_text(yaml.safe_dump(SANDBOX_OPERATOR_SETTINGS, sort_keys=False))
+        process = self._spawn(
+            "operator",
+            ["operator", "--kubeconfig", str(self.sandbox.kubeconfig_path), "--config", str(settings)],
+        )
         await asyncio.sleep(0.5)
         if process.poll() is not None:
             raise ComponentError(
