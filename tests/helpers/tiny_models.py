@@ -121,10 +121,10 @@ def trainer_env(**extra: str) -> dict[str, str]:
 
 
 def trainer_command(config: Path, output: Path, *extra: str, nproc: int = 1) -> list[str]:
-    """``python -m tensorone_trainer run …``, under ``torchrun`` when ``nproc`` > 1."""
+    """``python -m tensorone_trainer run …``, under torchrun (through the graceful launcher) when ``nproc`` > 1."""
     if nproc > 1:
         launcher = [
-            sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+            sys.executable, "-m", "tensorone_trainer.launch", "--standalone", f"--nproc-per-node={nproc}",
             "-m", "tensorone_trainer",
         ]  # fmt: skip
     else:

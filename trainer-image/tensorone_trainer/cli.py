@@ -30,6 +30,7 @@ log = logging.getLogger("tensorone_trainer")
 
 TERMINATION_LOG_ENV = "TENSORONE_TERMINATION_LOG"
 ATTEMPT_ENV = "TENSORONE_ATTEMPT"
+RESUME_FROM_ENV = "TENSORONE_RESUME_FROM"
 _DEFAULT_TERMINATION_LOG = Path("/dev/termination-log")
 
 
@@ -55,7 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint-dir",
         help="checkpoint root, <volume>/<namespace>/<job> in a pod (default: OUTPUT/checkpoints)",
     )
-    run.add_argument("--resume-from", help="checkpoint id under the checkpoint root, or 'latest'")
+    run.add_argument(
+        "--resume-from",
+        default=os.environ.get(RESUME_FROM_ENV) or None,
+        help="checkpoint id under the checkpoint root, or 'latest' (default: $TENSORONE_RESUME_FROM)",
+    )
     run.add_argument(
         "--merge", action="store_true", help="also write the LoRA adapter merged into the base model"
     )
