@@ -8,8 +8,10 @@ step as the uninterrupted run — with one process and with two under torchrun (
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import signal
+import string
 import subprocess
 import time
 from pathlib import Path
@@ -177,3 +179,34 @@ def test_bad_data_exits_65_naming_file_and_line(workdir: Path) -> None:
     )
     assert done.returncode == EXIT_DATA_ERROR
     assert f"{data}:3: field 'text' must be a non-empty string" in termination.read_text()
+
+
+def test_early_stopping_ends_the_run_when_validation_stops_improving(workdir: Path) -> None:
+    # Random letters: nothing generalises from training to validation beyond letter frequencies.
+    rng = random.Random(0)
+    noise = workdir / "noise.jsonl"
+    noise.write_text(
+        "".join(
+            json.dumps({"text": "".join(rng.choices(string.ascii_lowercase + " ", k=120))}) + "\n"
+            for _ in range(24)
+        )
+    )
+    config = llm_run_config(
+        workdir / "model",
+        noise,
+        epochs=4,
+        learning_rate=0.1,
+        lr_scheduler="constant",
+        warmup_steps=0,
+        validation_split=0.25,
+        save_every_steps=1,  # evaluate after every step
+        early_stopping_patience=1,
+    )
+    done = run_trainer(config, workdir / "early")
+    assert done.returncode == 0, done.stderr
+    assert "early stopping: no better evaluation loss for 1 evaluations" in done.stderr
+    status = json.loads((workdir / "early" / "status.json").read_text())
+    evals = [p["evalLoss"] for p in read_metrics(workdir / "early") if "evalLoss" in p]
+    assert evals[-1] >= min(evals[:-1])  # the last evaluation did not improve on the best
+    assert max(step_losses(workdir / "early")) < status["progress"]["totalSteps"]
+    assert (workdir / "early" / "adapter" / "adapter_model.safetensors").is_file()
