@@ -1,0 +1,1 @@
+"""The demo: the whole platform on one machine, driven through the public API like a user would."""
