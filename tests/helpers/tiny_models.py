@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +188,28 @@ def write_yolo_dataset(root: Path, n_train: int = 8, n_val: int = 4, imgsz: int 
         f"path: {root}\ntrain: images/train\nval: images/val\nnames:\n  0: red\n  1: blue\n", encoding="utf-8"
     )
     return data_yaml
+
+
+def stop_with_sigterm_after_step(
+    config: dict[str, Any], output: Path, step: int, nproc: int = 1, **env: str
+) -> int:
+    """Start the trainer, send SIGTERM once ``step`` steps are logged, expect exit 0; the last step logged."""
+    path = output.parent / f"{output.name}-job.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config))
+    process = subprocess.Popen(
+        trainer_command(path, output, nproc=nproc),
+        env=trainer_env(**env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if (output / "metrics.jsonl").is_file() and len(step_losses(output)) >= step:
+            process.send_signal(signal.SIGTERM)
+            break
+        time.sleep(0.01)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    return max(step_losses(output))

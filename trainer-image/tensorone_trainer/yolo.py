@@ -4,10 +4,11 @@ Ultralytics owns the loop; this module maps the job's config onto its arguments,
 (no weight, font or AMP-check downloads, no plots that need them), mirrors each epoch's ``last.pt`` into the
 checkpoint store, reports progress from its callbacks, and honours SIGTERM between batches.
 
-Resume follows ultralytics' semantics: epoch-granular, from a checkpoint's ``last.pt`` (weights, EMA,
-optimizer, epoch and best fitness restored exactly). A stop in the middle of an epoch therefore resumes from
-the last completed epoch. The trainer also restores the RNG and data-loader generator states it saved, so the
-resumed epochs draw the same shuffles as an uninterrupted run would.
+Resume follows ultralytics' semantics: epoch-granular, from a checkpoint's ``last.pt``; a stop in the middle of
+an epoch resumes from the last complete one. On CPU it is exact (same loss at every later batch as the
+uninterrupted run): each checkpoint also holds the fp32 weights, EMA and optimizer (``last.pt`` has them in
+fp16), every epoch's shuffle and augmentations are seeded from (seed, epoch), and the optimizer steps every
+batch (``nbs`` = batch size), so no accumulated gradients straddle an epoch end.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tensorone_trainer.context import RunContext
 from tensorone_trainer.data.yolo import prepare_yolo_dataset
 from tensorone_trainer.errors import ConfigurationError
 from tensorone_trainer.reporting.base import Reporter
-from tensorone_trainer.rng import capture_rng_state, restore_rng_state
+from tensorone_trainer.rng import seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,10 @@ def ultralytics_arguments(run: VisionRunConfig, data_yaml: Path, output: Path, d
         "data": str(data_yaml),
         "epochs": training.epochs,
         "batch": training.batch_size,
+        # One optimizer step per batch, as batch_size says. Ultralytics' default nominal batch of 64 accumulates
+        # gradients across batches, and across epoch ends, where no checkpoint can hold them: exact resume
+        # needs none in flight. (Weight decay is then exactly the configured one.)
+        "nbs": training.batch_size,
         "imgsz": max(conf.input_size),
         "lr0": training.learning_rate,
         "momentum": training.momentum,
@@ -58,7 +63,7 @@ def ultralytics_arguments(run: VisionRunConfig, data_yaml: Path, output: Path, d
         "optimizer": _OPTIMIZERS[training.optimizer],
         "seed": training.seed,
         "deterministic": True,
-        "workers": 0,
+        "workers": 0 if device == "cpu" else 8,  # in-process loading on CPU keeps augmentation deterministic
         "device": device,
         "amp": device != "cpu",  # the AMP check downloads weights: off on CPU, where AMP does nothing anyway
         "plots": False,  # plots fetch a font
@@ -75,37 +80,27 @@ def ultralytics_arguments(run: VisionRunConfig, data_yaml: Path, output: Path, d
 class _Bridge:
     """Ultralytics callbacks → reporter, checkpoint store and stop flag."""
 
-    def __init__(self, run: VisionRunConfig, ctx: RunContext, rng_state: dict[str, Any] | None) -> None:
+    def __init__(self, run: VisionRunConfig, ctx: RunContext, exact_state: dict[str, Any] | None) -> None:
         self.run = run
         self.ctx = ctx
-        self.rng_state = rng_state
+        self.exact_state = exact_state
         self.reporter: Reporter | None = None
         self.batches_per_epoch = 1
         self.batch_in_epoch = 0
         self.batch_started = time.perf_counter()
         self.stopped_mid_epoch = False
         self.save_every = run.config.training.save_every_epochs or 1
-        self.pending: tuple[int, float] | None = None
 
-    @staticmethod
-    def _restore_generators(trainer: Any, state: dict[str, Any]) -> None:
-        restore_rng_state(state["rng"])
+    def _seed_epoch(self, trainer: Any) -> None:
+        """Make the epoch's shuffle and augmentations a function of (seed, epoch) alone, like the LLM loop,
+        so a resumed run draws exactly what the uninterrupted one did (whatever ultralytics drew before)."""
+        seed = self.run.config.training.seed * 1000 + trainer.epoch
+        seed_everything(seed)
         loader = trainer.train_loader
         generator = getattr(loader, "generator", None)
-        saved = state.get("loader")
-        if generator is None or saved is None:
-            return
-        generator.set_state(saved)
-        # Closing mosaic on the first resumed epoch rebuilds the loader's iterator, which draws from the
-        # generator; the uninterrupted run drew that at its start, so put the saved state back after it.
-        original_reset = loader.reset
-
-        def reset_then_restore() -> None:
-            original_reset()
-            generator.set_state(saved)
-            loader.reset = original_reset
-
-        loader.reset = reset_then_restore
+        if generator is not None and getattr(loader, "num_workers", 0) == 0:
+            generator.manual_seed(seed)
+            loader.iterator = None  # a fresh sampler pass, drawn from the generator just seeded
 
     def on_train_start(self, trainer: Any) -> None:
         self.batches_per_epoch = len(trainer.train_loader)
@@ -116,21 +111,16 @@ class _Bridge:
             throughput_unit="images",
             history=self.ctx.load_history(manifest_step if trainer.start_epoch else 0),
         )
-        if self.rng_state is not None:
+        if self.exact_state is not None:
             # Ultralytics' last.pt holds the EMA weights and optimizer state in fp16; put back the exact fp32
             # training weights, EMA and optimizer this trainer saved beside it.
-            trainer.model.load_state_dict(self.rng_state["model"])
-            trainer.ema.ema.load_state_dict(self.rng_state["ema"])
-            trainer.optimizer.load_state_dict(self.rng_state["optimizer"])
+            trainer.model.load_state_dict(self.exact_state["model"])
+            trainer.ema.ema.load_state_dict(self.exact_state["ema"])
+            trainer.optimizer.load_state_dict(self.exact_state["optimizer"])
         self.reporter.checkpoints_changed([m.to_info() for m in self.ctx.store.manifests()])
 
     def on_train_epoch_start(self, trainer: Any) -> None:
-        if self.pending is not None:
-            self._save(trainer, *self.pending)
-            self.pending = None
-        if self.rng_state is not None:
-            self._restore_generators(trainer, self.rng_state)
-            self.rng_state = None
+        self._seed_epoch(trainer)
         self.batch_in_epoch = 0
         self.batch_started = time.perf_counter()
 
@@ -176,18 +166,10 @@ class _Bridge:
             return  # ultralytics saves a half epoch as if whole: keep the last complete one instead
         items = trainer.tloss
         loss = float(sum(items.values()) if isinstance(items, dict) else torch.as_tensor(items).sum())
-        if trainer.stop or epoch >= trainer.epochs:
-            self._save(trainer, epoch, loss)
-        else:
-            # Written when the next epoch starts, so the RNG states are those the next epoch begins with
-            # (callbacks between here and there draw random numbers too); last.pt is unchanged until then.
-            self.pending = (epoch, loss)
+        self._save(trainer, epoch, loss)
 
     def _save(self, trainer: Any, epoch: int, loss: float) -> None:
-        loader = getattr(trainer.train_loader, "generator", None)
         state = {
-            "rng": capture_rng_state(),
-            "loader": loader.get_state() if loader is not None else None,
             "model": trainer.model.state_dict(),
             "ema": trainer.ema.ema.state_dict(),
             "optimizer": trainer.optimizer.state_dict(),
@@ -232,14 +214,14 @@ def train_yolo(run: VisionRunConfig, ctx: RunContext) -> str:
     device = "cpu" if ctx.dist.device.type == "cpu" else str(ctx.dist.local_rank)
     arguments = ultralytics_arguments(run, data_yaml, output, device)
     manifest = ctx.resume_manifest()
-    rng_state = None
+    exact_state = None
     if manifest is not None:
         folder = ctx.store.path(manifest.id)
         resume_from = output / "yolo" / "resume.pt"
         resume_from.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(folder / "last.pt", resume_from)
         if (folder / EXACT_STATE_FILE).is_file():
-            rng_state = torch.load(folder / EXACT_STATE_FILE, weights_only=False)
+            exact_state = torch.load(folder / EXACT_STATE_FILE, weights_only=False)
         model = YOLO(str(resume_from))
         arguments = {"resume": str(resume_from), "data": str(data_yaml), "device": device, "plots": False}
         arguments["save_dir"] = str(output / "yolo")
@@ -256,7 +238,7 @@ def train_yolo(run: VisionRunConfig, ctx: RunContext) -> str:
             raise ConfigurationError(f"config.architecture: cannot build {source}: {e}") from e
         if conf.weights is None:
             arguments["pretrained"] = False  # from the architecture's yaml; ultralytics sets nc from the data
-    bridge = _Bridge(run, ctx, rng_state)
+    bridge = _Bridge(run, ctx, exact_state)
     for event in (
         "on_train_start",
         "on_train_epoch_start",

@@ -10,10 +10,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import signal
 import string
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +23,7 @@ from tests.helpers.tiny_models import (
     read_metrics,
     run_trainer,
     step_losses,
-    trainer_command,
-    trainer_env,
+    stop_with_sigterm_after_step,
     write_text_dataset,
 )
 
@@ -82,33 +78,12 @@ def test_artifacts_adapter_merged_model_tokenizer_and_checkpoints(uninterrupted:
     assert status["metrics"]["throughput"].endswith("tokens/sec")
 
 
-def _stop_with_sigterm_after_step(config: dict[str, Any], output: Path, step: int, nproc: int = 1) -> int:
-    path = output.parent / f"{output.name}-job.json"
-    path.write_text(json.dumps(config))
-    process = subprocess.Popen(
-        trainer_command(path, output, nproc=nproc),
-        env=trainer_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None:
-        if (output / "metrics.jsonl").is_file() and len(step_losses(output)) >= step:
-            process.send_signal(signal.SIGTERM)
-            break
-        time.sleep(0.01)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 0, stderr
-    return max(step_losses(output))
-
-
 def test_stop_with_sigterm_then_resume_gives_the_same_loss_curve(workdir: Path, uninterrupted: Path) -> None:
     config = llm_run_config(
         workdir / "model", workdir / "data.jsonl", validation_split=0.1, save_every_steps=4
     )
     output = workdir / "stopped"
-    stopped_at = _stop_with_sigterm_after_step(config, output, step=5)
+    stopped_at = stop_with_sigterm_after_step(config, output, step=5)
     assert stopped_at < max(step_losses(uninterrupted)), "the run should have stopped early"
     assert (output / "checkpoints" / f"ckpt_step_{stopped_at}" / "manifest.json").is_file() or (
         output / "checkpoints" / "ckpt_epoch_1"
@@ -143,7 +118,7 @@ def test_two_workers_stop_with_sigterm_and_resume_give_the_same_loss_curve(workd
     assert full.returncode == 0, full.stderr
 
     output = workdir / "ddp-stopped"
-    stopped_at = _stop_with_sigterm_after_step(config, output, step=2, nproc=2)
+    stopped_at = stop_with_sigterm_after_step(config, output, step=2, nproc=2)
     assert stopped_at < max(step_losses(workdir / "ddp-full"))
     resumed = run_trainer(config, output, "--resume-from", "latest", nproc=2)
     assert resumed.returncode == 0, resumed.stderr
