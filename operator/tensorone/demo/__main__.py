@@ -129,10 +129,10 @@ def _report_language_job(
     )
     if not last.loss < first.loss:  # type: ignore[operator]
         raise DemoError("the loss did not fall")
-    adapters = sorted((platform.dir / "volumes" / DEFAULT_ACCOUNT_NAMESPACE).rglob("adapter_config.json"))
-    if not adapters:
+    adapter = _artifact(platform, job, "adapter/adapter_config.json")
+    if adapter is None:
         raise DemoError("no LoRA adapter was written")
-    console.print(f"LoRA adapter (peft format): {adapters[-1].parent}")
+    console.print(f"LoRA adapter (peft format): {adapter.parent}")
     usage = job.resource_usage
     if usage is None or usage.cost <= 0:
         raise DemoError("the job recorded no usage")
@@ -152,11 +152,19 @@ def _vision_job(platform: LocalPlatform, client: TensorOneClient, console: Conso
     console.print(f"submitted job [cyan]{job.id}[/] on dataset {dataset.id} (synthetic red and blue boxes)")
     final = follow_job(client, job.id, console, interval=1.0)
     _expect(final, "completed", client)
-    weights = sorted((platform.dir / "volumes" / DEFAULT_ACCOUNT_NAMESPACE).rglob("best.pt"))
-    console.print(
-        f"best weights: {weights[-1] if weights else '(none found)'}; loss {final.metrics.current_loss}"
-    )
+    weights = _artifact(platform, final, "best.pt")
+    if weights is None:
+        raise DemoError("no best.pt was written")
+    console.print(f"best weights: {weights}")
     return final
+
+
+def _artifact(platform: LocalPlatform, job: TrainingJob, relative: str) -> Path | None:
+    """A final artifact of ``job`` on its checkpoint volume (``…/<job>/artifacts/<relative>``)."""
+    name = job.id.replace("_", "-")
+    volume = platform.dir / "volumes" / DEFAULT_ACCOUNT_NAMESPACE
+    found = sorted(volume.glob(f"{name}-*/**/artifacts/{relative}"))
+    return found[0] if found else None
 
 
 def _leftover_processes(directory: Path) -> list[int]:
@@ -183,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
     directory = args.dir.resolve()
     shutil.rmtree(directory, ignore_errors=True)
     started = time.monotonic()
