@@ -77,7 +77,10 @@ def _sinks(run: Any, output: Path, metrics_port: int | None) -> list[Sink]:
     if run.status_target is not None:
         from tensorone_trainer.reporting.status import StatusSink
 
-        sinks.append(StatusSink.from_environment(run.status_target, interval=run.report_interval_seconds))
+        try:
+            sinks.append(StatusSink.from_environment(run.status_target, interval=run.report_interval_seconds))
+        except Exception as e:  # no in-cluster account and no usable kubeconfig: train anyway
+            log.warning("status reporting to %s is off: %s", run.status_target.name, e)
     if metrics_port is not None:
         from tensorone_trainer.reporting.prometheus import PrometheusSink
 

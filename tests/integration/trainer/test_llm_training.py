@@ -185,3 +185,14 @@ def test_early_stopping_ends_the_run_when_validation_stops_improving(workdir: Pa
     assert evals[-1] >= min(evals[:-1])  # the last evaluation did not improve on the best
     assert max(step_losses(workdir / "early")) < status["progress"]["totalSteps"]
     assert (workdir / "early" / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_full_fine_tuning_learns_and_writes_the_whole_model(workdir: Path) -> None:
+    config = llm_run_config(workdir / "model", workdir / "data.jsonl", epochs=1, learning_rate=0.003)
+    config["config"]["strategy"] = "full"
+    done = run_trainer(config, workdir / "full-ft")
+    assert done.returncode == 0, done.stderr
+    losses = list(step_losses(workdir / "full-ft").values())
+    assert sum(losses[-3:]) / 3 < 0.9 * sum(losses[:3]) / 3
+    assert (workdir / "full-ft" / "model" / "model.safetensors").is_file()
+    assert (workdir / "full-ft" / "model" / "tokenizer.json").is_file()
