@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import signal
 import string
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from tensorone.api.trainer_config import EXIT_CONFIGURATION_ERROR, EXIT_DATA_ERROR
+from tensorone_trainer.cli import main
 from tests.helpers.tiny_models import (
     build_tiny_llama,
     llm_run_config,
@@ -134,12 +136,21 @@ def test_two_workers_stop_with_sigterm_and_resume_give_the_same_loss_curve(workd
     ],
     ids=["out-of-range", "qlora-without-gpu", "missing-model"],
 )
-def test_bad_config_exits_78_naming_the_field(workdir: Path, change: dict[str, Any], field: str) -> None:
+def test_bad_config_exits_78_naming_the_field(
+    workdir: Path, change: dict[str, Any], field: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = llm_run_config(workdir / "model", workdir / "data.jsonl")
     config["config"].update(change)
+    (workdir / "bad-job.json").write_text(json.dumps(config))
     termination = workdir / f"termination-{field}"
-    done = run_trainer(config, workdir / "bad", TENSORONE_TERMINATION_LOG=str(termination))
-    assert done.returncode == EXIT_CONFIGURATION_ERROR
+    monkeypatch.setenv("TENSORONE_TERMINATION_LOG", str(termination))
+    # In-process (the entrypoint's own function) to keep the suite fast; the 65 path below runs the real process.
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        code = main(["run", "--config", str(workdir / "bad-job.json"), "--output", str(workdir / "bad")])
+    finally:
+        signal.signal(signal.SIGTERM, previous)  # main() routes SIGTERM to its stop flag
+    assert code == EXIT_CONFIGURATION_ERROR
     assert field in termination.read_text()
 
 
