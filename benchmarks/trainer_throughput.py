@@ -157,6 +157,7 @@ def run_plain(args: argparse.Namespace, model_dir: Path) -> dict[str, float]:
     on_gpu = device.type == "cuda"  # like the trainer: mixed precision only on a GPU, fp32 on CPU
     dtype = torch.bfloat16 if args.precision == "bf16" and on_gpu else torch.float32
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype).to(device)
+    n_params = sum(p.numel() for p in model.parameters())
     if args.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model = get_peft_model(model, lora_config(args.rank))
@@ -194,6 +195,7 @@ def run_plain(args: argparse.Namespace, model_dir: Path) -> dict[str, float]:
         "tokens_per_second": args.batch * args.seq / statistics.median(step_times[args.warmup :]),
         "time_to_first_step": first_step,
         "peak_memory_bytes": float(torch.cuda.max_memory_allocated()) if device.type == "cuda" else math.nan,
+        "params": float(n_params),
     }
 
 
