@@ -294,6 +294,10 @@ class NodeAgent:
             )
             self._report(run, pod)
             returncode = await container.process.wait()
+            # The container ends with its main process: like the kubelet tearing down the container's PID
+            # namespace, whatever the main process left running dies with it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(container.process.pid, signal.SIGKILL)
             code = _exit_code(returncode)
             terminated: dict[str, Any] = {
                 "exitCode": code,

@@ -248,6 +248,19 @@ def test_paths_named_inside_a_mounted_config_file_reach_the_mounted_volume(
     assert api.get(f"{PODS}/cfgpath/log").text == "hello\n"
 
 
+def test_processes_a_container_leaves_behind_end_when_its_main_process_ends(api: Api, tmp_path: Path) -> None:
+    # On a cluster the container's PID namespace goes with its main process, children included.
+    marker = tmp_path / "child-still-alive"
+    child = f"import time; time.sleep(3); open({str(marker)!r}, 'w').write('alive')"
+    script = (
+        f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {child!r}]); print('main done')"
+    )
+    api.post(PODS, pod("orphans", ["python", "-c", script]))
+    _phase(api, "orphans", "Succeeded", "Failed")
+    time.sleep(4)
+    assert not marker.exists()
+
+
 def test_pod_hostname_and_headless_service_names_resolve_to_loopback(api: Api) -> None:
     script = "import socket; print(socket.gethostbyname('w-0.job.default.svc.cluster.local'), socket.gethostbyname('w-0.job'))"
     api.post(PODS, pod("w-0", ["python", "-c", script], hostname="w-0", subdomain="job"))
