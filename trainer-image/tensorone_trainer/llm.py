@@ -242,6 +242,7 @@ class LlmTrainer:
                 "rng": rng_states,
                 "world_size": self.ctx.dist.world_size,
                 "steps_per_epoch": self.steps_per_epoch,
+                "train_examples": len(self.train_set),
             },
             folder / STATE_FILE,
         )
@@ -277,6 +278,13 @@ class LlmTrainer:
                 manifest.id,
                 state["world_size"],
                 self.ctx.dist.world_size,
+            )
+        if state.get("train_examples", len(self.train_set)) != len(self.train_set):
+            log.warning(
+                "checkpoint %s was written for %d training examples, the dataset now gives %d: not an exact resume",
+                manifest.id,
+                state["train_examples"],
+                len(self.train_set),
             )
         _load_trainable_state(self.model, load_file(str(folder / WEIGHTS_FILE)))
         self.optimizer.load_state_dict(state["optimizer"])
