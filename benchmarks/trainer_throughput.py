@@ -274,7 +274,16 @@ def main() -> None:
             print(f"{label:28}{figures[f'{label} trainer']:14.1%}{figures[f'{label} plain']:14.1%}"
                   f"   (peak {peak:g} TFLOP/s)")  # fmt: skip
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2, default=float))
+        args.json.write_text(json.dumps(_no_nan(figures), indent=2))
+
+
+def _no_nan(value: Any) -> Any:
+    """Strict JSON: figures that do not apply (NaN, e.g. GPU memory on CPU) become null."""
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
 
 
 if __name__ == "__main__":
