@@ -180,3 +180,22 @@ def learnable_records(n: int) -> list[str]:
         "Readability counts.", "Errors should never pass silently.",
     ]  # fmt: skip
     return [" ".join(sentences[(i + j) % len(sentences)] for j in range(3)) for i in range(n)]
+
+
+def worker_process_groups(job_id: str, worker: int, attempt: int) -> set[int]:
+    """Process groups of a worker pod's container (found by the env the operator gives worker pods)."""
+    name = job_id.replace("_", "-")
+    wanted = {f"TENSORONE_WORKER_INDEX={worker}".encode(), f"TENSORONE_ATTEMPT={attempt}".encode()}
+    groups = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = set((entry / "environ").read_bytes().split(b"\0"))
+            pgid = os.getpgid(int(entry.name))
+        except (OSError, ProcessLookupError):
+            continue
+        job_dir = [v for v in environ if v.startswith(b"TENSORONE_JOB_DIR=") and v.endswith(name.encode())]
+        if wanted <= environ and job_dir:
+            groups.add(pgid)
+    return groups
