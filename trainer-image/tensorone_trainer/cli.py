@@ -30,6 +30,7 @@ log = logging.getLogger("tensorone_trainer")
 
 TERMINATION_LOG_ENV = "TENSORONE_TERMINATION_LOG"
 ATTEMPT_ENV = "TENSORONE_ATTEMPT"
+EXIT_CODE_FILE_ENV = "TENSORONE_EXIT_CODE_FILE"
 RESUME_FROM_ENV = "TENSORONE_RESUME_FROM"
 _DEFAULT_TERMINATION_LOG = Path("/dev/termination-log")
 
@@ -44,6 +45,16 @@ def write_termination_message(message: str) -> None:
             target.write_text(message[:4000], encoding="utf-8")
         except OSError:
             log.warning("cannot write the termination message to %s", target)
+
+
+def record_exit_code(code: int) -> None:
+    """Tell the launcher this process's own exit code: torchrun reports any worker failure as exit 1."""
+    target = os.environ.get(EXIT_CODE_FILE_ENV)
+    if target:
+        try:
+            Path(target).write_text(str(code), encoding="utf-8")
+        except OSError:
+            log.warning("cannot record the exit code in %s", target)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,4 +170,5 @@ def main(argv: list[str] | None = None) -> int:
     except TrainerError as e:
         log.error("%s", e)
         write_termination_message(str(e))
+        record_exit_code(e.exit_code)
         return e.exit_code

@@ -73,10 +73,11 @@ def test_workers_run_torchrun_with_their_rank_and_one_process_per_gpu(
 ) -> None:
     ctx = make_context(make_spec(maxWorkers=workers, gpusPerWorker=4))
     command = _container(build_worker_pod(ctx, index, attempt=1, resume_from=None))["command"]
-    assert command[0] == "torchrun"
+    assert command[:3] == ["python", "-m", "tensorone_trainer.launch"]  # torchrun, stopping gracefully
     assert all(flag in command for flag in expected)
     assert "--max-restarts=0" in command
-    assert command[command.index("-m") + 1 : command.index("-m") + 3] == ["tensorone_trainer", "run"]
+    trainer = len(command) - command[::-1].index("-m")
+    assert command[trainer : trainer + 2] == ["tensorone_trainer", "run"]
 
 
 def test_worker_requests_gpus_and_memory_and_lands_on_the_gpu_product() -> None:

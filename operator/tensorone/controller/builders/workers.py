@@ -30,10 +30,14 @@ def trainer_arguments(ctx: JobContext, resume_from: str | None) -> list[str]:
 
 
 def launcher_arguments(ctx: JobContext, index: int) -> list[str]:
-    """``torchrun`` flags: one node per worker, one process per GPU, rendezvous at worker 0."""
+    """``torchrun`` flags (through the trainer's launcher): one node per worker, one process per GPU, rendezvous at
+    worker 0."""
     spec = ctx.spec
+    # The trainer's launcher is torchrun that stops gracefully on SIGTERM and keeps the trainer's exit codes.
     args = [
-        "torchrun",
+        "python",
+        "-m",
+        "tensorone_trainer.launch",
         f"--nnodes={spec.max_workers}",
         f"--node-rank={index}",
         f"--nproc-per-node={spec.gpus_per_worker}",
