@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.results import Result
 from tensorone.facade.kube import Connection, KubeClient
 from tensorone.facade.testing import bootstrap_key, free_port, install_crds
 from tensorone.sandbox.testing import running_sandbox
@@ -48,7 +49,7 @@ async def measure(
     return latencies, time.perf_counter() - start, responses
 
 
-def pct(values: list[float], q: float) -> float:
+def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
@@ -93,11 +94,8 @@ async def bench(url: str, key: str, jobs: int, requests: int) -> dict[str, tuple
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--jobs", type=int, default=1000)
-    parser.add_argument("--requests", type=int, default=2000)
-    args = parser.parse_args()
+def measure_endpoints(jobs: int, requests: int) -> dict[str, tuple[float, float, float]]:
+    """p50 ms, p99 ms and req/s per endpoint, against a fresh sandbox holding ``jobs`` jobs."""
     with (
         tempfile.TemporaryDirectory() as tmp,
         running_sandbox(Path(tmp) / "sandbox", run_pods=False) as sandbox,
@@ -110,8 +108,8 @@ def main() -> None:
             **os.environ,
             "TENSORONE_FACADE_RATE_LIMIT_PER_SECOND": "1000000",
             "TENSORONE_FACADE_RATE_LIMIT_BURST": "1000000",
-            "TENSORONE_FACADE_MAX_ACTIVE_JOBS": str(args.jobs + 10),
-            "TENSORONE_FACADE_MAX_ACTIVE_GPUS": str(args.jobs + 10),
+            "TENSORONE_FACADE_MAX_ACTIVE_JOBS": str(jobs + 10),
+            "TENSORONE_FACADE_MAX_ACTIVE_GPUS": str(jobs + 10),
         }
         server = subprocess.Popen(
             [sys.executable, "-m", "tensorone", "serve", "--kubeconfig", kubeconfig, "--port", str(port),
@@ -126,10 +124,39 @@ def main() -> None:
                     break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            results = asyncio.run(bench(url, key, args.jobs, args.requests))
+            return asyncio.run(bench(url, key, jobs, requests))
         finally:
             server.terminate()
             server.wait(timeout=15)
+
+
+def run(quick: bool) -> list[Result]:
+    """The figures for ``python -m benchmarks``: each endpoint beside ``/healthz`` on the same server."""
+    jobs, requests = (100, 400) if quick else (1000, 2000)
+    results = measure_endpoints(jobs, requests)
+    healthz = results["GET /healthz"]
+    baseline = "GET /healthz"
+    out = []
+    for name, (p50, p99, rps) in results.items():
+        if name == baseline:
+            continue
+        listing = name.startswith("GET /v2/training/jobs (")
+        target = "ratio ≤ 3" if name == "GET /v2/training/jobs/{id}" else ""
+        out += [
+            Result("facade_latency", f"{name} p50", p50, "ms", baseline, healthz[0]),
+            Result("facade_latency", f"{name} p99", p99, "ms", baseline, healthz[1],
+                   "< 250 ms" if listing else target),
+            Result("facade_latency", f"{name} throughput", rps, "req/s", baseline, healthz[2]),
+        ]  # fmt: skip
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=2000)
+    args = parser.parse_args()
+    results = measure_endpoints(args.jobs, args.requests)
     print(f"facade latency, concurrency {CONCURRENCY}, loopback, sandbox API ({os.cpu_count()} CPUs)")
     print(f"{'endpoint':40} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
     for name, (p50, p99, rps) in results.items():

@@ -27,6 +27,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import torch
 
+from benchmarks.results import Result
 from tensorone.api.trainer_config import LlmRunConfig
 from tensorone_trainer.checkpoints import CheckpointStore
 from tensorone_trainer.context import RunContext
@@ -40,7 +41,7 @@ from tensorone_trainer.tiny import build_tiny_llama, real_text_corpus
 PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0}
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -62,7 +63,7 @@ def parse_args() -> argparse.Namespace:
         "--rounds", type=int, default=2, help="alternate baseline and trainer; best round counts"
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def lora_config(rank: int) -> Any:
@@ -156,7 +157,7 @@ def run_plain(args: argparse.Namespace, model_dir: Path) -> dict[str, float]:
     began = time.time()
     on_gpu = device.type == "cuda"  # like the trainer: mixed precision only on a GPU, fp32 on CPU
     dtype = torch.bfloat16 if args.precision == "bf16" and on_gpu else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype).to(device)
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype).to(device)  # type: ignore[arg-type]
     n_params = sum(p.numel() for p in model.parameters())
     if args.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -208,9 +209,8 @@ def peak_tflops(args: argparse.Namespace) -> float | None:
     return next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
 
 
-def main() -> None:
-    args = parse_args()
-    logging.basicConfig(level=logging.WARNING)
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Baseline and trainer alternately for ``args.rounds`` rounds, each side's best round kept."""
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -246,6 +246,37 @@ def main() -> None:
             .parameters()
         )
     ratio = trainer["tokens_per_second"] / plain["tokens_per_second"]
+    return {"trainer": trainer, "plain": plain, "ratio": ratio, "params": n_params}
+
+
+QUICK = ["--steps", "5", "--warmup", "2", "--rounds", "1"]
+
+
+def run(quick: bool) -> list[Result]:
+    """The figures for ``python -m benchmarks`` (defaults of this script; 5 steps, one round when ``quick``)."""
+    args = parse_args(QUICK if quick else [])
+    figures = measure(args)
+    trainer, plain = figures["trainer"], figures["plain"]
+    setting = (
+        f"{args.device}, {figures['params'] / 1e6:.1f}M params, batch {args.batch} x seq {args.seq}, "
+        f"{args.steps} steps, best of {args.rounds}"
+    )
+    baseline = "plain PyTorch + peft loop"
+    return [
+        Result("trainer_throughput", "tokens/s", trainer["tokens_per_second"], "tokens/s", baseline,
+               plain["tokens_per_second"], "ratio ≥ 0.95", setting),
+        Result("trainer_throughput", "time to first step", trainer["time_to_first_step"], "s", baseline,
+               plain["time_to_first_step"]),
+        Result("trainer_throughput", "checkpoint time", trainer.get("checkpoint_seconds", math.nan), "s",
+               note=f"{trainer.get('checkpoint_bytes', 0) / 1e6:.2f} MB: adapter + optimizer + RNG + state"),
+    ]  # fmt: skip
+
+
+def main() -> None:
+    args = parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    figures = measure(args)
+    trainer, plain, ratio, n_params = (figures[k] for k in ("trainer", "plain", "ratio", "params"))
     print(f"device {args.device} ({torch.cuda.get_device_name() if args.device == 'cuda' else 'CPU'}), "
           f"precision {args.precision}, model {n_params / 1e6:.1f}M params, batch {args.batch} x seq {args.seq}, "
           f"LoRA r={args.rank}, {args.steps} measured steps after {args.warmup}")  # fmt: skip
@@ -261,7 +292,6 @@ def main() -> None:
         )
     print(f"checkpoint: {trainer.get('checkpoint_seconds', math.nan):.3f} s, "
           f"{trainer.get('checkpoint_bytes', 0) / 1e6:.2f} MB (adapter + optimizer + RNG + state)")  # fmt: skip
-    figures: dict[str, Any] = {"trainer": trainer, "plain": plain, "ratio": ratio, "params": n_params}
     peak = peak_tflops(args)
     if peak:
         # 6·N FLOPs per token is the usual convention (forward 2N + backward 4N); LoRA skips the frozen

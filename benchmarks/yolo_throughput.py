@@ -26,6 +26,7 @@ os.environ.setdefault("YOLO_VERBOSE", "False")
 import torch
 from tests.helpers.tiny_models import write_yolo_dataset
 
+from benchmarks.results import Result
 from tensorone.api.trainer_config import VisionRunConfig
 from tensorone_trainer.checkpoints import CheckpointStore
 from tensorone_trainer.context import RunContext
@@ -36,7 +37,7 @@ from tensorone_trainer.signals import StopRequest
 from tensorone_trainer.yolo import train_yolo, ultralytics_arguments
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -46,7 +47,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def run_config(args: argparse.Namespace, data: Path) -> VisionRunConfig:
@@ -116,8 +117,8 @@ def run_trainer(args: argparse.Namespace, data: Path, work: Path) -> float:
     return images_per_second(_intervals(stamps), args.batch)
 
 
-def main() -> None:
-    args = parse_args()
+def measure(args: argparse.Namespace) -> tuple[float, float, dict[str, Any]]:
+    """Images/s of the trainer and of ultralytics called directly (best of ``args.rounds``), and a manifest."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         os.environ.setdefault("YOLO_CONFIG_DIR", str(root / "ultralytics"))
@@ -130,6 +131,29 @@ def main() -> None:
             trainer = max(trainer, run_trainer(args, root / "data", root / f"trainer-{index}"))
         checkpoint = root / "trainer-0" / "checkpoints" / f"ckpt_epoch_{args.epochs}" / "manifest.json"
         manifest: dict[str, Any] = json.loads(checkpoint.read_text())
+    return trainer, direct, manifest
+
+
+QUICK = ["--images", "16", "--rounds", "1"]
+
+
+def run(quick: bool) -> list[Result]:
+    """The figure for ``python -m benchmarks`` (16 images, one round when ``quick``)."""
+    args = parse_args(QUICK if quick else [])
+    trainer, direct, manifest = measure(args)
+    setting = (
+        f"YOLOv8n, {args.images} images at {args.imgsz}px, batch {args.batch}, {args.epochs} epochs, "
+        f"{args.device}, best of {args.rounds}; checkpoint {manifest['size']}"
+    )
+    return [
+        Result("yolo_throughput", "images/s", trainer, "images/s", "ultralytics called directly", direct,
+               "ratio ≥ 0.97", setting)
+    ]  # fmt: skip
+
+
+def main() -> None:
+    args = parse_args()
+    trainer, direct, manifest = measure(args)
     print(
         f"YOLOv8n, {args.images} images at {args.imgsz}px, batch {args.batch}, {args.epochs} epochs, {args.device}"
     )
