@@ -9,6 +9,17 @@ import sys
 import time
 import urllib.request
 
+# First: a stop that arrives while this script is still starting must still end in a checkpoint.
+stopping = False
+
+
+def on_term(*_: object) -> None:
+    global stopping
+    stopping = True
+
+
+signal.signal(signal.SIGTERM, on_term)
+
 with open(os.environ["TENSORONE_RUN_CONFIG"]) as config_file:
     config = json.load(config_file)
 options = dict(
@@ -83,15 +94,6 @@ def checkpoint(step: int) -> None:
     print(f"checkpoint ckpt_step_{step}_a{attempt}", flush=True)
 
 
-stopping = False
-
-
-def on_term(*_: object) -> None:
-    global stopping
-    stopping = True
-
-
-signal.signal(signal.SIGTERM, on_term)
 start = time.monotonic()
 seconds = float(options.get("seconds", "3600"))
 report = index == 0 and options.get("report", "yes") == "yes"

@@ -30,8 +30,12 @@ def test_a_worker_killed_with_sigkill_is_replaced_by_an_attempt_that_resumes(clu
     assert job["status"]["resumedFrom"].startswith("ckpt_step_")
     retry = [e for e in cluster.events("job-crash") if e["reason"] == "Retrying"]
     assert len(retry) == 1
-    logs = cluster.http.get("/api/v1/namespaces/default/configmaps/job-crash-logs-2").json()
-    assert f"resume={job['status']['resumedFrom']}" in logs["data"]["worker-0.log"]
+    # The status is written first, then the attempt's logs are archived.
+    logs = cluster.wait(
+        "attempt 2 logs archived",
+        lambda: cluster.http.get("/api/v1/namespaces/default/configmaps/job-crash-logs-2").json().get("data"),
+    )
+    assert f"resume={job['status']['resumedFrom']}" in logs["worker-0.log"]
 
 
 def test_retries_stop_at_the_backoff_limit(cluster: Cluster) -> None:

@@ -8,7 +8,8 @@ from tests.integration.controller.conftest import Cluster
 def test_stop_checkpoints_then_resume_continues_from_it(cluster: Cluster) -> None:
     cluster.start_operator()
     cluster.create_job("job-sr")
-    cluster.wait_phase("job-sr", "running")
+    # A container counts as running before its process is up; the stop must reach a trainer that can checkpoint.
+    cluster.wait("the trainer reports", lambda: (cluster.job("job-sr").get("status") or {}).get("progress"))
     cluster.patch_spec("job-sr", suspend=True)
     stopped = cluster.wait_phase("job-sr", "stopped")
     (checkpoint,) = stopped["status"]["checkpoints"]
