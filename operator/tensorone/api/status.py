@@ -139,6 +139,9 @@ class TrainingJobStatus(OpenCamelModel):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     attempts: int = Field(0, ge=0)
+    failed_attempts: int = Field(
+        0, ge=0, description="Attempts ended by a retryable failure; runPolicy.backoffLimit counts these"
+    )
     resumed_from: str | None = Field(
         None, description="Checkpoint id the current attempt resumes from (chosen when the attempt starts)"
     )

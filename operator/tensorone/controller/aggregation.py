@@ -57,6 +57,17 @@ class JobEvent:
     message: str
 
 
+@dataclass(frozen=True)
+class PhaseChange:
+    """A job entering a phase or a new attempt, and why: one line of the operator's log per transition."""
+
+    before: JobPhase
+    after: JobPhase
+    attempt: int
+    reason: str
+    message: str
+
+
 @dataclass
 class Decision:
     """The status the job should have and the actions that get it there."""
@@ -70,6 +81,8 @@ class Decision:
     events: list[JobEvent] = field(default_factory=list)
     requeue_after: float | None = None
     restarted_workers: int = 0
+    transition: PhaseChange | None = None
+    cause: tuple[str, str] = ("", "")
 
     def wake_in(self, seconds: float | None) -> None:
         if seconds is not None:
@@ -78,6 +91,10 @@ class Decision:
 
     def event(self, reason: Reason | str, message: str, warning: bool = False) -> None:
         self.events.append(JobEvent("Warning" if warning else "Normal", str(reason), message))
+
+    def enter(self, phase: JobPhase, reason: Reason, message: str) -> None:
+        self.status.phase = phase
+        self.cause = (str(reason), message)
 
 
 def latest_checkpoint(status: TrainingJobStatus) -> str | None:
@@ -198,18 +215,17 @@ def _stop(
     grace = timing.termination_grace_period_seconds if checkpoint else QUICK_GRACE_SECONDS
     alive = [p for p in current if not p.terminated]
     if alive:
-        status.phase = JobPhase.STOPPING
+        decision.enter(JobPhase.STOPPING, reason, message)
         set_condition(status, ConditionType.SUSPENDED, True, reason, message, now, job.generation)
         _archive_and_drop(decision, alive, grace)
         decision.wake_in(grace + 1)
         return
     _archive_and_drop(decision, current, grace)
-    final = JobPhase.STOPPED if checkpoint else JobPhase.CANCELLED
-    status.phase = final
     status.completed_at = now
     status.observed_generation = job.generation
     done = Reason.STOPPED if checkpoint else Reason.CANCELLED
     suspended_reason = Reason.BUDGET_EXCEEDED if reason == Reason.BUDGET_EXCEEDED else done
+    decision.enter(JobPhase.STOPPED if checkpoint else JobPhase.CANCELLED, suspended_reason, message)
     set_condition(status, ConditionType.SUSPENDED, True, suspended_reason, message, now, job.generation)
     set_condition(status, ConditionType.RUNNING, False, done, "workers stopped", now, job.generation)
 
@@ -218,7 +234,7 @@ def _fail(
     decision: Decision, job: JobView, current: Sequence[PodView], now: datetime, reason: Reason, message: str
 ) -> None:
     status = decision.status
-    status.phase = JobPhase.FAILED
+    decision.enter(JobPhase.FAILED, reason, message)
     status.completed_at = now
     status.observed_generation = job.generation
     status.error = JobError(reason=str(reason), message=message)
@@ -243,8 +259,9 @@ def _retry(
         )
         or "a worker disappeared (node lost)"
     )
-    retries = status.attempts - 1
-    if retries >= job.spec.run_policy.backoff_limit:
+    # Only failures count: attempts started by a user's resume do not use up the retries.
+    status.failed_attempts += 1
+    if status.failed_attempts > job.spec.run_policy.backoff_limit:
         _fail(
             decision,
             job,
@@ -259,8 +276,8 @@ def _retry(
     resume = latest_checkpoint(status)
     status.attempts += 1
     status.resumed_from = resume
-    status.phase = JobPhase.PENDING
     message = f"{described}; attempt {status.attempts} resumes from {resume or 'the start'}"
+    decision.enter(JobPhase.PENDING, Reason.RETRYING, message)
     set_condition(status, ConditionType.RUNNING, False, Reason.RETRYING, message, now, job.generation)
     decision.event(Reason.RETRYING, message, warning=True)
 
@@ -280,7 +297,6 @@ def _resume(decision: Decision, job: JobView, current: Sequence[PodView], now: d
     resume = wanted or latest_checkpoint(status)
     status.attempts += 1
     status.resumed_from = resume
-    status.phase = JobPhase.PENDING
     status.completed_at = None
     status.error = None
     status.observed_generation = job.generation
@@ -288,6 +304,7 @@ def _resume(decision: Decision, job: JobView, current: Sequence[PodView], now: d
         c for c in status.conditions if c.type not in (ConditionType.FAILED, ConditionType.STALLED)
     ]
     message = f"attempt {status.attempts} resumes from {resume or 'the start'}"
+    decision.enter(JobPhase.PENDING, Reason.RESUMED, message)
     set_condition(status, ConditionType.SUSPENDED, False, Reason.RESUMED, message, now, job.generation)
     decision.event(Reason.RESUMED, message)
 
@@ -306,7 +323,7 @@ def _finished(decision: Decision, job: JobView, current: Sequence[PodView], now:
 
 def _complete(decision: Decision, job: JobView, current: Sequence[PodView], now: datetime) -> None:
     status = decision.status
-    status.phase = JobPhase.COMPLETED
+    decision.enter(JobPhase.COMPLETED, Reason.COMPLETED, "all workers succeeded")
     status.completed_at = now
     status.observed_generation = job.generation
     set_condition(
@@ -355,9 +372,9 @@ def _progress(
             status, ConditionType.SCHEDULED, True, Reason.SCHEDULED, "all workers placed", now, job.generation
         )
         if status.phase != JobPhase.RUNNING:
-            status.phase = JobPhase.RUNNING
-            status.started_at = status.started_at or now
             message = f"{spec.max_workers} worker(s) running, attempt {status.attempts}"
+            decision.enter(JobPhase.RUNNING, Reason.WORKERS_RUNNING, message)
+            status.started_at = status.started_at or now
             set_condition(
                 status, ConditionType.RUNNING, True, Reason.WORKERS_RUNNING, message, now, job.generation
             )
@@ -398,6 +415,10 @@ def _check_stall(
 
 def _with_phase_event(decision: Decision, job: JobView, before: JobPhase) -> Decision:
     after = decision.status.phase or JobPhase.PENDING
+    attempt = decision.status.attempts
+    if after != before or attempt != job.status.attempts:
+        reason, message = decision.cause
+        decision.transition = PhaseChange(before, after, attempt, reason or str(after).capitalize(), message)
     if after != before:
         warning = after == JobPhase.FAILED
         detail = decision.status.error.message if warning and decision.status.error else f"{before} → {after}"

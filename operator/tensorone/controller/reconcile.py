@@ -8,6 +8,7 @@ just restarted, a second operator, a watch that lags our own write) gets 409 Con
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from tensorone.controller.admission import (
     check_admission,
     refused_status,
 )
-from tensorone.controller.aggregation import Decision, JobEvent, JobView, Timing, decide
+from tensorone.controller.aggregation import Decision, JobEvent, JobView, PhaseChange, Timing, decide
 from tensorone.controller.builders import (
     JobContext,
     build_logs_config_map,
@@ -44,11 +45,30 @@ from tensorone.controller.settings import OperatorSettings
 logger = logging.getLogger(__name__)
 
 OPERATOR_STATUS_FIELDS = (
-    "phase", "conditions", "observedGeneration", "startedAt", "completedAt", "attempts", "resumedFrom",
-    "resourceAllocation", "estimatedCost", "estimatedDurationSeconds", "estimatedCompletion", "resourceUsage",
-    "error",
+    "phase", "conditions", "observedGeneration", "startedAt", "completedAt", "attempts", "failedAttempts",
+    "resumedFrom", "resourceAllocation", "estimatedCost", "estimatedDurationSeconds", "estimatedCompletion",
+    "resourceUsage", "error",
 )  # fmt: skip
 RETRY_SOON = 0.5
+
+
+def log_transition(namespace: str, name: str, change: PhaseChange) -> None:
+    """One key=value line per phase change or new attempt (the same keys as ``extra`` for JSON log shippers)."""
+    fields = {
+        "namespace": namespace,
+        "job": name,
+        "from_phase": str(change.before),
+        "to_phase": str(change.after),
+        "attempt": change.attempt,
+        "reason": change.reason,
+    }
+    logger.log(
+        logging.WARNING if change.after == JobPhase.FAILED else logging.INFO,
+        "job transition namespace=%s job=%s from=%s to=%s attempt=%d reason=%s message=%s",
+        *fields.values(),
+        json.dumps(change.message, ensure_ascii=False),
+        extra=fields,
+    )
 
 
 def utcnow() -> datetime:
@@ -189,6 +209,8 @@ class Engine:
             except ConflictError:
                 return RETRY_SOON
             self._count_usage(meta, str(gpu_type), job.status, decision.status)
+            if decision.transition is not None:
+                log_transition(meta.namespace, meta.name, decision.transition)
             await self._post_events(meta, decision.events)
             if decision.restarted_workers:
                 self.metrics.worker_restarts.labels(meta.namespace).inc(decision.restarted_workers)
@@ -352,6 +374,18 @@ class Engine:
             failed = after == JobPhase.FAILED
             message = new.error.message if failed and new.error else f"{before or 'queued'} → {after}"
             reason = new.error.reason if failed and new.error else str(after).capitalize()
+            admitted = condition(new, ConditionType.ADMITTED)
+            log_transition(
+                meta.namespace,
+                meta.name,
+                PhaseChange(
+                    before or JobPhase.QUEUED,
+                    after,
+                    new.attempts,
+                    admitted.reason if admitted else reason,
+                    admitted.message if admitted else message,
+                ),
+            )
             await self._post_events(meta, [JobEvent("Warning" if failed else "Normal", reason, message)])
         self.metrics.observe_phase(meta.namespace, meta.name, after)
         return fresh

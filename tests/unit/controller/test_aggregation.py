@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tensorone.api.status import ConditionType, JobPhase
-from tensorone.controller.aggregation import decide
+from tensorone.controller.aggregation import JobView, PhaseChange, decide
 from tensorone.controller.conditions import condition
 from tensorone.controller.pods import PodView
 from tests.unit.controller.conftest import NOW, TIMING, make_job, make_spec, pod
@@ -45,10 +45,16 @@ def _phase_after(job_status: dict[str, Any], pods: list[PodView], **spec: Any) -
         ),
         ({"phase": "running"}, [pod(phase="Failed", exit_code=137)], {}, JobPhase.PENDING),
         (
-            {"phase": "running", "attempts": 4},
+            {"phase": "running", "attempts": 4, "failedAttempts": 3},
             [pod(phase="Failed", exit_code=137, attempt=4)],
             {},
             JobPhase.FAILED,
+        ),
+        (
+            {"phase": "running", "attempts": 6},
+            [pod(phase="Failed", exit_code=137, attempt=6)],
+            {},
+            JobPhase.PENDING,
         ),
         ({"phase": "running"}, [pod()], {"suspend": True}, JobPhase.STOPPING),
         ({"phase": "stopping"}, [pod(phase="Succeeded", exit_code=0)], {"suspend": True}, JobPhase.STOPPED),
@@ -64,6 +70,7 @@ def _phase_after(job_status: dict[str, Any], pods: list[PodView], **spec: Any) -
         "trainer-config-error",
         "killed-worker-retries",
         "backoff-limit-reached",
+        "resumed-attempts-are-not-failures",
         "stop-requested",
         "stopped-after-checkpoint",
         "stopped-without-checkpoint-is-cancelled",
@@ -118,6 +125,23 @@ def test_retry_deletes_the_other_workers_and_resumes_from_the_latest_checkpoint(
     assert decision.status.resumed_from == "ckpt_step_10"
     assert sorted(decision.delete_pods) == sorted(p.name for p in pods)
     assert decision.create_workers is False
+
+
+def test_a_job_stopped_and_resumed_five_times_still_gets_its_full_backoff_limit() -> None:
+    spec = make_spec(runPolicy={"backoffLimit": 2})
+    job = make_job(spec, phase="running", attempts=6)
+    retries = 0
+    while True:
+        decision = decide(
+            job, [pod(phase="Failed", exit_code=137, attempt=job.status.attempts)], NOW, TIMING, PRICE
+        )
+        if decision.status.phase == JobPhase.FAILED:
+            break
+        retries += 1
+        job = JobView(job.name, job.generation, spec, decision.status.model_copy(update={"phase": "running"}))
+    assert retries == 2
+    assert decision.status.error is not None
+    assert decision.status.error.reason == "BackoffLimitExceeded"
 
 
 def test_a_worker_vanishing_from_a_running_job_counts_as_node_loss() -> None:
@@ -201,3 +225,49 @@ def test_finished_job_children_go_after_the_ttl() -> None:
     )
     assert (early.remove_children, late.remove_children) == (False, True)
     assert early.requeue_after == pytest.approx(30)
+
+
+@pytest.mark.parametrize(
+    ("status", "pods", "spec", "expected"),
+    [
+        ({}, [pod()], {}, ("pending", "running", "WorkersRunning")),
+        ({"phase": "running"}, [pod()], {"suspend": True}, ("running", "stopping", "Stopping")),
+        (
+            {"phase": "running"},
+            [pod(ran_for=60)],
+            {"maxCost": 30.0},
+            ("running", "stopping", "BudgetExceeded"),
+        ),
+        ({"phase": "running"}, [pod(phase="Failed", exit_code=137)], {}, ("running", "pending", "Retrying")),
+        (
+            {"phase": "running", "startedAt": (NOW - timedelta(seconds=11)).isoformat()},
+            [pod()],
+            {"runPolicy": {"activeDeadlineSeconds": 10}},
+            ("running", "failed", "DeadlineExceeded"),
+        ),
+        (
+            {"phase": "running"},
+            [pod(phase="Succeeded", exit_code=0)],
+            {},
+            ("running", "completed", "Completed"),
+        ),
+        ({"phase": "running", "lastReportTime": NOW.isoformat()}, [pod()], {}, None),
+    ],
+    ids=["starts", "stop", "budget", "retry", "deadline", "completes", "no-change"],
+)
+def test_each_phase_change_is_told_with_its_reason(
+    status: dict[str, Any], pods: list[PodView], spec: dict[str, Any], expected: tuple[str, str, str] | None
+) -> None:
+    change = decide(make_job(make_spec(**spec), **status), pods, NOW, TIMING, PRICE).transition
+    assert (None if change is None else (change.before, change.after, change.reason)) == expected
+
+
+def test_a_retry_within_pending_is_still_told_as_a_new_attempt() -> None:
+    decision = decide(make_job(), [pod(phase="Failed", exit_code=137)], NOW, TIMING, PRICE)
+    assert decision.transition == PhaseChange(
+        JobPhase.PENDING,
+        JobPhase.PENDING,
+        2,
+        "Retrying",
+        "worker 0: exit 137; attempt 2 resumes from the start",
+    )
