@@ -22,6 +22,9 @@ def operator_command(
         Path | None, typer.Option(help="Operator settings YAML (trainer image, pricing, timings)")
     ] = None,
     metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus metrics on this port")] = None,
+    liveness_port: Annotated[
+        int | None, typer.Option(help="Serve /healthz on this port, answered by the operator's event loop")
+    ] = None,
     peering: Annotated[
         str | None, typer.Option(help="kopf peering name for active/standby operators")
     ] = None,
@@ -38,5 +41,12 @@ def operator_command(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
     asyncio.run(
-        run(settings, namespace=namespace, kubeconfig=kubeconfig, metrics_port=metrics_port, peering=peering)
+        run(
+            settings,
+            namespace=namespace,
+            kubeconfig=kubeconfig,
+            metrics_port=metrics_port,
+            liveness_port=liveness_port,
+            peering=peering,
+        )
     )

@@ -29,6 +29,7 @@ async def run(
     namespace: str | None = None,
     kubeconfig: str | Path | None = None,
     metrics_port: int | None = None,
+    liveness_port: int | None = None,
     peering: str | None = None,
     stop_flag: asyncio.Event | threading.Event | None = None,
     ready_flag: asyncio.Event | threading.Event | None = None,
@@ -40,6 +41,8 @@ async def run(
         namespace: watch only this namespace (None: all namespaces).
         kubeconfig: the cluster to manage (None: ``$KUBECONFIG``, in-cluster, ``~/.kube/config``).
         metrics_port: serve Prometheus metrics on this port.
+        liveness_port: serve kopf's liveness probe at ``/healthz`` on this port. Unlike the metrics server (a
+            thread), it is answered by the operator's event loop, so a hung loop fails the probe.
         peering: a kopf peering name for active/standby operators (needs kopf's peering CRD); None: standalone.
         stop_flag: set it to stop the operator.
         ready_flag: set once the operator watches.
@@ -68,6 +71,7 @@ async def run(
             namespaces=[namespace] if namespace else [],
             standalone=peering is None,
             peering_name=peering,
+            liveness_endpoint=f"http://0.0.0.0:{liveness_port}/healthz" if liveness_port else None,
             stop_flag=stop_flag,
             ready_flag=ready_flag,
         )

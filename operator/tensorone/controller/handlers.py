@@ -109,6 +109,12 @@ async def stop_workers_on_delete(
         raise kopf.TemporaryError("waiting for the workers to stop", delay=1)
 
 
+@kopf.on.probe(id="jobs")
+def jobs_driven(**_: Any) -> int:
+    """In the liveness answer (``--liveness-port``): the jobs this operator is driving right now."""
+    return len(_wakeups)
+
+
 _connection_info: kopf.ConnectionInfo | None = None
 _watch_timeout_seconds = 300
 

@@ -197,10 +197,14 @@ class Pod:
         pattern = r"(?<![\w/.-])(" + "|".join(map(re.escape, mounts)) + r")(?=/)"
         return re.sub(pattern, lambda m: str(self.mounts[m.group(1)]), text)
 
-    def command(self, port_flag: str, port: int) -> list[str]:
+    def command(self, **ports: int) -> list[str]:
+        """The container's command with local paths, and free local ports for its ``--<flag>=`` port arguments
+        (``metrics_port=`` replaces ``--metrics-port=``)."""
+        flags = {f"--{name.replace('_', '-')}": port for name, port in ports.items()}
         command = [str(Path(sys.executable).with_name(self.container["command"][0]))]
         for arg in self.container["args"]:
-            command.append(f"{port_flag}={port}" if arg.startswith(f"{port_flag}=") else self.map_paths(arg))
+            flag = arg.split("=", 1)[0]
+            command.append(f"{flag}={flags[flag]}" if flag in flags else self.map_paths(arg))
         return command
 
     def env(self, **extra: str) -> dict[str, str]:

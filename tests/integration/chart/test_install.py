@@ -90,21 +90,23 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
         documents = install(sandbox, SANDBOX_VALUES)
         operator = Pod(sandbox, one(documents, "Deployment", "-operator$"), tmp / "operator")
         facade = Pod(sandbox, one(documents, "Deployment", "-facade$"), tmp / "facade")
-        metrics_port, api_port = free_port(), free_port()
+        metrics_port, liveness_port, api_port = free_port(), free_port(), free_port()
         operator_cmd = [
-            *operator.command("--metrics-port", metrics_port),
+            *operator.command(metrics_port=metrics_port, liveness_port=liveness_port),
             f"--kubeconfig={kubeconfig_for(sandbox, 'operator', tmp)}",
         ]
         facade_env = facade.env(TENSORONE_FACADE_KUBECONFIG=str(kubeconfig_for(sandbox, "facade", tmp)))
         with (
             process(operator_cmd, operator.env(), tmp / "operator.log"),
-            process(facade.command("--port", api_port), facade_env, tmp / "facade.log"),
+            process(facade.command(port=api_port), facade_env, tmp / "facade.log"),
         ):
             api = f"http://127.0.0.1:{api_port}"
             wait_http(api + "/readyz", tmp / "facade.log")
             wait_http(f"http://127.0.0.1:{metrics_port}/metrics", tmp / "operator.log")
+            wait_http(f"http://127.0.0.1:{liveness_port}/healthz", tmp / "operator.log")
             probes = {
-                "operator-liveness": _probe(operator, f"http://127.0.0.1:{metrics_port}", "livenessProbe"),
+                "operator-liveness": _probe(operator, f"http://127.0.0.1:{liveness_port}", "livenessProbe"),
+                "operator-readiness": _probe(operator, f"http://127.0.0.1:{liveness_port}", "readinessProbe"),
                 "facade-liveness": _probe(facade, api, "livenessProbe"),
                 "facade-readiness": _probe(facade, api, "readinessProbe"),
             }
@@ -167,7 +169,12 @@ def test_a_job_submitted_through_the_installed_api_completes_at_the_chart_price(
 
 
 def test_probes_of_the_rendered_deployments_answer(installed: Installed) -> None:
-    assert installed.probes == {"operator-liveness": 200, "facade-liveness": 200, "facade-readiness": 200}
+    assert installed.probes == {
+        "operator-liveness": 200,
+        "operator-readiness": 200,
+        "facade-liveness": 200,
+        "facade-readiness": 200,
+    }
 
 
 def test_examples_are_accepted_by_the_installed_crds(installed: Installed) -> None:
