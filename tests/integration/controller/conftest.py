@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +25,13 @@ DATASETS = "/apis/training.tensorone.ai/v1/namespaces/default/datasets"
 PODS = "/api/v1/namespaces/default/pods"
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def fake_code(**options: Any) -> str:
     lines = [f"# fake: {key}={value}" for key, value in options.items()]
     return "\n".join([*lines, "def train(context):", "    pass", ""])
@@ -38,7 +46,15 @@ class Cluster:
         self.settings_path = settings_path
         self.operators: list[subprocess.Popen[bytes]] = []
 
-    def start_operator(self) -> subprocess.Popen[bytes]:
+    def configure(self, **settings: Any) -> None:
+        """Change operator settings (camelCase keys) for the operators started after this."""
+        current = yaml.safe_load(self.settings_path.read_text())
+        self.settings_path.write_text(yaml.safe_dump({**current, **settings}))
+
+    def operator_log(self, index: int = 0) -> str:
+        return (self.sandbox.dir / f"operator-{index}.log").read_text()
+
+    def start_operator(self, *args: str, log_level: str = "WARNING") -> subprocess.Popen[bytes]:
         log = open(self.sandbox.dir / f"operator-{len(self.operators)}.log", "wb")  # noqa: SIM115
         process = subprocess.Popen(
             [
@@ -51,7 +67,8 @@ class Cluster:
                 "--config",
                 str(self.settings_path),
                 "--log-level",
-                "WARNING",
+                log_level,
+                *args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
