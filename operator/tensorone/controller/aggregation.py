@@ -296,6 +296,8 @@ def _resume(decision: Decision, job: JobView, current: Sequence[PodView], now: d
         return
     resume = wanted or latest_checkpoint(status)
     status.attempts += 1
+    # A resume is the user's new start: it gets the full backoffLimit of retries again.
+    status.failed_attempts = 0
     status.resumed_from = resume
     status.completed_at = None
     status.error = None

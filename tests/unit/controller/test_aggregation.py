@@ -161,6 +161,24 @@ def test_resume_starts_a_new_attempt_from_the_requested_checkpoint() -> None:
     )
 
 
+def test_resuming_a_job_that_ran_out_of_retries_gives_it_its_retries_again() -> None:
+    job = make_job(
+        make_spec(resumeFrom="ckpt_step_10", runPolicy={"backoffLimit": 1}),
+        generation=3,
+        phase="failed",
+        attempts=3,
+        failedAttempts=2,
+        checkpoints=[CHECKPOINT],
+    )
+    resumed = decide(job, [], NOW, TIMING, PRICE)
+    assert resumed.status.phase == JobPhase.PENDING
+    running = JobView(
+        job.name, job.generation, job.spec, resumed.status.model_copy(update={"phase": "running"})
+    )
+    failure = decide(running, [pod(phase="Failed", exit_code=137, attempt=4)], NOW, TIMING, PRICE)
+    assert failure.status.phase != JobPhase.FAILED, "the first failure after a resume is retried"
+
+
 def test_resume_from_an_unknown_checkpoint_creates_no_pods() -> None:
     job = make_job(make_spec(resumeFrom="ckpt_nope"), generation=3, phase="stopped", checkpoints=[CHECKPOINT])
     decision = decide(job, [], NOW, TIMING, PRICE)
