@@ -164,30 +164,10 @@ def step_losses(output: Path) -> dict[int, float]:
 
 
 def write_yolo_dataset(root: Path, n_train: int = 8, n_val: int = 4, imgsz: int = 64) -> Path:
-    """A YOLO-format dataset of coloured rectangles on grey (two classes) and its ``data.yaml``."""
-    import numpy as np
-    from PIL import Image
+    """A YOLO-format dataset of coloured rectangles on grey (two classes) and its ``data.yaml``: the demo's."""
+    from tensorone.demo.assets import write_shapes_dataset
 
-    rng = np.random.default_rng(0)
-    for split, count in (("train", n_train), ("val", n_val)):
-        (root / "images" / split).mkdir(parents=True, exist_ok=True)
-        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
-        for i in range(count):
-            image = np.full((imgsz, imgsz, 3), 114, dtype=np.uint8)
-            cls = i % 2
-            w, h = rng.integers(imgsz // 4, imgsz // 2, size=2)
-            x0, y0 = rng.integers(0, imgsz - w), rng.integers(0, imgsz - h)
-            image[y0 : y0 + h, x0 : x0 + w] = (220, 40, 40) if cls == 0 else (40, 40, 220)
-            Image.fromarray(image).save(root / "images" / split / f"{i}.png")
-            cx, cy = (x0 + w / 2) / imgsz, (y0 + h / 2) / imgsz
-            (root / "labels" / split / f"{i}.txt").write_text(
-                f"{cls} {cx:.6f} {cy:.6f} {w / imgsz:.6f} {h / imgsz:.6f}\n", encoding="utf-8"
-            )
-    data_yaml = root / "data.yaml"
-    data_yaml.write_text(
-        f"path: {root}\ntrain: images/train\nval: images/val\nnames:\n  0: red\n  1: blue\n", encoding="utf-8"
-    )
-    return data_yaml
+    return write_shapes_dataset(root, n_train=n_train, n_val=n_val, size=imgsz)
 
 
 def stop_with_sigterm_after_step(
