@@ -194,8 +194,16 @@ class Pod:
         if not self.mounts:
             return text
         mounts = sorted(self.mounts, key=len, reverse=True)
-        pattern = r"(?<![\w/.-])(" + "|".join(map(re.escape, mounts)) + r")(?=/)"
-        return re.sub(pattern, lambda m: str(self.mounts[m.group(1)]), text)
+        pattern = r"(?<![\w/.-])(" + "|".join(map(re.escape, mounts)) + r")(/[^\s\"',\]]*)"
+
+        def local(match: re.Match[str]) -> str:
+            # A path of this machine (the test's own interpreter, say) is left alone even when it starts like a
+            # mount path: with the checkout under /tmp, /tmp/<checkout>/.venv/bin/python is not the pod's /tmp.
+            if Path(match.group(0)).exists():
+                return match.group(0)
+            return str(self.mounts[match.group(1)]) + match.group(2)
+
+        return re.sub(pattern, local, text)
 
     def command(self, **ports: int) -> list[str]:
         """The container's command with local paths, and free local ports for its ``--<flag>=`` port arguments
