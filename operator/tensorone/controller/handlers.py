@@ -20,6 +20,9 @@ from tensorone.controller.pods import PodView, parse_pod
 from tensorone.controller.reconcile import Engine
 
 WORKER_LABELS = {names.JOB_LABEL: kopf.PRESENT}
+# The first pass waits (at most this long) for kopf's finalizer PATCH to come back: a status patch decided before it
+# would carry a resourceVersion that the finalizer just made stale, and get 409 Conflict.
+FINALIZER_WAIT_SECONDS = 2.0
 _wakeups: dict[tuple[str, str], asyncio.Event] = {}
 _engine: Engine | None = None
 
@@ -40,6 +43,33 @@ def _wake(namespace: str | None, job: str | None) -> None:
     event = _wakeups.get((namespace or "", job or ""))
     if event is not None:
         event.set()
+
+
+class NoDiffBase(kopf.DiffBaseStorage):
+    """kopf's diff base exists for ``on.update`` handlers, and this operator has none: every body is its own base,
+    so kopf never writes its ``last-handled-configuration`` annotation (one PATCH per job saved). Deletion is still
+    seen (it is detected from ``deletionTimestamp``, not from the diff)."""
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return self.build(body=body)
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
+def _finalized(body: kopf.Body) -> bool:
+    meta = body.get("metadata") or {}
+    return names.FINALIZER in (meta.get("finalizers") or []) or bool(meta.get("deletionTimestamp"))
+
+
+async def _wait(wakeup: asyncio.Event, stopped: kopf.DaemonStopped, timeout: float) -> None:
+    waiter = asyncio.ensure_future(wakeup.wait())
+    stopper = asyncio.ensure_future(stopped.wait())
+    await asyncio.wait({waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    for task in (waiter, stopper):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _pods(index: kopf.Index[tuple[str, str], PodView], namespace: str | None, name: str) -> list[PodView]:
@@ -76,6 +106,11 @@ async def run_job(
     key = (namespace or "", name)
     wakeup = _wakeups.setdefault(key, asyncio.Event())
     try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FINALIZER_WAIT_SECONDS
+        while not stopped and not _finalized(body) and loop.time() < deadline:
+            wakeup.clear()
+            await _wait(wakeup, stopped, deadline - loop.time())
         while not stopped:
             wakeup.clear()
             try:
@@ -83,16 +118,7 @@ async def run_job(
             except Exception:  # one bad pass must not end the job's daemon
                 logger.exception("reconcile failed; retrying")
                 delay = 5.0
-            waiter = asyncio.ensure_future(wakeup.wait())
-            stopper = asyncio.ensure_future(stopped.wait())
-            await asyncio.wait(
-                {waiter, stopper}, timeout=delay or engine().settings.resync_seconds,
-                return_when=asyncio.FIRST_COMPLETED,
-            )  # fmt: skip
-            for task in (waiter, stopper):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await _wait(wakeup, stopped, delay or engine().settings.resync_seconds)
     finally:
         _wakeups.pop(key, None)
 
@@ -142,5 +168,6 @@ def tune_kopf(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.connect_timeout = 30
     settings.watching.reconnect_backoff = 1.0
     settings.persistence.finalizer = names.FINALIZER
+    settings.persistence.diffbase_storage = NoDiffBase()
     # Our own transition events are enough; kopf's per-handler log events would double the API writes per job.
     settings.posting.enabled = False

@@ -50,6 +50,8 @@ OPERATOR_STATUS_FIELDS = (
     "resourceUsage", "error",
 )  # fmt: skip
 RETRY_SOON = 0.5
+CONFLICT_RETRIES = 3
+NODE_CACHE_SECONDS = 10.0
 
 
 def log_transition(namespace: str, name: str, change: PhaseChange) -> None:
@@ -68,6 +70,14 @@ def log_transition(namespace: str, name: str, change: PhaseChange) -> None:
         *fields.values(),
         json.dumps(change.message, ensure_ascii=False),
         extra=fields,
+    )
+
+
+def _admitted(obj: dict[str, Any]) -> bool:
+    """Has admission decided on this job (either way)?"""
+    return (
+        condition(TrainingJobStatus.model_validate(obj.get("status") or {}), ConditionType.ADMITTED)
+        is not None
     )
 
 
@@ -122,6 +132,7 @@ class Engine:
         # uid -> (resourceVersion we patched from, the object the patch returned): a watch that still shows the
         # old version must not be decided on again (it would repeat the transition we just wrote).
         self._fresh: dict[str, tuple[str | None, dict[str, Any]]] = {}
+        self._nodes: tuple[float, list[NodeOffer]] | None = None  # (monotonic time listed, offers)
         self.timing = Timing(
             stall_window_seconds=self.settings.stall_window_seconds,
             termination_grace_period_seconds=self.settings.termination_grace_period_seconds,
@@ -147,6 +158,25 @@ class Engine:
 
     async def _reconcile(self, obj: dict[str, Any], pods: Sequence[PodView]) -> float | None:
         obj = self._freshest(obj)
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return await self._pass(obj, pods)
+            except ConflictError:
+                if _admitted(obj):
+                    return RETRY_SOON  # decided on pods too: wait for the watches to show what changed
+            # Admission lost a race (kopf's finalizer, a second operator): look again at once instead of waiting
+            # for the next event. Only admission: it depends on the job alone, while a later pass decided on the
+            # job read now and the pod index as it is would see pods the index does not show yet as gone.
+            meta = obj.get("metadata") or {}
+            fresh = await self.client.get("TrainingJob", str(meta.get("namespace")), str(meta.get("name")))
+            if fresh is None:
+                return None
+            if _admitted(fresh):
+                return RETRY_SOON
+            obj = fresh
+        return RETRY_SOON
+
+    async def _pass(self, obj: dict[str, Any], pods: Sequence[PodView]) -> float | None:
         meta = ObjectMeta.model_validate(obj.get("metadata") or {})
         status = TrainingJobStatus.model_validate(obj.get("status") or {})
         try:
@@ -158,15 +188,22 @@ class Engine:
             return None
         admitted = condition(status, ConditionType.ADMITTED)
         if admitted is None:
-            fresh = await self._admit(meta, job)
-            if fresh is None:
-                return None
-            meta, job = ObjectMeta.model_validate(fresh["metadata"]), TrainingJobResource.from_k8s(fresh)
-        elif admitted.status != ConditionStatus.TRUE:
+            return await self._admit(meta, job, pods)
+        if admitted.status != ConditionStatus.TRUE:
             return None
         return await self._drive(meta, job, pods)
 
-    async def _admit(self, meta: ObjectMeta, job: TrainingJobResource) -> dict[str, Any] | None:
+    async def _node_offers(self, fresh: bool) -> list[NodeOffer]:
+        """The nodes' GPU offer, listed at most every ``NODE_CACHE_SECONDS`` unless ``fresh``."""
+        now = time.monotonic()
+        if fresh or self._nodes is None or now - self._nodes[0] > NODE_CACHE_SECONDS:
+            self._nodes = (now, [NodeOffer.from_node(n) for n in await self.client.list("Node", None)])
+        return self._nodes[1]
+
+    async def _admit(
+        self, meta: ObjectMeta, job: TrainingJobResource, pods: Sequence[PodView]
+    ) -> float | None:
+        """Admit or refuse; an admitted job's first decision goes into the same status patch."""
         raw_dataset = await self.client.get("Dataset", meta.namespace, job.spec.dataset_ref.name)
         dataset: DatasetResource | None = None
         if raw_dataset is not None:
@@ -174,8 +211,10 @@ class Engine:
                 dataset = DatasetResource.from_k8s(raw_dataset)
             except ConfigurationError:
                 dataset = None
-        nodes = [NodeOffer.from_node(n) for n in await self.client.list("Node", None)]
-        refusal = check_admission(job.spec, dataset, nodes, self.catalog)
+        refusal = check_admission(job.spec, dataset, await self._node_offers(fresh=False), self.catalog)
+        if refusal is not None and refusal.reason == Reason.INSUFFICIENT_RESOURCES:
+            # The cached offer may be out of date: refuse only on what the nodes offer now.
+            refusal = check_admission(job.spec, dataset, await self._node_offers(fresh=True), self.catalog)
         now = utcnow()
         if refusal is not None or dataset is None:
             refusal = refusal or Refusal(Reason.DATASET_NOT_FOUND, "dataset not found")
@@ -183,35 +222,44 @@ class Engine:
             self._observe_admission(meta, now)
             return None
         new = admitted_status(job.status, job.spec, dataset, self.catalog, now, meta.generation)
-        fresh = await self._write(meta, job.status, new)
-        self._observe_admission(meta, now)
-        if fresh is not None and meta.uid:
+        if meta.uid:
             self._datasets[meta.uid] = dataset.spec
-        return fresh
+        delay = await self._drive(meta, job, pods, admitted=new)
+        self._observe_admission(meta, now)
+        return delay
 
     def _observe_admission(self, meta: ObjectMeta, now: datetime) -> None:
         if meta.creation_timestamp is not None:
             self.metrics.admission_seconds.observe(max(0.0, (now - meta.creation_timestamp).total_seconds()))
 
     async def _drive(
-        self, meta: ObjectMeta, job: TrainingJobResource, pods: Sequence[PodView]
+        self,
+        meta: ObjectMeta,
+        job: TrainingJobResource,
+        pods: Sequence[PodView],
+        admitted: TrainingJobStatus | None = None,
     ) -> float | None:
+        """Decide, patch the status, act. ``admitted``: the status admission just gave the job (not yet written),
+        decided on and written together with the decision's changes."""
+        persisted = job.status
+        if admitted is not None:
+            job = job.model_copy(update={"status": admitted})
         view = JobView(name=meta.name, generation=meta.generation or 1, spec=job.spec, status=job.status)
         now = utcnow()
         gpu_type = self.catalog.resolve(job.spec.gpu_type)
         price = self.catalog.gpu(gpu_type).price_per_hour
         decision = decide(view, pods, now, self.timing, price)
         running = any(p.running for p in pods)
-        patch = status_patch(job.status, decision.status, now, self.settings.usage_flush_seconds, running)
+        patch = status_patch(persisted, decision.status, now, self.settings.usage_flush_seconds, running)
         if patch is not None:
-            try:
-                await self._patch(meta, patch)
-            except ConflictError:
-                return RETRY_SOON
-            self._count_usage(meta, str(gpu_type), job.status, decision.status)
+            await self._patch(meta, patch)  # ConflictError: the caller decides again on a fresh view
+            self._count_usage(meta, str(gpu_type), persisted, decision.status)
+            events = list(decision.events)
+            if admitted is not None:
+                events.insert(0, self._admission_transition(meta, persisted, admitted))
             if decision.transition is not None:
                 log_transition(meta.namespace, meta.name, decision.transition)
-            await self._post_events(meta, decision.events)
+            await self._post_events(meta, events)
             if decision.restarted_workers:
                 self.metrics.worker_restarts.labels(meta.namespace).inc(decision.restarted_workers)
         self.metrics.observe_phase(meta.namespace, meta.name, decision.status.phase)
@@ -298,7 +346,7 @@ class Engine:
         """After ``ttlSecondsAfterFinished``: everything but the checkpoints and the archived logs."""
         account = names.trainer_account_name(meta.name)
         doomed = [("Pod", p.name) for p in pods] + [
-            ("Service", names.service_name(meta.name)),
+            *([("Service", names.service_name(meta.name))] if job.spec.max_workers > 1 else []),
             ("ConfigMap", names.config_map_name(meta.name)),
             ("RoleBinding", account),
             ("Role", account),
@@ -365,30 +413,33 @@ class Engine:
         patch = status_patch(old, new, utcnow(), 0.0, workers_running=False)
         if patch is None:
             return None
-        try:
-            fresh = await self._patch(meta, patch)
-        except ConflictError:
-            return None
-        before, after = old.phase, new.phase
-        if before != after and after is not None:
-            failed = after == JobPhase.FAILED
-            message = new.error.message if failed and new.error else f"{before or 'queued'} → {after}"
-            reason = new.error.reason if failed and new.error else str(after).capitalize()
-            admitted = condition(new, ConditionType.ADMITTED)
-            log_transition(
-                meta.namespace,
-                meta.name,
-                PhaseChange(
-                    before or JobPhase.QUEUED,
-                    after,
-                    new.attempts,
-                    admitted.reason if admitted else reason,
-                    admitted.message if admitted else message,
-                ),
-            )
-            await self._post_events(meta, [JobEvent("Warning" if failed else "Normal", reason, message)])
-        self.metrics.observe_phase(meta.namespace, meta.name, after)
+        fresh = await self._patch(meta, patch)  # ConflictError: the caller decides again on a fresh view
+        if old.phase != new.phase and new.phase is not None:
+            await self._post_events(meta, [self._admission_transition(meta, old, new)])
+        self.metrics.observe_phase(meta.namespace, meta.name, new.phase)
         return fresh
+
+    def _admission_transition(
+        self, meta: ObjectMeta, old: TrainingJobStatus, new: TrainingJobStatus
+    ) -> JobEvent:
+        """Logs admission's phase change (queued → pending, or → failed when refused) and returns its event."""
+        before, after = old.phase, new.phase or JobPhase.PENDING
+        failed = after == JobPhase.FAILED
+        message = new.error.message if failed and new.error else f"{before or 'queued'} → {after}"
+        reason = new.error.reason if failed and new.error else str(after).capitalize()
+        admitted = condition(new, ConditionType.ADMITTED)
+        log_transition(
+            meta.namespace,
+            meta.name,
+            PhaseChange(
+                before or JobPhase.QUEUED,
+                after,
+                new.attempts,
+                admitted.reason if admitted else reason,
+                admitted.message if admitted else message,
+            ),
+        )
+        return JobEvent("Warning" if failed else "Normal", reason, message)
 
     def _count_usage(
         self, meta: ObjectMeta, gpu_type: str, old: TrainingJobStatus, new: TrainingJobStatus

@@ -19,8 +19,8 @@ def test_finished_job_children_go_after_the_ttl_but_logs_and_checkpoints_stay(cl
         "job-ttl", runPolicy={"ttlSecondsAfterFinished": 1}, config={"customCode": fake_code(seconds=1)}
     )
     cluster.wait_phase("job-ttl", "running")
+    assert cluster.http.get(f"{NAMESPACE}/services/job-ttl-workers").status_code == 404  # one worker: none
     children = [
-        f"{NAMESPACE}/services/job-ttl-workers",
         f"{NAMESPACE}/configmaps/job-ttl-config",
         f"{NAMESPACE}/serviceaccounts/job-ttl-trainer",
         f"{RBAC}/roles/job-ttl-trainer",

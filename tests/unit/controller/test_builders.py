@@ -30,6 +30,7 @@ def _env(pod: dict[str, Any]) -> dict[str, str]:
 
 
 def test_every_child_is_owned_by_the_job_so_deleting_the_job_removes_it(ctx: JobContext) -> None:
+    ctx = make_context(make_spec(maxWorkers=2))
     children = [*build_support_objects(ctx), *build_worker_pods(ctx, attempt=1, resume_from=None)]
     assert {c["kind"] for c in children} == {
         "ServiceAccount",
@@ -92,7 +93,23 @@ def test_worker_requests_gpus_and_memory_and_lands_on_the_gpu_product() -> None:
         "tolerations"
     ]
     assert pod["spec"]["restartPolicy"] == "Never"
-    assert (pod["spec"]["hostname"], pod["spec"]["subdomain"]) == ("worker-0", "job-0123456789abcdef-workers")
+    assert (pod["spec"]["hostname"], "subdomain" in pod["spec"]) == (
+        "worker-0",
+        False,
+    )  # one worker: standalone
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_only_several_workers_get_the_headless_service_that_names_worker_0(workers: int) -> None:
+    ctx = make_context(make_spec(maxWorkers=workers))
+    services = [m for m in build_support_objects(ctx) if m["kind"] == "Service"]
+    pod = build_worker_pod(ctx, 0, attempt=1, resume_from=None)
+    if workers == 1:
+        assert services == []
+        assert "subdomain" not in pod["spec"]
+    else:
+        assert [s["metadata"]["name"] for s in services] == ["job-0123456789abcdef-workers"]
+        assert pod["spec"]["subdomain"] == "job-0123456789abcdef-workers"
 
 
 def test_worker_gets_the_config_path_grace_period_and_checkpoint_to_resume() -> None:

@@ -1,4 +1,4 @@
-"""The objects around the workers: headless Service, job-config ConfigMap, checkpoint PVC and the trainer's RBAC."""
+"""The objects around the workers: headless Service (several workers only), job-config ConfigMap, checkpoint PVC and the trainer's RBAC."""
 
 from __future__ import annotations
 
@@ -123,14 +123,15 @@ def build_role_binding(ctx: JobContext) -> dict[str, Any]:
 
 
 def build_support_objects(ctx: JobContext) -> list[dict[str, Any]]:
-    """Everything but the pods, in the order they must exist before the pods start."""
+    """Everything but the pods, in the order they must exist before the pods start. No headless Service for a
+    single worker: it runs torchrun ``--standalone`` and nothing resolves its name."""
     return [
         build_service_account(ctx),
         build_role(ctx),
         build_role_binding(ctx),
         build_config_map(ctx),
         build_checkpoint_claim(ctx),
-        build_headless_service(ctx),
+        *([build_headless_service(ctx)] if ctx.spec.max_workers > 1 else []),
     ]
 
 

@@ -111,7 +111,6 @@ def build_worker_pod(ctx: JobContext, index: int, attempt: int, resume_from: str
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "hostname": names.worker_hostname(index),
-        "subdomain": names.service_name(ctx.name),
         "serviceAccountName": names.trainer_account_name(ctx.name),
         "automountServiceAccountToken": True,
         "terminationGracePeriodSeconds": settings.termination_grace_period_seconds,
@@ -146,6 +145,9 @@ def build_worker_pod(ctx: JobContext, index: int, attempt: int, resume_from: str
             }
         ],
     }
+    if spec.max_workers > 1:
+        # worker-0.<job>-workers: the rendezvous address, through the headless Service of a multi-worker job.
+        pod_spec["subdomain"] = names.service_name(ctx.name)
     if len(ctx.gpu_products) == 1:
         # A single product is also a plain nodeSelector (what most cluster tooling shows).
         pod_spec["nodeSelector"] = {GPU_PRODUCT_LABEL: ctx.gpu_products[0]}
