@@ -19,11 +19,12 @@ from tensorone.facade.auth import Principal, ensure_namespace
 from tensorone.facade.deps import Facade
 from tensorone.facade.kube import KubeError
 from tensorone.facade.settings import ACCOUNT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
+from tensorone.facade.store import JobSnapshot
+from tensorone.facade.views import ACTIVE_PHASES, JobView, effective_status
 
 ANNOTATION_STOP_REASON = "training.tensorone.ai/stop-reason"
 ANNOTATION_PURGE_CHECKPOINTS = "training.tensorone.ai/purge-checkpoints"
 MODEL_TYPE_LABEL = "training.tensorone.ai/model-type"
-ACTIVE_PHASES = frozenset({JobPhase.QUEUED, JobPhase.PENDING, JobPhase.RUNNING})
 # What a client may not set: the platform assigns it.
 READ_ONLY_FIELDS = (
     "id", "jobId", "status", "namespace", "owner", "account", "createdAt", "updatedAt", "startedAt",
@@ -32,18 +33,6 @@ READ_ONLY_FIELDS = (
 )  # fmt: skip
 SortKey = Literal["created_at", "updated_at", "name"]
 Order = Literal["asc", "desc"]
-
-
-def effective_status(job: TrainingJobResource) -> str:
-    """The status a user sees: the operator's phase, or the one a facade write has just asked for."""
-    phase = job.status.phase or JobPhase.QUEUED
-    if job.spec.suspend and phase in ACTIVE_PHASES:
-        return str(JobPhase.STOPPING)
-    generation, observed = job.metadata.generation, job.status.observed_generation
-    spec_unseen = generation is not None and (observed is None or generation > observed)
-    if not job.spec.suspend and job.spec.resume_from and phase in RESUMABLE_PHASES and spec_unseen:
-        return str(JobPhase.QUEUED)
-    return str(phase)
 
 
 def render(job: TrainingJobResource) -> rest.JobObject:
@@ -72,44 +61,20 @@ def job_name(job_id: str) -> str:
     return name
 
 
-def _updated_at(job: TrainingJobResource) -> datetime:
-    status = job.status
-    moments = [
-        job.metadata.creation_timestamp,
-        status.started_at,
-        status.completed_at,
-        status.last_report_time,
-    ]
-    moments.extend(c.last_transition_time for c in status.conditions)
-    return max((m for m in moments if m is not None), default=datetime.min.replace(tzinfo=UTC))
-
-
-def _created_at(job: TrainingJobResource) -> datetime:
-    return job.metadata.creation_timestamp or datetime.min.replace(tzinfo=UTC)
-
-
 def select(
-    jobs: list[TrainingJobResource],
+    snapshot: JobSnapshot,
     *,
     status: str | None,
     model_type: str | None,
     sort: SortKey,
     order: Order,
-) -> list[TrainingJobResource]:
+) -> list[JobView]:
     """Filter and sort (ties broken by id, so pages never overlap)."""
-    chosen = [
-        j
-        for j in jobs
-        if (status is None or effective_status(j) == status)
-        and (model_type is None or str(j.spec.model_type) == model_type)
+    return [
+        v
+        for v in snapshot.ordered(sort, order == "desc")
+        if (status is None or v.status == status) and (model_type is None or v.model_type == model_type)
     ]
-    if sort == "name":
-        chosen.sort(key=lambda j: (j.spec.display_name, j.metadata.name), reverse=order == "desc")
-    elif sort == "updated_at":
-        chosen.sort(key=lambda j: (_updated_at(j), j.metadata.name), reverse=order == "desc")
-    else:
-        chosen.sort(key=lambda j: (_created_at(j), j.metadata.name), reverse=order == "desc")
-    return chosen
 
 
 class JobService:
@@ -220,10 +185,9 @@ class JobService:
 
     async def _check_quota(self, principal: Principal, gpus: int) -> None:
         settings = self.facade.settings
+        finished = {str(p) for p in FINISHED_PHASES}
         active = [
-            j
-            for j in await self.store.list_jobs(principal.namespace)
-            if effective_status(j) not in {str(p) for p in FINISHED_PHASES}
+            v for v in (await self.store.job_snapshot(principal.namespace)).views if v.status not in finished
         ]
         if len(active) + 1 > settings.max_active_jobs:
             raise ApiError(
@@ -231,7 +195,7 @@ class JobService:
                 f"This account already has {len(active)} unfinished jobs (limit {settings.max_active_jobs})",
                 {"resource": "jobs", "limit": settings.max_active_jobs, "current": len(active)},
             )
-        in_use = sum(j.spec.gpus_per_worker * j.spec.max_workers for j in active)
+        in_use = sum(v.gpus for v in active)
         if in_use + gpus > settings.max_active_gpus:
             raise ApiError(
                 ErrorCode.QUOTA_EXCEEDED,
@@ -305,7 +269,7 @@ class JobService:
         order: Order,
     ) -> rest.JobListResponse:
         jobs = select(
-            await self.store.list_jobs(principal.namespace),
+            await self.store.job_snapshot(principal.namespace),
             status=status,
             model_type=model_type,
             sort=sort,
@@ -313,7 +277,7 @@ class JobService:
         )
         page = jobs[offset : offset + limit]
         return rest.JobListResponse(
-            jobs=[render_summary(j) for j in page],
+            jobs=[render_summary(v.job) for v in page],
             pagination=rest.Pagination(
                 total=len(jobs), limit=limit, offset=offset, has_more=offset + len(page) < len(jobs)
             ),

@@ -19,6 +19,7 @@ from tensorone.api.errors import ApiError
 from tensorone.api.resources import DatasetResource, TrainingJobResource
 from tensorone.catalog.gpus import GPU_PRODUCT_LABEL, GPU_RESOURCE, GpuCatalog
 from tensorone.facade.kube import DATASETS, NODES, TRAINING_JOBS, JsonObj, KubeClient, KubeError, Resource
+from tensorone.facade.views import JobView
 
 logger = logging.getLogger(__name__)
 
@@ -34,24 +35,50 @@ class _ParseCache:
     """Parsed resources by (name, resourceVersion): parsing is the costly part of answering."""
 
     def __init__(self) -> None:
-        self._items: dict[str, tuple[str, TrainingJobResource | None]] = {}
+        self._items: dict[str, tuple[str, JobView | None]] = {}
 
-    def parse(self, obj: JsonObj) -> TrainingJobResource | None:
+    def view(self, obj: JsonObj) -> JobView | None:
         meta = obj.get("metadata") or {}
         name, rv = str(meta.get("name")), str(meta.get("resourceVersion"))
         hit = self._items.get(name)
         if hit is not None and hit[0] == rv:
             return hit[1]
         try:
-            parsed: TrainingJobResource | None = TrainingJobResource.from_k8s(obj)
+            view: JobView | None = JobView.of(TrainingJobResource.from_k8s(obj))
         except (ApiError, ValueError) as e:
             logger.warning("TrainingJob %s has an invalid spec and is not served: %s", name, e)
-            parsed = None
-        self._items[name] = (rv, parsed)
-        return parsed
+            view = None
+        self._items[name] = (rv, view)
+        return view
+
+    def parse(self, obj: JsonObj) -> TrainingJobResource | None:
+        view = self.view(obj)
+        return None if view is None else view.job
 
     def drop(self, name: str) -> None:
         self._items.pop(name, None)
+
+
+class JobSnapshot:
+    """The namespace's servable jobs at one moment; each ordering is sorted once and reused until a change."""
+
+    def __init__(self, views: list[JobView]):
+        self.views = views
+        self._orders: dict[tuple[str, bool], list[JobView]] = {}
+
+    def ordered(self, sort: str, descending: bool) -> list[JobView]:
+        """Sorted by ``sort`` (``name``, ``updated_at``, else ``created_at``), ties broken by name."""
+        key = (sort, descending)
+        result = self._orders.get(key)
+        if result is None:
+            if sort == "name":
+                result = sorted(self.views, key=lambda v: (v.display_name, v.name), reverse=descending)
+            elif sort == "updated_at":
+                result = sorted(self.views, key=lambda v: (v.updated_at, v.name), reverse=descending)
+            else:
+                result = sorted(self.views, key=lambda v: (v.created_at, v.name), reverse=descending)
+            self._orders[key] = result
+        return result
 
 
 class JobInformer:
@@ -62,6 +89,7 @@ class JobInformer:
         self.namespace = namespace
         self.objects: dict[str, JsonObj] = {}
         self.parsed = _ParseCache()
+        self._snapshot: JobSnapshot | None = None
         self.synced = asyncio.Event()
         self._resource_version = ""
         self._task: asyncio.Task[None] | None = None
@@ -81,6 +109,7 @@ class JobInformer:
     async def _relist(self) -> None:
         listing = await self.kube.list(TRAINING_JOBS, self.namespace)
         self.objects = {o["metadata"]["name"]: o for o in listing.get("items", [])}
+        self._snapshot = None
         self._resource_version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
         self.synced.set()
 
@@ -123,16 +152,24 @@ class JobInformer:
         current = self.objects.get(name)
         if current is None or _rv(obj) >= _rv(current) or not _rv(obj):
             self.objects[name] = obj
+            self._snapshot = None
 
     def forget(self, name: str, rv: int = 0) -> None:
         current = self.objects.get(name)
         if current is not None and (not rv or rv >= _rv(current)):
             del self.objects[name]
             self.parsed.drop(name)
+            self._snapshot = None
+
+    def snapshot(self) -> JobSnapshot:
+        """The current jobs, built again only after the mirror changed."""
+        if self._snapshot is None:
+            views = (self.parsed.view(o) for o in list(self.objects.values()))
+            self._snapshot = JobSnapshot([v for v in views if v is not None])
+        return self._snapshot
 
     def jobs(self) -> list[TrainingJobResource]:
-        parsed = (self.parsed.parse(o) for o in list(self.objects.values()))
-        return [job for job in parsed if job is not None]
+        return [v.job for v in self.snapshot().views]
 
 
 @dataclass(frozen=True)
@@ -173,6 +210,9 @@ class Store:
 
     async def list_jobs(self, namespace: str) -> list[TrainingJobResource]:
         return (await self._informer(namespace)).jobs()
+
+    async def job_snapshot(self, namespace: str) -> JobSnapshot:
+        return (await self._informer(namespace)).snapshot()
 
     async def get_job(self, namespace: str, name: str) -> TrainingJobResource | None:
         """The job from the mirror, or from the API server when the mirror has not seen it yet."""

@@ -16,8 +16,8 @@ from tensorone.api.validation import validate_or_raise
 from tensorone.facade.auth import Principal, ensure_namespace
 from tensorone.facade.deps import FacadeDep, PrincipalDep
 from tensorone.facade.errors import documented
-from tensorone.facade.jobs import effective_status
 from tensorone.facade.settings import ACCOUNT_LABEL, MANAGED_BY, MANAGED_BY_LABEL
+from tensorone.facade.views import effective_status
 
 router = APIRouter(prefix="/v2/datasets", tags=["datasets"])
 _NOT_FOUND = documented(ErrorCode.DATASET_NOT_FOUND)
