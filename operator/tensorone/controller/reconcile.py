@@ -259,11 +259,13 @@ class Engine:
                 events.insert(0, self._admission_transition(meta, persisted, admitted))
             if decision.transition is not None:
                 log_transition(meta.namespace, meta.name, decision.transition)
-            await self._post_events(meta, events)
             if decision.restarted_workers:
                 self.metrics.worker_restarts.labels(meta.namespace).inc(decision.restarted_workers)
+        else:
+            events = []
         self.metrics.observe_phase(meta.namespace, meta.name, decision.status.phase)
-        await self._act(meta, job, decision, pods)
+        # The transition's events go out beside the actions, not before them: one round trip less per pass.
+        await asyncio.gather(self._post_events(meta, events), self._act(meta, job, decision, pods))
         return decision.requeue_after
 
     async def _act(
@@ -308,10 +310,9 @@ class Engine:
         if ctx is None:
             return
         if ctx.uid not in self._support_ready:
-            account, *others = build_support_objects(ctx)
-            # The ServiceAccount first: a pod naming a missing account is refused by admission.
-            await self.client.create(account)
-            await asyncio.gather(*(self.client.create(m) for m in others))
+            # All before the pods: a pod naming a missing ServiceAccount is refused by admission. Among themselves
+            # the order does not matter (a RoleBinding may name a Role or account that comes a moment later).
+            await asyncio.gather(*(self.client.create(m) for m in build_support_objects(ctx)))
             self._support_ready.add(ctx.uid)
         present = {p.index for p in pods if p.attempt == status.attempts}
         wanted = [
