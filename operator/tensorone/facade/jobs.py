@@ -5,7 +5,7 @@ Every read and write is scoped to the caller's namespace; a job of another accou
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from tensorone.api import rest
@@ -39,8 +39,21 @@ def render(job: TrainingJobResource) -> rest.JobObject:
     return job_object(job).model_copy(update={"status": effective_status(job)})
 
 
-def render_summary(job: TrainingJobResource) -> rest.JobSummary:
-    return job_summary(job).model_copy(update={"status": effective_status(job)})
+def summary_json(view: JobView) -> dict[str, Any]:
+    """The list item as JSON, kept on the view unless it depends on when it is asked for (an estimated
+    completion counted from now does): rendered at two moments a day apart, equal means it does not."""
+    if view.summary is not None:
+        return view.summary
+    now = datetime.now(UTC)
+    item = _summary_dump(view, now)
+    if item == _summary_dump(view, now + timedelta(days=1)):
+        view.summary = item
+    return item
+
+
+def _summary_dump(view: JobView, now: datetime) -> dict[str, Any]:
+    summary = job_summary(view.job, now).model_copy(update={"status": view.status})
+    return summary.model_dump(mode="json", by_alias=True)
 
 
 def refuse_read_only(body: Any, fields: tuple[str, ...] = READ_ONLY_FIELDS) -> None:
@@ -267,7 +280,8 @@ class JobService:
         offset: int,
         sort: SortKey,
         order: Order,
-    ) -> rest.JobListResponse:
+    ) -> dict[str, Any]:
+        """A page of the caller's jobs: the JSON body of ``rest.JobListResponse``."""
         jobs = select(
             await self.store.job_snapshot(principal.namespace),
             status=status,
@@ -276,9 +290,10 @@ class JobService:
             order=order,
         )
         page = jobs[offset : offset + limit]
-        return rest.JobListResponse(
-            jobs=[render_summary(v.job) for v in page],
-            pagination=rest.Pagination(
-                total=len(jobs), limit=limit, offset=offset, has_more=offset + len(page) < len(jobs)
-            ),
+        pagination = rest.Pagination(
+            total=len(jobs), limit=limit, offset=offset, has_more=offset + len(page) < len(jobs)
         )
+        return {
+            "jobs": [summary_json(v) for v in page],
+            "pagination": pagination.model_dump(mode="json", by_alias=True),
+        }

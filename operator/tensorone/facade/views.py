@@ -3,8 +3,9 @@ per resourceVersion so that List, quota and filters read attributes instead of r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from tensorone.api.resources import TrainingJobResource
 from tensorone.api.status import RESUMABLE_PHASES, JobPhase
@@ -41,9 +42,9 @@ def created_at(job: TrainingJobResource) -> datetime:
     return job.metadata.creation_timestamp or _NEVER
 
 
-@dataclass(frozen=True)
+@dataclass
 class JobView:
-    """A parsed job with what List filters and sorts it by."""
+    """A parsed job with what List filters and sorts it by, and its list item once rendered (``summary``)."""
 
     job: TrainingJobResource
     name: str
@@ -53,6 +54,7 @@ class JobView:
     created_at: datetime
     updated_at: datetime
     gpus: int
+    summary: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, job: TrainingJobResource) -> JobView:

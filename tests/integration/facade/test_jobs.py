@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -213,6 +215,29 @@ def test_list_filters_sorts_and_paginates_on_the_server(alice: Account, cluster:
     assert set(summary) == {
         "id", "name", "status", "modelType", "progress", "metrics", "createdAt", "startedAt", "estimatedCompletion",
     }  # fmt: skip
+
+
+def test_list_items_agree_with_get_before_and_after_a_change(alice: Account, cluster: Cluster) -> None:
+    job_id = alice.job()
+    (listed,) = alice.api.get("/v2/training/jobs").json()["jobs"]
+    (again,) = alice.api.get("/v2/training/jobs").json()["jobs"]
+    full = alice.api.get(f"/v2/training/jobs/{job_id}").json()
+    assert listed == again == {k: full[k] for k in listed}
+    progress = {"currentEpoch": 1, "totalEpochs": 3, "currentStep": 10, "totalSteps": 30, "percentage": 33.3,
+                "elapsedTime": 60.0, "remainingTime": 3600.0}  # fmt: skip
+    cluster.set_status(alice.namespace, job_id, {"phase": "running", "progress": progress})
+    deadline = time.monotonic() + 10
+    while (item := alice.api.get("/v2/training/jobs").json()["jobs"][0])["status"] != "running":
+        assert time.monotonic() < deadline, item
+        time.sleep(0.05)
+    assert item["progress"]["percentage"] == 33.3
+    # counted from the moment of asking, so never served from an earlier answer
+    estimate = datetime.fromisoformat(item["estimatedCompletion"].replace("Z", "+00:00"))
+    assert abs((estimate - datetime.now(UTC)).total_seconds() - 3600) < 60
+    full = alice.api.get(f"/v2/training/jobs/{job_id}").json()
+    assert {k: v for k, v in item.items() if k != "estimatedCompletion"} == {
+        k: full[k] for k in item if k != "estimatedCompletion"
+    }
 
 
 @pytest.mark.parametrize(

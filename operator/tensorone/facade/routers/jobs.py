@@ -86,8 +86,8 @@ async def list_jobs(
     sort: SortKey = "created_at",
     order: Order = "desc",
 ) -> JSONResponse:
-    # Built and serialized once (the model is the documented response_model); a 1,000-job account's page
-    # is answered without FastAPI's second validation pass.
+    # The page's items are serialized once per job version (the model is the documented response_model); a
+    # 1,000-job account's page is answered without FastAPI's second validation pass.
     page = await jobs.list(
         principal,
         status=str(status) if status else None,
@@ -97,7 +97,7 @@ async def list_jobs(
         sort=sort,
         order=order,
     )
-    return JSONResponse(page.model_dump(mode="json", by_alias=True))
+    return JSONResponse(page)
 
 
 @router.get("/{job_id}", response_model=rest.JobObject, responses=_NOT_FOUND)
