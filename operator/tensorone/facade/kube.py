@@ -139,11 +139,14 @@ class KubeClient:
     def __init__(self, connection: Connection, timeout: float = 15.0):
         self.connection = connection
         self.timeout = timeout
-        self._clients: dict[int, httpx.AsyncClient] = {}
+        self._clients: dict[tuple[int, bool], httpx.AsyncClient] = {}
 
-    def _client(self) -> httpx.AsyncClient:
+    def _client(self, streaming: bool = False) -> httpx.AsyncClient:
+        """The loop's pool for requests, or (``streaming``) its pool for watches and log follows: those hold
+        a connection each for as long as they run and must never use up the connections requests need."""
         loop_id = id(asyncio.get_running_loop())
-        client = self._clients.get(loop_id)
+        key = (loop_id, streaming)
+        client = self._clients.get(key)
         if client is None:
             headers = {"Accept": "application/json"}
             if self.connection.token:
@@ -153,15 +156,17 @@ class KubeClient:
                 headers=headers,
                 verify=self.connection.verify,
                 timeout=self.timeout,
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+                limits=httpx.Limits(max_connections=None if streaming else 64, max_keepalive_connections=32),
             )
-            self._clients[loop_id] = client
+            self._clients[key] = client
         return client
 
     async def aclose(self) -> None:
-        client = self._clients.pop(id(asyncio.get_running_loop()), None)
-        if client is not None:
-            await client.aclose()
+        loop_id = id(asyncio.get_running_loop())
+        for streaming in (False, True):
+            client = self._clients.pop((loop_id, streaming), None)
+            if client is not None:
+                await client.aclose()
 
     async def request(
         self,
@@ -216,7 +221,7 @@ class KubeClient:
 
     async def stream_lines(self, path: str, params: Mapping[str, str]) -> AsyncIterator[bytes]:
         """A streamed GET (watch, log follow), chunk by chunk as the server sends them."""
-        async with self._client().stream("GET", path, params=params, timeout=None) as response:
+        async with self._client(streaming=True).stream("GET", path, params=params, timeout=None) as response:
             if response.status_code >= 400:
                 raise _error(response.status_code, await response.aread())
             async for chunk in response.aiter_raw():
