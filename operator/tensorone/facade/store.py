@@ -81,15 +81,14 @@ class JobSnapshot:
         return result
 
 
-class JobInformer:
-    """Every TrainingJob of one namespace, kept current by a watch."""
+class Informer:
+    """Every object of one resource in one namespace, kept current by a watch."""
 
-    def __init__(self, kube: KubeClient, namespace: str):
+    def __init__(self, kube: KubeClient, namespace: str, resource: Resource):
         self.kube = kube
         self.namespace = namespace
+        self.resource = resource
         self.objects: dict[str, JsonObj] = {}
-        self.parsed = _ParseCache()
-        self._snapshot: JobSnapshot | None = None
         self.synced = asyncio.Event()
         self._resource_version = ""
         self._task: asyncio.Task[None] | None = None
@@ -97,7 +96,8 @@ class JobInformer:
 
     async def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"informer-{self.namespace}")
+            name = f"informer-{self.resource.plural}-{self.namespace}"
+            self._task = asyncio.create_task(self._run(), name=name)
         await asyncio.wait_for(self.synced.wait(), timeout=self.kube.timeout)
 
     async def stop(self) -> None:
@@ -107,9 +107,9 @@ class JobInformer:
                 await self._task
 
     async def _relist(self) -> None:
-        listing = await self.kube.list(TRAINING_JOBS, self.namespace)
+        listing = await self.kube.list(self.resource, self.namespace)
         self.objects = {o["metadata"]["name"]: o for o in listing.get("items", [])}
-        self._snapshot = None
+        self._changed(None)
         self._resource_version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
         self.synced.set()
 
@@ -121,13 +121,13 @@ class JobInformer:
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # any interruption: re-list and watch again
-                logger.info("job informer for %s interrupted (%s)", self.namespace, e)
+                logger.info("%s informer for %s interrupted (%s)", self.resource.plural, self.namespace, e)
                 await asyncio.sleep(0.5)
 
     async def _watch(self) -> None:
         params = {"watch": "true", "resourceVersion": self._resource_version, "allowWatchBookmarks": "true"}
         buffer = b""
-        async for chunk in self.kube.stream_lines(TRAINING_JOBS.path(self.namespace), params):
+        async for chunk in self.kube.stream_lines(self.resource.path(self.namespace), params):
             buffer += chunk
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
@@ -152,14 +152,30 @@ class JobInformer:
         current = self.objects.get(name)
         if current is None or _rv(obj) >= _rv(current) or not _rv(obj):
             self.objects[name] = obj
-            self._snapshot = None
+            self._changed(None)
 
     def forget(self, name: str, rv: int = 0) -> None:
         current = self.objects.get(name)
         if current is not None and (not rv or rv >= _rv(current)):
             del self.objects[name]
-            self.parsed.drop(name)
-            self._snapshot = None
+            self._changed(name)
+
+    def _changed(self, deleted: str | None) -> None:
+        """Called after the mirror changed (``deleted``: the name of an object it no longer has)."""
+
+
+class JobInformer(Informer):
+    """Every TrainingJob of one namespace, with their parsed views."""
+
+    def __init__(self, kube: KubeClient, namespace: str):
+        super().__init__(kube, namespace, TRAINING_JOBS)
+        self.parsed = _ParseCache()
+        self._snapshot: JobSnapshot | None = None
+
+    def _changed(self, deleted: str | None) -> None:
+        if deleted is not None:
+            self.parsed.drop(deleted)
+        self._snapshot = None
 
     def snapshot(self) -> JobSnapshot:
         """The current jobs, built again only after the mirror changed."""
@@ -191,6 +207,7 @@ class Store:
         self.catalog = catalog
         self.node_cache_seconds = node_cache_seconds
         self._informers: dict[str, JobInformer] = {}
+        self._dataset_informers: dict[str, Informer] = {}
         self._offer: tuple[float, GpuOffer] | None = None
 
     async def _informer(self, namespace: str) -> JobInformer:
@@ -200,11 +217,19 @@ class Store:
         await informer.start()
         return informer
 
+    async def _dataset_informer(self, namespace: str) -> Informer:
+        informer = self._dataset_informers.get(namespace)
+        if informer is None or informer.loop is not asyncio.get_running_loop():
+            informer = self._dataset_informers[namespace] = Informer(self.kube, namespace, DATASETS)
+        await informer.start()
+        return informer
+
     async def close(self) -> None:
-        for informer in list(self._informers.values()):
+        for informer in [*self._informers.values(), *self._dataset_informers.values()]:
             if informer.loop is asyncio.get_running_loop():
                 await informer.stop()
         self._informers.clear()
+        self._dataset_informers.clear()
 
     # -- jobs -----------------------------------------------------------------------------------------------
 
@@ -265,23 +290,34 @@ class Store:
         return result
 
     async def get_dataset(self, namespace: str, name: str) -> DatasetResource | None:
-        try:
-            return DatasetResource.from_k8s(await self.kube.get(DATASETS, namespace, name))
-        except KubeError as e:
-            if e.status == 404:
-                return None
-            raise
+        """The dataset from the mirror, or from the API server when the mirror has not seen it yet."""
+        informer = await self._dataset_informer(namespace)
+        obj = informer.objects.get(name)
+        if obj is None:
+            try:
+                obj = await self.kube.get(DATASETS, namespace, name)
+            except KubeError as e:
+                if e.status == 404:
+                    return None
+                raise
+            informer.observe(obj)
+        return DatasetResource.from_k8s(obj)
 
     async def create_dataset(self, namespace: str, manifest: JsonObj) -> DatasetResource:
-        return DatasetResource.from_k8s(await self.kube.create(DATASETS, namespace, manifest))
+        obj = await self.kube.create(DATASETS, namespace, manifest)
+        (await self._dataset_informer(namespace)).observe(obj)
+        return DatasetResource.from_k8s(obj)
 
     async def delete_dataset(self, namespace: str, name: str) -> bool:
+        informer = await self._dataset_informer(namespace)
         try:
             await self.kube.delete(DATASETS, namespace, name)
         except KubeError as e:
             if e.status == 404:
+                informer.forget(name)
                 return False
             raise
+        informer.forget(name)
         return True
 
     # -- cluster --------------------------------------------------------------------------------------------

@@ -140,6 +140,16 @@ def test_unknown_dataset_is_dataset_not_found(alice: Account, shape: str) -> Non
     assert response.json()["details"] == {"datasetId": "ds_0123456789abcdef"}
 
 
+def test_a_deleted_dataset_is_dataset_not_found_at_once(alice: Account, cluster: Cluster) -> None:
+    dataset_id = alice.dataset()
+    assert alice.api.post("/v2/training/jobs", json=shape_a(dataset_id)).status_code == 201
+    registered_by_kubectl = alice.dataset("other")
+    cluster.kubectl("get", "datasets", registered_by_kubectl.replace("_", "-"), "-n", alice.namespace)
+    assert alice.api.delete(f"/v2/datasets/{registered_by_kubectl}").status_code == 204
+    response = alice.api.post("/v2/training/jobs", json=shape_a(registered_by_kubectl))
+    assert (response.status_code, response.json()["error"]) == (404, "DATASET_NOT_FOUND")
+
+
 @pytest.mark.parametrize(
     ("shape", "change", "requested"),
     [
