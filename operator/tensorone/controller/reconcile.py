@@ -50,7 +50,6 @@ OPERATOR_STATUS_FIELDS = (
     "resourceUsage", "error",
 )  # fmt: skip
 RETRY_SOON = 0.5
-CONFLICT_RETRIES = 3
 NODE_CACHE_SECONDS = 10.0
 
 
@@ -157,24 +156,14 @@ class Engine:
         return obj
 
     async def _reconcile(self, obj: dict[str, Any], pods: Sequence[PodView]) -> float | None:
-        obj = self._freshest(obj)
-        for _ in range(CONFLICT_RETRIES):
-            try:
-                return await self._pass(obj, pods)
-            except ConflictError:
-                if _admitted(obj):
-                    return RETRY_SOON  # decided on pods too: wait for the watches to show what changed
-            # Admission lost a race (kopf's finalizer, a second operator): look again at once instead of waiting
-            # for the next event. Only admission: it depends on the job alone, while a later pass decided on the
-            # job read now and the pod index as it is would see pods the index does not show yet as gone.
-            meta = obj.get("metadata") or {}
-            fresh = await self.client.get("TrainingJob", str(meta.get("namespace")), str(meta.get("name")))
-            if fresh is None:
-                return None
-            if _admitted(fresh):
-                return RETRY_SOON
-            obj = fresh
-        return RETRY_SOON
+        try:
+            return await self._pass(self._freshest(obj), pods)
+        except ConflictError:
+            # Someone wrote the job after our view of it (kopf's finalizer, a second operator): look again as soon as
+            # the watch shows the newer version (the daemon wakes on it; usually it has already come), not at the
+            # resync. No GET: the operator may only list and watch jobs, and a pass decided on a job read now but on
+            # the pod index as it is could see pods the index does not show yet as gone.
+            return RETRY_SOON
 
     async def _pass(self, obj: dict[str, Any], pods: Sequence[PodView]) -> float | None:
         meta = ObjectMeta.model_validate(obj.get("metadata") or {})
