@@ -97,12 +97,11 @@ class JobService:
         self.facade = facade
         self.store = facade.store
 
-    async def find(self, principal: Principal, job_id: str, *, fresh: bool = False) -> TrainingJobResource:
+    async def find(self, principal: Principal, job_id: str) -> TrainingJobResource:
+        # One job is read from the API server, not the mirror: what the operator, the trainer or kubectl just
+        # wrote shows at once (List answers from the mirror, a watch event behind at most).
         name = job_name(job_id)
-        if fresh:
-            job = await self.store.read_job(principal.namespace, name)
-        else:
-            job = await self.store.get_job(principal.namespace, name)
+        job = await self.store.read_job(principal.namespace, name)
         if job is None:
             raise ApiError(ErrorCode.JOB_NOT_FOUND, f"Training job {job_id} not found", {"jobId": job_id})
         return job
@@ -218,7 +217,7 @@ class JobService:
             )
 
     async def stop(self, principal: Principal, job_id: str, request: rest.StopJobRequest) -> rest.JobObject:
-        job = await self.find(principal, job_id, fresh=True)
+        job = await self.find(principal, job_id)
         status = effective_status(job)
         if status == JobPhase.STOPPING:
             return render(job)
@@ -232,7 +231,7 @@ class JobService:
     async def resume(
         self, principal: Principal, job_id: str, request: rest.ResumeJobRequest
     ) -> rest.JobObject:
-        job = await self.find(principal, job_id, fresh=True)
+        job = await self.find(principal, job_id)
         status = effective_status(job)
         checkpoints = {c.id: c for c in job.status.checkpoints}
         resumable = status in {str(p) for p in RESUMABLE_PHASES}
@@ -255,7 +254,7 @@ class JobService:
         return render(await self.store.patch_job(principal.namespace, job.metadata.name, patch))
 
     async def delete(self, principal: Principal, job_id: str, purge_checkpoints: bool) -> None:
-        job = await self.find(principal, job_id, fresh=True)
+        job = await self.find(principal, job_id)
         ns, name = principal.namespace, job.metadata.name
         patch: dict[str, Any] = {}
         if purge_checkpoints:

@@ -1,8 +1,9 @@
 """The facade's view of its only store, the TrainingJob and Dataset resources in each account's namespace.
 
-Jobs are mirrored per namespace by an informer (list, then watch), so that Get and List answer from memory and
-sort/filter/paginate 1,000 jobs in milliseconds. Writes go to the API server and their answers are applied to the
-mirror at once (read-your-writes); a job not yet in the mirror is read from the API server directly.
+Jobs are mirrored per namespace by an informer (list, then watch), so that List and quota checks answer from
+memory and sort/filter/paginate 1,000 jobs in milliseconds. One job (Get, stop, resume, …) is read from the API
+server, so what the operator, the trainer or kubectl just wrote shows at once. Writes' answers are applied to the
+mirror at once (read-your-writes).
 """
 
 from __future__ import annotations
@@ -239,16 +240,8 @@ class Store:
     async def job_snapshot(self, namespace: str) -> JobSnapshot:
         return (await self._informer(namespace)).snapshot()
 
-    async def get_job(self, namespace: str, name: str) -> TrainingJobResource | None:
-        """The job from the mirror, or from the API server when the mirror has not seen it yet."""
-        informer = await self._informer(namespace)
-        obj = informer.objects.get(name)
-        if obj is None:
-            return await self.read_job(namespace, name)
-        return informer.parsed.parse(obj)
-
     async def read_job(self, namespace: str, name: str) -> TrainingJobResource | None:
-        """The job as the API server has it now (before a state-dependent write)."""
+        """The job as the API server has it now (the mirror learns it too)."""
         try:
             obj = await self.kube.get(TRAINING_JOBS, namespace, name)
         except KubeError as e:
