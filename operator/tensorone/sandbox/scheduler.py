@@ -255,14 +255,7 @@ class Scheduler:
             "message": "default-scheduler: preempting to accommodate a higher priority pod",
             "lastTransitionTime": now_rfc3339(),
         }
-        self.store.patch(
-            self._pods,
-            meta["namespace"],
-            meta["name"],
-            "application/strategic-merge-patch+json",
-            {"status": {"conditions": [condition]}},
-            subresource="status",
-        )
+        self._set_condition(meta, condition)
         self.record_event(
             victim, "Normal", "Preempted", f"Preempted by pod {preemptor['metadata']['uid']} on node {node}"
         )
@@ -284,14 +277,7 @@ class Scheduler:
             "lastProbeTime": None,
             "lastTransitionTime": now_rfc3339(),
         }
-        self.store.patch(
-            self._pods,
-            meta["namespace"],
-            meta["name"],
-            "application/strategic-merge-patch+json",
-            {"status": {"conditions": [condition]}},
-            subresource="status",
-        )
+        self._set_condition(meta, condition)
         self.record_event(
             pod, "Normal", "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}"
         )
@@ -311,6 +297,12 @@ class Scheduler:
             "lastProbeTime": None,
             "lastTransitionTime": now_rfc3339(),
         }
+        self._set_condition(meta, condition)
+        self.record_event(pod, "Warning", "FailedScheduling", message)
+
+    def _set_condition(self, meta: Obj, condition: Obj) -> None:
+        """Merge one condition into a pod's status by type, as the scheduler's status writes do."""
+        assert self._pods is not None
         self.store.patch(
             self._pods,
             meta["namespace"],
@@ -319,7 +311,6 @@ class Scheduler:
             {"status": {"conditions": [condition]}},
             subresource="status",
         )
-        self.record_event(pod, "Warning", "FailedScheduling", message)
 
     def record_event(self, pod: Obj, event_type: str, reason: str, message: str) -> None:
         """A core/v1 Event from the default-scheduler, as ``kubectl describe pod`` shows them."""
