@@ -320,9 +320,17 @@ def test_processes_do_not_outlive_the_sandbox(tmp_path: Path) -> None:
             time.sleep(0.05)
     pid = int(pid_file.read_text())
     deadline = time.monotonic() + 5
-    while Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower():
+    while _running(pid):
         assert time.monotonic() < deadline, "pod process survived the sandbox"
         time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live (not zombie) process; it may vanish between two reads of /proc."""
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except FileNotFoundError:
+        return False
 
 
 def test_pod_priority_comes_from_its_priority_class(api: Api) -> None:
