@@ -8,6 +8,9 @@ import signal
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+from tensorone.sdk.models import TrainingJob
 
 from .conftest import (
     Platform,
@@ -21,6 +24,18 @@ from .conftest import (
 CHECKPOINT_INTERVAL = 5
 
 
+def _two_worker_job(platform: Platform, tiny_model: Path, name: str, **training: Any) -> TrainingJob:
+    """A 2-worker LoRA job on a learnable dataset, submitted through the API."""
+    model, data = put_language_assets(platform, tiny_model, learnable_records(96))
+    dataset = platform.client.datasets.create(name="zen", format="jsonl", source=data)
+    job = platform.client.training.jobs.create(
+        name=name, model_type="llm", dataset_id=dataset.id, gpu_type="a100", max_workers=2,
+        config=lora_config(model, **training),
+    )  # fmt: skip
+    assert isinstance(job, TrainingJob)
+    return job
+
+
 def _moment(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -28,13 +43,8 @@ def _moment(text: str) -> datetime:
 def test_worker_killed_with_sigkill_is_recovered_from_the_latest_checkpoint(
     platform: Platform, tiny_model: Path
 ) -> None:
-    model, data = put_language_assets(platform, tiny_model, learnable_records(96))
     client = platform.client
-    dataset = client.datasets.create(name="zen", format="jsonl", source=data)
-    job = client.training.jobs.create(
-        name="survivor", model_type="llm", dataset_id=dataset.id, gpu_type="a100", max_workers=2,
-        config=lora_config(model, epochs=3, save_every_steps=CHECKPOINT_INTERVAL),
-    )  # fmt: skip
+    job = _two_worker_job(platform, tiny_model, "survivor", epochs=3, save_every_steps=CHECKPOINT_INTERVAL)
     first = platform.wait_job(
         job.id, lambda j: len(j.checkpoints) >= 2 or (j.status != "running" and j.status not in {"queued", "pending"}),
         "two checkpoints",
@@ -62,13 +72,8 @@ def test_worker_killed_with_sigkill_is_recovered_from_the_latest_checkpoint(
 def test_operator_killed_at_random_moments_loses_no_job_and_double_counts_no_usage(
     platform: Platform, tiny_model: Path
 ) -> None:
-    model, data = put_language_assets(platform, tiny_model, learnable_records(96))
     client = platform.client
-    dataset = client.datasets.create(name="zen", format="jsonl", source=data)
-    job = client.training.jobs.create(
-        name="steady", model_type="llm", dataset_id=dataset.id, gpu_type="a100", max_workers=2,
-        config=lora_config(model, epochs=4, save_every_steps=10),
-    )  # fmt: skip
+    job = _two_worker_job(platform, tiny_model, "steady", epochs=4, save_every_steps=10)
     chance = random.Random(1234)
     most_pods = 0
     for _ in range(3):
