@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterable
 from typing import Any
 
 import kopf
 
-from tensorone.api.spec import API_GROUP, API_VERSION, TRAINING_JOB_PLURAL
+from tensorone.api.spec import API_GROUP, API_VERSION, DATASET_PLURAL, TRAINING_JOB_PLURAL
 from tensorone.controller import names
 from tensorone.controller.pods import PodView, parse_pod
-from tensorone.controller.reconcile import Engine
+from tensorone.controller.reconcile import DatasetKey, Engine
 
 WORKER_LABELS = {names.JOB_LABEL: kopf.PRESENT}
 # The first pass waits (at most this long) for kopf's finalizer PATCH to come back: a status patch decided before it
@@ -46,12 +47,18 @@ def _wake(namespace: str | None, job: str | None) -> None:
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
-    """kopf's diff base exists for ``on.update`` handlers, and this operator has none: every body is its own base,
-    so kopf never writes its ``last-handled-configuration`` annotation (one PATCH per job saved). Deletion is still
-    seen (it is detected from ``deletionTimestamp``, not from the diff)."""
+    """kopf's diff base exists for ``on.update`` handlers, and this operator has none. So nothing is stored (kopf
+    never writes its ``last-handled-configuration`` annotation: one PATCH per job saved) and every object's essence
+    is the same empty one (kopf would otherwise deep-copy every job and pod twice per watch event to compute a diff
+    nobody reads). Deletion is still seen: kopf detects it from ``deletionTimestamp``, not from the diff."""
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[kopf.FieldSpec] | None = None
+    ) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
 
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
-        return self.build(body=body)
+        return kopf.BodyEssence()
 
     def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
         return None
@@ -83,6 +90,14 @@ async def worker_pods(
     return {(namespace or "", labels[names.JOB_LABEL]): parse_pod(dict(body))}
 
 
+@kopf.index(API_GROUP, API_VERSION, DATASET_PLURAL)
+async def known_datasets(
+    namespace: str | None, name: str, body: kopf.Body, **_: Any
+) -> dict[DatasetKey, Any]:
+    """Datasets as the watch shows them, so admitting a job reads no Dataset from the API (a miss still does)."""
+    return {(namespace or "", name): dict(body)}
+
+
 @kopf.on.event("pods", labels=WORKER_LABELS)
 async def pod_changed(namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
     _wake(namespace, labels.get(names.JOB_LABEL))
@@ -103,6 +118,7 @@ async def run_job(
     **kwargs: Any,
 ) -> None:
     worker_pods: kopf.Index[tuple[str, str], PodView] = kwargs["worker_pods"]
+    engine().dataset_index = kwargs["known_datasets"]
     key = (namespace or "", name)
     wakeup = _wakeups.setdefault(key, asyncio.Event())
     try:
