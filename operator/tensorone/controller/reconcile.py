@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +49,7 @@ OPERATOR_STATUS_FIELDS = (
     "resumedFrom", "resourceAllocation", "estimatedCost", "estimatedDurationSeconds", "estimatedCompletion",
     "resourceUsage", "error",
 )  # fmt: skip
+DatasetKey = tuple[str, str]  # (namespace, name)
 RETRY_SOON = 0.5
 NODE_CACHE_SECONDS = 10.0
 
@@ -70,6 +71,17 @@ def log_transition(namespace: str, name: str, change: PhaseChange) -> None:
         json.dumps(change.message, ensure_ascii=False),
         extra=fields,
     )
+
+
+def with_workers_created(events: Sequence[JobEvent], created: str | None) -> list[JobEvent]:
+    """The pass's events, with the worker pods it created told in its last event (one event per transition, not
+    one more for the pods it brought), or in a ``WorkersCreated`` event of their own when nothing else was said."""
+    if created is None:
+        return list(events)
+    if not events:
+        return [JobEvent("Normal", Reason.WORKERS_CREATED, created)]
+    last = events[-1]
+    return [*events[:-1], JobEvent(last.type, last.reason, f"{last.message}; {created}")]
 
 
 def _admitted(obj: dict[str, Any]) -> bool:
@@ -126,6 +138,9 @@ class Engine:
 
     def __post_init__(self) -> None:
         self._datasets: dict[str, DatasetSpec] = {}
+        # Datasets as a watch shows them (kopf's index; set by the handlers). A miss falls back to a GET: the watch
+        # may not have shown a dataset created a moment before its job yet.
+        self.dataset_index: Mapping[DatasetKey, Collection[dict[str, Any]]] = {}
         self._support_ready: set[str] = set()
         self._children_removed: set[str] = set()
         # uid -> (resourceVersion we patched from, the object the patch returned): a watch that still shows the
@@ -182,6 +197,12 @@ class Engine:
             return None
         return await self._drive(meta, job, pods)
 
+    async def _find_dataset(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Dataset object: from the watch's index when it is there, else from the API (None: not found)."""
+        for known in self.dataset_index.get((namespace, name), ()):
+            return known
+        return await self.client.get("Dataset", namespace, name)
+
     async def _node_offers(self, fresh: bool) -> list[NodeOffer]:
         """The nodes' GPU offer, listed at most every ``NODE_CACHE_SECONDS`` unless ``fresh``."""
         now = time.monotonic()
@@ -193,7 +214,7 @@ class Engine:
         self, meta: ObjectMeta, job: TrainingJobResource, pods: Sequence[PodView]
     ) -> float | None:
         """Admit or refuse; an admitted job's first decision goes into the same status patch."""
-        raw_dataset = await self.client.get("Dataset", meta.namespace, job.spec.dataset_ref.name)
+        raw_dataset = await self._find_dataset(meta.namespace, job.spec.dataset_ref.name)
         dataset: DatasetResource | None = None
         if raw_dataset is not None:
             try:
@@ -253,14 +274,16 @@ class Engine:
         else:
             events = []
         self.metrics.observe_phase(meta.namespace, meta.name, decision.status.phase)
-        # The transition's events go out beside the actions, not before them: one round trip less per pass.
-        await asyncio.gather(self._post_events(meta, events), self._act(meta, job, decision, pods))
+        created = await self._act(meta, job, decision, pods)
+        await self._post_events(meta, with_workers_created(events, created))
         return decision.requeue_after
 
     async def _act(
         self, meta: ObjectMeta, job: TrainingJobResource, decision: Decision, pods: Sequence[PodView]
-    ) -> None:
+    ) -> str | None:
+        """Carry the decision out; returns what was said of worker pods created (None: none were)."""
         status = decision.status
+        created = None
         if decision.archive_attempt is not None:
             attempt_pods = [p for p in pods if p.attempt == decision.archive_attempt]
             await self._archive_logs(meta, job, decision.archive_attempt, attempt_pods)
@@ -270,15 +293,16 @@ class Engine:
                 for name in decision.delete_pods
             ))  # fmt: skip
         if decision.create_workers and status.phase not in FINISHED_PHASES:
-            await self._create_workers(meta, job, status, pods)
+            created = await self._create_workers(meta, job, status, pods)
         if decision.remove_children and meta.uid not in self._children_removed:
             await self._remove_children(meta, job, pods)
+        return created
 
     async def _context(self, meta: ObjectMeta, job: TrainingJobResource) -> JobContext | None:
         uid = meta.uid or meta.name
         dataset = self._datasets.get(uid)
         if dataset is None:
-            raw = await self.client.get("Dataset", meta.namespace, job.spec.dataset_ref.name)
+            raw = await self._find_dataset(meta.namespace, job.spec.dataset_ref.name)
             if raw is None:
                 logger.warning(
                     "dataset %s of %s/%s is gone", job.spec.dataset_ref.name, meta.namespace, meta.name
@@ -294,10 +318,11 @@ class Engine:
 
     async def _create_workers(
         self, meta: ObjectMeta, job: TrainingJobResource, status: TrainingJobStatus, pods: Sequence[PodView]
-    ) -> None:
+    ) -> str | None:
+        """Create the attempt's missing worker pods (support objects first); returns what was created, if any."""
         ctx = await self._context(meta, job)
         if ctx is None:
-            return
+            return None
         if ctx.uid not in self._support_ready:
             # All before the pods: a pod naming a missing ServiceAccount is refused by admission. Among themselves
             # the order does not matter (a RoleBinding may name a Role or account that comes a moment later).
@@ -309,12 +334,10 @@ class Engine:
             if i not in present
         ]  # fmt: skip
         created = await asyncio.gather(*(self.client.create(pod) for pod in wanted))
-        if any(created):
-            await self._post_events(meta, [JobEvent(
-                "Normal", Reason.WORKERS_CREATED,
-                f"created {sum(created)} worker pod(s) for attempt {status.attempts}"
-                + (f", resuming from {status.resumed_from}" if status.resumed_from else ""),
-            )])  # fmt: skip
+        if not any(created):
+            return None
+        resuming = f", resuming from {status.resumed_from}" if status.resumed_from else ""
+        return f"created {sum(created)} worker pod(s) for attempt {status.attempts}{resuming}"
 
     async def _archive_logs(
         self, meta: ObjectMeta, job: TrainingJobResource, attempt: int, pods: Sequence[PodView]

@@ -15,5 +15,9 @@ def test_a_job_runs_its_worker_and_completes(cluster: Cluster) -> None:
     assert conditions["Admitted"] == "True"
     assert conditions["Succeeded"] == "True"
     assert done["status"]["resourceUsage"]["gpuSeconds"] > 0
-    reasons = [e["reason"] for e in cluster.events("job-ok")]
-    assert {"Pending", "WorkersCreated", "Running", "Completed"} <= set(reasons)
+    # Events are posted after the status patch that records the transition.
+    cluster.wait("the Completed event", lambda: len(cluster.events("job-ok")) >= 3, timeout=10)
+    events = sorted(cluster.events("job-ok"), key=lambda e: e["firstTimestamp"])
+    assert [e["reason"] for e in events] == ["Pending", "Running", "Completed"]
+    # One event per transition: admission's also tells the worker pods it brought.
+    assert "created 1 worker pod(s) for attempt 1" in events[0]["message"]
