@@ -23,6 +23,8 @@ from tensorone.sandbox.apiserver.registry import Registry, ResourceType, type_fr
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
+TypeKey = tuple[str, str]  # group, plural
+NameKey = tuple[str, str]  # namespace ("" if cluster-scoped), name
 
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -58,12 +60,47 @@ def _spec_part(obj: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
 
 
+class _TypeIndex:
+    """The stored objects of one type, so that listing pods does not scan (or sort) every other object.
+
+    ``objects`` keeps insertion order, as the flat ``Store.objects`` does (a replaced object keeps its place);
+    the (namespace, name) listing order is computed once and reused until an object is added or removed.
+    """
+
+    def __init__(self) -> None:
+        self.objects: dict[NameKey, Obj] = {}
+        self._order: list[NameKey] | None = None
+
+    def put(self, name_key: NameKey, obj: Obj) -> None:
+        if name_key not in self.objects:
+            self._order = None
+        self.objects[name_key] = obj
+
+    def drop(self, name_key: NameKey) -> None:
+        if self.objects.pop(name_key, None) is not None:
+            self._order = None
+
+    def ordered(self, namespace: str | None) -> list[Obj]:
+        """The objects sorted by (namespace, name), as the server lists them; all namespaces when None."""
+        if self._order is None:
+            self._order = sorted(self.objects)
+        if namespace is None:
+            return [self.objects[k] for k in self._order]
+        return [self.objects[k] for k in self._order if k[0] == namespace]
+
+
 class Store:
-    """All objects of the sandbox, plus the event history that watches resume from."""
+    """All objects of the sandbox, plus the event history that watches resume from.
+
+    Stored objects are never changed in place: every write commits a new dict (and deletion drops the
+    reference). That is what makes :meth:`view_objects` safe without copies. ``objects`` and the per-type
+    index are only written through :meth:`_put` and :meth:`_forget`.
+    """
 
     def __init__(self, registry: Registry, history_size: int = 10000) -> None:
         self.registry = registry
         self.objects: dict[Key, Obj] = {}
+        self._by_type: dict[TypeKey, _TypeIndex] = {}
         self.resource_version = 1
         self.history: collections.deque[Event] = collections.deque(maxlen=history_size)
         self._subscribers: list[asyncio.Queue[Event]] = []
@@ -104,9 +141,9 @@ class Store:
         obj["metadata"]["resourceVersion"] = str(self.resource_version)
         key = self._key(rtype, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         if event_type == "DELETED":
-            self.objects.pop(key, None)
+            self._forget(key)
         else:
-            self.objects[key] = obj
+            self._put(key, obj)
         event = Event(
             self.resource_version, event_type, rtype.group, rtype.plural, key[2], copy.deepcopy(obj), previous
         )
@@ -116,6 +153,27 @@ class Store:
         if event_type == "DELETED" or obj["metadata"].get("deletionTimestamp"):
             self._wake_gc()
         return copy.deepcopy(obj)
+
+    def _put(self, key: Key, obj: Obj) -> None:
+        self.objects[key] = obj
+        self._by_type.setdefault((key[0], key[1]), _TypeIndex()).put((key[2], key[3]), obj)
+
+    def _forget(self, key: Key) -> None:
+        self.objects.pop(key, None)
+        index = self._by_type.get((key[0], key[1]))
+        if index is not None:
+            index.drop((key[2], key[3]))
+
+    def _forget_type(self, group: str, plural: str) -> None:
+        """Drop every object of a type at once (its CRD was deleted), without events, as the server does."""
+        index = self._by_type.pop((group, plural), None)
+        for namespace, name in index.objects if index is not None else ():
+            self.objects.pop((group, plural, namespace, name), None)
+
+    def _stored(self, group: str, plural: str) -> list[Obj]:
+        """The stored objects of a type in insertion order (no copies: read only)."""
+        index = self._by_type.get((group, plural))
+        return list(index.objects.values()) if index is not None else []
 
     def _wake_gc(self) -> None:
         if self._gc_wakeup is not None:
@@ -145,18 +203,27 @@ class Store:
     def list_objects(
         self, rtype: ResourceType, namespace: str | None, predicate: Callable[[Obj], bool] | None = None
     ) -> tuple[list[Obj], int]:
-        """Objects of a type (in a namespace, or all when None), sorted as the server sorts them."""
+        """Objects of a type (in a namespace, or all when None), sorted as the server sorts them.
+
+        Copies, because the HTTP server hands them out and adjusts them; in-process readers that only look
+        use :meth:`view_objects`.
+        """
         items = [
             copy.deepcopy(obj)
-            for (group, plural, ns, _), obj in sorted(
-                self.objects.items(), key=lambda kv: (kv[0][2], kv[0][3])
-            )
-            if group == rtype.group
-            and plural == rtype.plural
-            and (namespace is None or ns == namespace)
-            and (predicate is None or predicate(obj))
+            for obj in self.view_objects(rtype, namespace)
+            if predicate is None or predicate(obj)
         ]
         return items, self.resource_version
+
+    def view_objects(self, rtype: ResourceType, namespace: str | None = None) -> list[Obj]:
+        """The stored objects of a type, in :meth:`list_objects` order, without copying them. Do not mutate.
+
+        For in-process controllers (scheduler, node agent) that look at every pod on every event: copying
+        them all each time made the sandbox quadratic. The list is a snapshot: a later write stores a new
+        dict instead of changing these, so they keep showing the state at the time of the call.
+        """
+        index = self._by_type.get((rtype.group, rtype.plural))
+        return index.ordered(namespace) if index is not None else []
 
     # -- writes ---------------------------------------------------------------------------------------------
 
@@ -277,11 +344,7 @@ class Store:
     def _admit_priority(self, pod: Obj, explicit: int | None) -> None:
         """The Priority admission plugin: ``spec.priority`` comes from the PriorityClass (or the global default)."""
         spec = pod["spec"]
-        classes = [
-            c
-            for (g, p, _, _), c in self.objects.items()
-            if g == "scheduling.k8s.io" and p == "priorityclasses"
-        ]
+        classes = self._stored("scheduling.k8s.io", "priorityclasses")
         wanted = spec.get("priorityClassName")
         chosen = (
             next((c for c in classes if c["metadata"]["name"] == wanted), None)
@@ -328,7 +391,32 @@ class Store:
         old = self._existing(rtype, namespace, name)
         if not isinstance(body, dict):
             raise errors.bad_request("Object 'Kind' is missing in request body")
-        new = copy.deepcopy(body)
+        return self._replace(
+            rtype,
+            name,
+            old,
+            copy.deepcopy(body),
+            subresource=subresource,
+            version=version,
+            strict=strict,
+            require_version=require_version,
+            dry_run=dry_run,
+        )
+
+    def _replace(
+        self,
+        rtype: ResourceType,
+        name: str,
+        old: Obj,
+        new: Obj,
+        *,
+        subresource: str | None,
+        version: str | None,
+        strict: bool | None,
+        require_version: bool,
+        dry_run: bool,
+    ) -> WriteResult:
+        """The body of :meth:`update`, for a ``new`` object that this store owns (nobody else holds it)."""
         new_meta = new.setdefault("metadata", {})
         if new_meta.get("name") not in (None, name):
             raise errors.bad_request(
@@ -352,11 +440,7 @@ class Store:
             )
         old_meta = old["metadata"]
         if subresource == "status":
-            result = copy.deepcopy(old)
-            if "status" in new:
-                result["status"] = new["status"]
-            else:
-                result.pop("status", None)
+            result = _with_status_of(old, new)
         else:
             result = new
             meta = result["metadata"]
@@ -374,8 +458,8 @@ class Store:
                 else:
                     meta.pop(immutable, None)
             if rtype.has_status:
-                if "status" in old:
-                    result["status"] = old["status"]
+                if "status" in old:  # a copy: schema pruning and defaulting below work in place
+                    result["status"] = copy.deepcopy(old["status"])
                 else:
                     result.pop("status", None)
             added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
@@ -461,14 +545,15 @@ class Store:
             changed = _version_in_patch(patch_type, body)
             if not changed:
                 meta.pop("resourceVersion", None)
-        return self.update(
+        return self._replace(  # the patch functions build a new object, so no second copy is needed
             rtype,
-            namespace,
             name,
+            old,
             patched,
             subresource=subresource,
             version=version,
             strict=strict,
+            require_version=False,
             dry_run=dry_run,
         )
 
@@ -480,8 +565,7 @@ class Store:
         if rtype.plural == "customresourcedefinitions":
             spec = obj["spec"]
             self.registry.remove(spec["group"], spec["names"]["plural"])
-            for key in [k for k in self.objects if k[0] == spec["group"] and k[1] == spec["names"]["plural"]]:
-                self.objects.pop(key, None)
+            self._forget_type(spec["group"], spec["names"]["plural"])
         return removed
 
     def delete(
@@ -672,6 +756,23 @@ class Store:
             await asyncio.sleep(interval)
             while self.collect_garbage():
                 await asyncio.sleep(0)
+
+
+def _with_status_of(old: Obj, new: Obj) -> Obj:
+    """A copy of ``old`` whose status is ``new``'s (the status subresource), keys in ``old``'s order.
+
+    Same result as deep-copying ``old`` and then replacing its status, without copying the status that is
+    thrown away (pod statuses are the largest part of a pod).
+    """
+    result: Obj = {}
+    for key, value in old.items():
+        if key != "status":
+            result[key] = copy.deepcopy(value)
+        elif "status" in new:
+            result[key] = new["status"]
+    if "status" in new and "status" not in old:
+        result["status"] = new["status"]
+    return result
 
 
 def _version_in_patch(patch_type: str, body: Any) -> bool:
