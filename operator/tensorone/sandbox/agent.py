@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hashlib
 import logging
 import os
@@ -107,38 +108,47 @@ class NodeAgent:
             self.store.unsubscribe(queue)
 
     def reconcile(self) -> None:
-        """Start pods that got bound, terminate pods being deleted, refresh name resolution."""
+        """Start pods that got bound, terminate pods being deleted, refresh name resolution.
+
+        Runs on every batch of store events, so it looks at the stored pods and services without copying
+        them (:meth:`Store.view_objects`); only a pod it starts is copied, as that outlives this pass.
+        """
         assert self._pods_type is not None
-        pods, _ = self.store.list_objects(self._pods_type, None)
         names: list[str] = []
-        for pod in pods:
-            meta = pod["metadata"]
+        for pod in self.store.view_objects(self._pods_type):
             spec = pod.get("spec") or {}
             if not spec.get("nodeName"):
                 continue
+            meta = pod["metadata"]
             names += pod_names(spec.get("hostname") or meta["name"], spec.get("subdomain"), meta["namespace"])
-            run = self.pods.get(meta["uid"])
-            if run is None and not meta.get("deletionTimestamp"):
-                phase = (pod.get("status") or {}).get("phase")
-                if phase in ("Succeeded", "Failed") or not self.run_pods:
-                    continue
-                run = self._prepare(pod)
-                self.pods[meta["uid"]] = run
-                run.task = asyncio.create_task(
-                    self._run_pod(run), name=f"pod-{meta['namespace']}-{meta['name']}"
-                )
-            elif meta.get("deletionTimestamp"):
-                if run is None:
-                    self._finish_deletion(meta["namespace"], meta["name"])
-                elif not run.terminating:
-                    run.terminating = True
-                    grace = int(meta.get("deletionGracePeriodSeconds") or 0)
-                    run.killer = asyncio.create_task(self._terminate(run, grace), name=f"kill-{meta['name']}")
+            if meta.get("deletionTimestamp"):
+                self._handle_deletion(meta)
+            elif self.run_pods and meta["uid"] not in self.pods:
+                self._start_if_unfinished(pod)
         services = self.store.registry.get("", "v1", "services")
         assert services is not None
-        for svc in self.store.list_objects(services, None)[0]:
+        for svc in self.store.view_objects(services):
             names += service_names(svc["metadata"]["name"], svc["metadata"]["namespace"])
         self.hosts.update(names)
+
+    def _start_if_unfinished(self, pod: Obj) -> None:
+        """Start the containers of a bound pod this agent does not run yet (unless it has finished)."""
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return
+        meta = pod["metadata"]
+        run = self._prepare(copy.deepcopy(pod))
+        self.pods[meta["uid"]] = run
+        run.task = asyncio.create_task(self._run_pod(run), name=f"pod-{meta['namespace']}-{meta['name']}")
+
+    def _handle_deletion(self, meta: Obj) -> None:
+        """Terminate a pod being deleted (once), or finish deleting one this agent does not run."""
+        run = self.pods.get(meta["uid"])
+        if run is None:
+            self._finish_deletion(meta["namespace"], meta["name"])
+        elif not run.terminating:
+            run.terminating = True
+            grace = int(meta.get("deletionGracePeriodSeconds") or 0)
+            run.killer = asyncio.create_task(self._terminate(run, grace), name=f"kill-{meta['name']}")
 
     def _prepare(self, pod: Obj) -> PodRun:
         meta = pod["metadata"]

@@ -112,6 +112,13 @@ def unschedulable_message(total: int, reasons: Counter[str]) -> str:
     return f"0/{total} nodes are available: {detail}. preemption: 0/{total} nodes are available: {', '.join(parts)}."
 
 
+def _add_requests(usage: dict[str, dict[str, float]], node: str, pod: Obj) -> None:
+    """Count a pod's requests as used on a node."""
+    used = usage.setdefault(node, {})
+    for res, amount in pod_requests(pod).items():
+        used[res] = used.get(res, 0.0) + amount
+
+
 class Scheduler:
     """Binds pods with an empty ``spec.nodeName`` whose schedulerName is the default one."""
 
@@ -137,23 +144,18 @@ class Scheduler:
         finally:
             self.store.unsubscribe(queue)
 
-    def _usage(self) -> dict[str, dict[str, float]]:
-        assert self._pods is not None
+    def _usage(self, pods: list[Obj]) -> dict[str, dict[str, float]]:
+        """Node name -> resources that bound, unfinished pods request there."""
         usage: dict[str, dict[str, float]] = {}
-        pods, _ = self.store.list_objects(self._pods, None)
         for pod in pods:
             node = (pod.get("spec") or {}).get("nodeName")
             if node and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
-                used = usage.setdefault(node, {})
-                for res, amount in pod_requests(pod).items():
-                    used[res] = used.get(res, 0.0) + amount
+                _add_requests(usage, node, pod)
         return usage
 
-    def schedule_pending(self) -> None:
-        """One scheduling pass over all pending, unbound pods (oldest first)."""
-        assert self._pods is not None
-        assert self._nodes is not None
-        pods, _ = self.store.list_objects(self._pods, None)
+    @staticmethod
+    def _pending(pods: list[Obj]) -> list[Obj]:
+        """Unbound pods for this scheduler that are not being deleted, highest priority first, then oldest."""
         pending = [
             p
             for p in pods
@@ -161,42 +163,56 @@ class Scheduler:
             and (p.get("spec") or {}).get("schedulerName", "default-scheduler") == "default-scheduler"
             and not p["metadata"].get("deletionTimestamp")
         ]
-        if not pending:
-            return
         pending.sort(
             key=lambda p: (
                 -int((p.get("spec") or {}).get("priority") or 0),
                 p["metadata"]["creationTimestamp"],
             )
         )
-        nodes, _ = self.store.list_objects(self._nodes, None)
-        usage = self._usage()
+        return pending
+
+    def schedule_pending(self) -> None:
+        """One scheduling pass over all pending, unbound pods (oldest first).
+
+        Runs after every batch of store events, so it reads the stored pods without copying them and stops
+        before looking at nodes or usage when nothing is pending (the common case).
+        """
+        assert self._pods is not None
+        assert self._nodes is not None
+        pods = self.store.view_objects(self._pods)
+        pending = self._pending(pods)
+        if not pending:
+            return
+        nodes = self.store.view_objects(self._nodes)
+        usage = self._usage(pods)
         for pod in pending:
-            reasons: Counter[str] = Counter()
-            chosen = None
-            for node in sorted(nodes, key=lambda n: n["metadata"]["name"]):
-                why = unfit_reasons(pod, node, usage.get(node["metadata"]["name"], {}))
-                if why:
-                    reasons.update(why)
-                elif chosen is None:
-                    chosen = node["metadata"]["name"]
-            try:
-                if chosen is not None:
-                    self._bind(pod, chosen)
-                    used = usage.setdefault(chosen, {})
-                    for res, amount in pod_requests(pod).items():
-                        used[res] = used.get(res, 0.0) + amount
-                else:
-                    self._mark_unschedulable(pod, unschedulable_message(len(nodes), reasons))
-                    nominated = (pod.get("status") or {}).get("nominatedNodeName") or self._preempt(
-                        pod, nodes, pods, usage
-                    )
-                    if nominated:  # keep the room being freed for this pod, not for lower-priority ones
-                        used = usage.setdefault(nominated, {})
-                        for res, amount in pod_requests(pod).items():
-                            used[res] = used.get(res, 0.0) + amount
-            except errors.ApiError as exc:  # the pod changed or vanished meanwhile; the next pass retries
-                logger.debug("scheduling %s failed: %s", pod["metadata"]["name"], exc.message)
+            self._schedule_one(pod, nodes, pods, usage)
+
+    def _schedule_one(
+        self, pod: Obj, nodes: list[Obj], pods: list[Obj], usage: dict[str, dict[str, float]]
+    ) -> None:
+        """Bind a pod to the first node that fits, or report it unschedulable and try preemption."""
+        reasons: Counter[str] = Counter()
+        chosen = None
+        for node in sorted(nodes, key=lambda n: n["metadata"]["name"]):
+            why = unfit_reasons(pod, node, usage.get(node["metadata"]["name"], {}))
+            if why:
+                reasons.update(why)
+            elif chosen is None:
+                chosen = node["metadata"]["name"]
+        try:
+            if chosen is not None:
+                self._bind(pod, chosen)
+                _add_requests(usage, chosen, pod)
+            else:
+                self._mark_unschedulable(pod, unschedulable_message(len(nodes), reasons))
+                nominated = (pod.get("status") or {}).get("nominatedNodeName") or self._preempt(
+                    pod, nodes, pods, usage
+                )
+                if nominated:  # keep the room being freed for this pod, not for lower-priority ones
+                    _add_requests(usage, nominated, pod)
+        except errors.ApiError as exc:  # the pod changed or vanished meanwhile; the next pass retries
+            logger.debug("scheduling %s failed: %s", pod["metadata"]["name"], exc.message)
 
     def _preempt(
         self, pod: Obj, nodes: list[Obj], pods: list[Obj], usage: dict[str, dict[str, float]]
