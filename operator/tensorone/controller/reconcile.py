@@ -18,7 +18,13 @@ from typing import Any
 
 from tensorone.api.dataset import DatasetSpec
 from tensorone.api.errors import ConfigurationError
-from tensorone.api.resources import DatasetResource, ObjectMeta, TrainingJobResource
+from tensorone.api.resources import (
+    DatasetResource,
+    ObjectMeta,
+    TrainingJobResource,
+    parse_training_job_spec,
+)
+from tensorone.api.spec import AnyJobSpec
 from tensorone.api.status import FINISHED_PHASES, ConditionStatus, ConditionType, JobPhase, TrainingJobStatus
 from tensorone.catalog.gpus import GpuCatalog
 from tensorone.controller import names
@@ -138,6 +144,7 @@ class Engine:
 
     def __post_init__(self) -> None:
         self._datasets: dict[str, DatasetSpec] = {}
+        self._specs: dict[str, tuple[int, AnyJobSpec]] = {}  # uid -> (generation, its parsed spec)
         # Datasets as a watch shows them (kopf's index; set by the handlers). A miss falls back to a GET: the watch
         # may not have shown a dataset created a moment before its job yet.
         self.dataset_index: Mapping[DatasetKey, Collection[dict[str, Any]]] = {}
@@ -163,6 +170,21 @@ class Engine:
             self.metrics.reconcile_seconds.observe(time.perf_counter() - started)
             self.metrics.observe_requests(self.client.requests)
 
+    def _parse(self, obj: dict[str, Any]) -> TrainingJobResource:
+        """The job as models; a bad spec raises ``ConfigurationError``. The spec is parsed once per generation (it
+        changes only with it; parsing runs the whole validation, ``customCode`` compiled included), metadata and
+        status on every pass."""
+        meta = ObjectMeta.model_validate(obj.get("metadata") or {})
+        cached = self._specs.get(meta.uid or "")
+        if cached is not None and meta.generation is not None and cached[0] == meta.generation:
+            spec = cached[1]
+        else:
+            spec = parse_training_job_spec(obj.get("spec"))
+            if meta.uid and meta.generation is not None:
+                self._specs[meta.uid] = (meta.generation, spec)
+        status = TrainingJobStatus.model_validate(obj.get("status") or {})
+        return TrainingJobResource(metadata=meta, spec=spec, status=status)
+
     def _freshest(self, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj.get("metadata") or {}
         known = self._fresh.get(str(meta.get("uid")))
@@ -184,7 +206,7 @@ class Engine:
         meta = ObjectMeta.model_validate(obj.get("metadata") or {})
         status = TrainingJobStatus.model_validate(obj.get("status") or {})
         try:
-            job = TrainingJobResource.from_k8s(obj)
+            job = self._parse(obj)
         except ConfigurationError as e:
             if condition(status, ConditionType.ADMITTED) is None:
                 refusal = Refusal(Reason.INVALID_SPEC, f"{e.field}: {e.reason}", e.field)
@@ -382,7 +404,7 @@ class Engine:
             for p in alive
         ))  # fmt: skip
         try:
-            job = TrainingJobResource.from_k8s(obj)
+            job = self._parse(obj)
         except ConfigurationError:
             return not pods
         gpu_type = self.catalog.resolve(job.spec.gpu_type)
@@ -409,6 +431,7 @@ class Engine:
     def _forget(self, meta: ObjectMeta) -> None:
         uid = meta.uid or meta.name
         self._datasets.pop(uid, None)
+        self._specs.pop(uid, None)
         self._support_ready.discard(uid)
         self._children_removed.discard(uid)
         self._fresh.pop(uid, None)
