@@ -22,8 +22,9 @@ from tensorone.controller.reconcile import DatasetKey, Engine
 
 WORKER_LABELS = {names.JOB_LABEL: kopf.PRESENT}
 # The first pass waits (at most this long) for kopf's finalizer PATCH to come back: a status patch decided before it
-# would carry a resourceVersion that the finalizer just made stale, and get 409 Conflict.
-FINALIZER_WAIT_SECONDS = 2.0
+# would carry a resourceVersion that the finalizer just made stale, and get 409 Conflict (a wasted write and a pass).
+# In a burst of hundreds of new jobs the watch can take seconds to show it; the wait ends as soon as it does.
+FINALIZER_WAIT_SECONDS = 30.0
 _wakeups: dict[tuple[str, str], asyncio.Event] = {}
 _engine: Engine | None = None
 
