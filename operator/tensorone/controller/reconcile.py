@@ -154,6 +154,7 @@ class Engine:
         # old version must not be decided on again (it would repeat the transition we just wrote).
         self._fresh: dict[str, tuple[str | None, dict[str, Any]]] = {}
         self._nodes: tuple[float, list[NodeOffer]] | None = None  # (monotonic time listed, offers)
+        self._listing_nodes = asyncio.Lock()  # a burst of new jobs shares one listing, not one each
         self.timing = Timing(
             stall_window_seconds=self.settings.stall_window_seconds,
             termination_grace_period_seconds=self.settings.termination_grace_period_seconds,
@@ -227,10 +228,14 @@ class Engine:
 
     async def _node_offers(self, fresh: bool) -> list[NodeOffer]:
         """The nodes' GPU offer, listed at most every ``NODE_CACHE_SECONDS`` unless ``fresh``."""
-        now = time.monotonic()
-        if fresh or self._nodes is None or now - self._nodes[0] > NODE_CACHE_SECONDS:
-            self._nodes = (now, [NodeOffer.from_node(n) for n in await self.client.list("Node", None)])
-        return self._nodes[1]
+        asked = time.monotonic()
+        async with self._listing_nodes:
+            listed = self._nodes[0] if self._nodes is not None else None
+            stale = listed is None or time.monotonic() - listed > NODE_CACHE_SECONDS
+            if self._nodes is None or stale or (fresh and listed is not None and listed < asked):
+                offers = [NodeOffer.from_node(n) for n in await self.client.list("Node", None)]
+                self._nodes = (time.monotonic(), offers)
+            return self._nodes[1]
 
     async def _admit(
         self, meta: ObjectMeta, job: TrainingJobResource, pods: Sequence[PodView]
