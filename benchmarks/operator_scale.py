@@ -29,6 +29,7 @@ import contextlib
 import json
 import math
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -166,6 +167,18 @@ def operator_command(which: str, sandbox: RunningSandbox, metrics_port: int) -> 
             "--config", str(settings), "--log-level", "WARNING", "--metrics-port", str(metrics_port)]  # fmt: skip
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """This process's CPU time: the sandbox API server, its scheduler, the stand-in kubelet and the job creator."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def peak_rss_bytes(pid: int) -> float:
     """``VmHWM`` of a live process (peak resident set size)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -267,6 +280,8 @@ class Run:
     requests: int
     peak_rss: float
     own_requests: float
+    operator_cpu: float  # CPU seconds of the operator process over the run
+    sandbox_cpu: float  # CPU seconds of the benchmark process (sandbox + load generator) over the run
     complete: bool
     breakdown: Counter[str]
 
@@ -315,6 +330,7 @@ def measure(which: str, n: int, tmp: Path, timeout: float) -> Run:
                 )
             time.sleep(1.0)  # the operator's initial listing settles; its start-up requests are not counted
             started = time.perf_counter()
+            operator_cpu, sandbox_cpu = cpu_seconds(process.pid), own_cpu_seconds()
             done_key = log.job_running if which == OPERATORS[1] else log.pod_running
             creator = threading.Thread(target=asyncio.run, args=(create_jobs(sandbox.url, n),))
             creator.start()
@@ -328,6 +344,8 @@ def measure(which: str, n: int, tmp: Path, timeout: float) -> Run:
 
             wait_for(lambda: time.perf_counter() - last_write() > 1.0, 10)  # quiet for a second
             ended = time.perf_counter()
+            operator_cpu = cpu_seconds(process.pid) - operator_cpu
+            sandbox_cpu = own_cpu_seconds() - sandbox_cpu
             peak = peak_rss_bytes(process.pid)
             own = own_request_count(port) if which == OPERATORS[1] else math.nan
         kubelet.cancel()
@@ -348,6 +366,8 @@ def measure(which: str, n: int, tmp: Path, timeout: float) -> Run:
         requests=len(counted),
         peak_rss=peak,
         own_requests=own,
+        operator_cpu=operator_cpu,
+        sandbox_cpu=sandbox_cpu,
         complete=complete,
         breakdown=Counter(
             f"{verb} {resource_of(path)}"
@@ -396,6 +416,10 @@ def pair_results(base: Run, ours: Run) -> list[Result]:
         ("API requests per job (to running)", ours.requests / n, base.requests / n, "requests", "",
          f"operator's own metric: {ours.own_requests / n:.1f}/job (its own client over the whole process, kopf excluded)"),
         ("operator peak RSS (VmHWM)", ours.peak_rss / 2**20, base.peak_rss / 2**20, "MiB", "", ""),
+        ("operator CPU per job", ours.operator_cpu / n * 1000, base.operator_cpu / n * 1000, "ms", "",
+         "the operator process alone, create → all running and quiet"),
+        ("sandbox + load generator CPU per job", ours.sandbox_cpu / n * 1000, base.sandbox_cpu / n * 1000, "ms",
+         "", f"one process beside the operator on {os.cpu_count()} CPUs; serves every API request"),
     ]  # fmt: skip
     return [
         Result("operator_scale", f"{name}, N={n}", value, unit, base.operator, baseline, target,
@@ -425,13 +449,14 @@ def main() -> None:
     print(f"operator scale: N single-worker TrainingJobs created at once ({CONCURRENCY} concurrent POSTs), "
           f"sandbox API, pods not run ({os.cpu_count()} CPUs)")  # fmt: skip
     header = f"{'N':>5} {'':22}{'p50 ms':>9}{'p99 ms':>9}{'jobs/s':>8}{'run p50':>9}{'writes/job':>11}" \
-             f"{'reqs/job':>9}{'RSS MiB':>9}"  # fmt: skip
+             f"{'reqs/job':>9}{'RSS MiB':>9}{'op CPU ms/job':>14}{'sandbox CPU ms/job':>19}"  # fmt: skip
     print(header)
     for pair in pairs:
         for r in pair:
             print(f"{r.n:>5} {r.operator:22}{r.pct(r.latencies, 50) * 1000:9.1f}{r.pct(r.latencies, 99) * 1000:9.1f}"
                   f"{r.jobs_per_second:8.1f}{r.pct(r.running_latencies, 50) * 1000:9.1f}{r.writes / r.n:11.1f}"
-                  f"{r.requests / r.n:9.1f}{r.peak_rss / 2**20:9.1f}{'' if r.complete else '  INCOMPLETE'}")  # fmt: skip
+                  f"{r.requests / r.n:9.1f}{r.peak_rss / 2**20:9.1f}{r.operator_cpu / r.n * 1000:14.1f}"
+                  f"{r.sandbox_cpu / r.n * 1000:19.1f}{'' if r.complete else '  INCOMPLETE'}")  # fmt: skip
         base, ours = pair
         print(f"{'':6}ratio operator / minimal: p50 {ours.pct(ours.latencies, 50) / base.pct(base.latencies, 50):.2f}x, "
               f"p99 {ours.pct(ours.latencies, 99) / base.pct(base.latencies, 99):.2f}x (target ≤ 1.5); "
