@@ -139,7 +139,8 @@ def main() -> None:
     gpu = gpu_name()
     if gpu is None:
         notes.append(
-            "`gpu_check.sh`: skipped, no GPU visible to torch (run `bash benchmarks/gpu_check.sh` on one)"
+            "`gpu_check.sh`: skipped, no GPU visible to torch (run `bash benchmarks/gpu_check.sh` on one;"
+            " the last run on a GPU is in `benchmarks/GPU_CHECK.md`)"
         )
     elif not args.only or "gpu_check" in args.only.split(","):
         began = time.perf_counter()
