@@ -176,6 +176,11 @@ class LlmTrainer:
         self.precision = choose_precision(self.conf.optimization.mixed_precision, self.device)
         if self.device.type == "cpu":
             torch.use_deterministic_algorithms(True)
+        else:
+            log.info(
+                "training on %s (%s), mixed precision %s",
+                self.device, torch.cuda.get_device_name(self.device), self.precision.value,
+            )  # fmt: skip
         _check_strategy(run, self.device)
         seed_everything(self.training.seed)
         # Tokenizer and data first: a malformed dataset fails in seconds, before the model is loaded.
