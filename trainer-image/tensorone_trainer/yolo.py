@@ -93,14 +93,22 @@ class _Bridge:
 
     def _seed_epoch(self, trainer: Any) -> None:
         """Make the epoch's shuffle and augmentations a function of (seed, epoch) alone, like the LLM loop,
-        so a resumed run draws exactly what the uninterrupted one did (whatever ultralytics drew before)."""
+        so a resumed run draws exactly what the uninterrupted one did (whatever ultralytics drew before).
+
+        With loader workers (ultralytics uses them on GPUs) the augmentations are drawn in the workers, whose
+        random state otherwise runs on from epoch to epoch in a pool kept for the whole run; so the pool is
+        started anew each epoch, each worker seeded from the generator just seeded (one pool start per epoch)."""
         seed = self.run.config.training.seed * 1000 + trainer.epoch
         seed_everything(seed)
         loader = trainer.train_loader
         generator = getattr(loader, "generator", None)
-        if generator is not None and getattr(loader, "num_workers", 0) == 0:
-            generator.manual_seed(seed)
-            loader.iterator = None  # a fresh sampler pass, drawn from the generator just seeded
+        if generator is None:
+            return
+        generator.manual_seed(seed)
+        if hasattr(loader, "reset"):
+            loader.reset()  # a fresh sampler pass (and worker pool), drawn from the generator just seeded
+        else:
+            loader.iterator = None
 
     def on_train_start(self, trainer: Any) -> None:
         self.batches_per_epoch = len(trainer.train_loader)

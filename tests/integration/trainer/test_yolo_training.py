@@ -1,10 +1,11 @@
 """YOLO detection through the command line: offline, checkpoints per epoch, stop and exact resume.
 
 Resume is epoch-granular (ultralytics' semantics): a stop in the middle of an epoch resumes from the last
-complete one. From there the resumed run's losses equal the uninterrupted run's exactly on CPU: the trainer
-restores the fp32 weights, EMA and optimizer (ultralytics' last.pt holds them in fp16), seeds each epoch's
-shuffle and augmentations from (seed, epoch), and steps the optimizer every batch (no gradients in flight
-across an epoch end).
+complete one. From there the resumed run's losses equal the uninterrupted run's exactly: the trainer restores
+the fp32 weights, EMA and optimizer (ultralytics' last.pt holds them in fp16), seeds each epoch's shuffle and
+augmentations from (seed, epoch) — loader workers included, which ultralytics uses on GPUs — and steps the
+optimizer every batch (no gradients in flight across an epoch end). Here on CPU; benchmarks/GPU_CHECK.md has
+the same check on an H100 with AMP.
 """
 
 from __future__ import annotations
