@@ -119,6 +119,17 @@ def _add_requests(usage: dict[str, dict[str, float]], node: str, pod: Obj) -> No
         used[res] = used.get(res, 0.0) + amount
 
 
+async def _scheduling_input_changed(queue: asyncio.Queue[Event], timeout: float) -> bool:
+    """Wait up to ``timeout`` for store events and take all queued ones; True if a pod or node changed."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(max(timeout, 0.0)):
+            events = [await queue.get()]
+        while not queue.empty():
+            events.append(queue.get_nowait())
+        return any(not e.group and e.plural in ("pods", "nodes") for e in events)
+    return False
+
+
 class Scheduler:
     """Binds pods with an empty ``spec.nodeName`` whose schedulerName is the default one."""
 
@@ -130,17 +141,20 @@ class Scheduler:
         self._reported: dict[str, str] = {}
 
     async def run(self) -> None:
-        """React to pod and node changes until cancelled (and retry unschedulable pods every second)."""
+        """React to pod and node changes until cancelled (and retry unschedulable pods every second).
+
+        Other writes (the Events it records itself, custom resources, config maps…) cannot change where a
+        pod fits, so they do not trigger a pass over all pods; the one-second retry still comes in between.
+        """
         queue = self.store.subscribe()
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 self.schedule_pending()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(1.0):
-                        event: Event = await queue.get()
-                    while not queue.empty():
-                        queue.get_nowait()
-                    del event
+                retry_at = loop.time() + 1.0
+                while not await _scheduling_input_changed(queue, retry_at - loop.time()):
+                    if loop.time() >= retry_at:
+                        break
         finally:
             self.store.unsubscribe(queue)
 
@@ -280,20 +294,7 @@ class Scheduler:
     def _bind(self, pod: Obj, node: str) -> None:
         assert self._pods is not None
         meta = pod["metadata"]
-        self.store.patch(
-            self._pods,
-            meta["namespace"],
-            meta["name"],
-            "application/merge-patch+json",
-            {"spec": {"nodeName": node}},
-        )
-        condition = {
-            "type": "PodScheduled",
-            "status": "True",
-            "lastProbeTime": None,
-            "lastTransitionTime": now_rfc3339(),
-        }
-        self._set_condition(meta, condition)
+        self.store.bind(self._pods, meta["namespace"], meta["name"], node)  # one write, as a Binding is
         self.record_event(
             pod, "Normal", "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}"
         )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
-from tests.integration.sandbox.helpers import Api, widget
+from tests.integration.sandbox.helpers import WIDGET_CRD, Api, widget
+
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
 @pytest.mark.parametrize(
@@ -106,6 +109,54 @@ def test_status_update_is_validated_against_schema(api: Api, widgets: str) -> No
     response = api.patch(f"{widgets}/w1/status", {"status": {"phase": 3}})
     assert response.status_code == 422
     assert response.json()["details"]["causes"][0]["field"] == "status.phase"
+
+
+def test_bad_status_field_is_refused_with_the_full_validation_message(api: Api, widgets: str) -> None:
+    api.post(widgets, widget("w1"))
+
+    response = api.patch(f"{widgets}/w1/status", {"status": {"phase": 3, "conditions": "none"}})
+
+    assert response.status_code == 422
+    body = response.json()
+    assert body["message"] == (
+        'Widget.example.tensorone.ai "w1" is invalid: ['
+        'status.phase: Invalid value: "integer": status.phase in body must be of type string: "integer", '
+        'status.conditions: Invalid value: "string": status.conditions in body must be of type array: "string"]'
+    )
+    assert [c["field"] for c in body["details"]["causes"]] == ["status.phase", "status.conditions"]
+
+
+def _tighten_widget_size(api: Api, maximum: int) -> None:
+    """Lower ``spec.size``'s maximum in the Widget CRD (an upgrade that tightens the schema)."""
+    crd = api.get(f"{CRDS}/{WIDGET_CRD['metadata']['name']}").json()
+    tightened = copy.deepcopy(crd)
+    schema = tightened["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    schema["properties"]["spec"]["properties"]["size"]["maximum"] = maximum
+    response = api.put(f"{CRDS}/{WIDGET_CRD['metadata']['name']}", tightened)
+    assert response.status_code == 200, response.text
+
+
+def test_status_write_is_not_refused_for_a_stored_spec_that_a_tightened_schema_forbids(
+    api: Api, widgets: str
+) -> None:
+    """Validation ratcheting (Kubernetes >= 1.30) with the status strategy keeping the old spec: a controller
+    can still report status on objects created before a schema change; a spec write is judged anew."""
+    api.post(widgets, widget("w1", size=8))
+    _tighten_widget_size(api, maximum=4)
+
+    status = api.patch(f"{widgets}/w1/status", {"status": {"phase": "Running"}})
+    spec = api.patch(f"{widgets}/w1", {"spec": {"size": 6}})
+    bad_status = api.patch(f"{widgets}/w1/status", {"status": {"phase": 3}})
+
+    assert status.status_code == 200, status.text
+    assert status.json()["status"]["phase"] == "Running"
+    assert spec.status_code == 422
+    assert [c["message"] for c in spec.json()["details"]["causes"]] == [
+        "Invalid value: 6: spec.size in body should be less than or equal to 4"
+    ]
+    assert bad_status.status_code == 422
+    assert [c["field"] for c in bad_status.json()["details"]["causes"]] == ["status.phase"]
+    assert api.get(f"{widgets}/w1").json()["spec"]["size"] == 8
 
 
 def test_pod_without_containers_is_422(api: Api) -> None:

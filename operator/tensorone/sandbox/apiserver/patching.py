@@ -34,16 +34,27 @@ MERGE_KEYS: dict[str, str] = {
 MERGED_SCALAR_LISTS = frozenset({"finalizers"})
 
 
-def json_merge_patch(target: Any, patch: Any) -> Any:
-    """Apply an RFC 7386 merge patch: objects merge recursively, ``null`` deletes, anything else replaces."""
+def _own(value: Any, kind: type, owned: bool) -> Any:
+    """``value`` as a private copy (itself when the caller already owns it), or an empty ``kind`` if not one."""
+    if not isinstance(value, kind):
+        return kind()
+    return value if owned else copy.deepcopy(value)
+
+
+def json_merge_patch(target: Any, patch: Any, *, owned: bool = False) -> Any:
+    """Apply an RFC 7386 merge patch: objects merge recursively, ``null`` deletes, anything else replaces.
+
+    The result shares nothing with ``target`` or ``patch``. ``owned`` (for the recursion) says ``target`` is
+    already such a copy and may be changed in place, so each level is copied once, not once per depth.
+    """
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    result: dict[str, Any] = _own(target, dict, owned)
     for key, value in patch.items():
         if value is None:
             result.pop(key, None)
         else:
-            result[key] = json_merge_patch(result.get(key), value)
+            result[key] = json_merge_patch(result.get(key), value, owned=True)
     return result
 
 
@@ -155,8 +166,8 @@ def _merge_key(field: str, items: list[Any]) -> str | None:
     return MERGE_KEYS.get(field)
 
 
-def _merge_list(field: str, original: Any, patch: list[Any]) -> list[Any]:
-    base = copy.deepcopy(original) if isinstance(original, list) else []
+def _merge_list(field: str, original: Any, patch: list[Any], owned: bool) -> list[Any]:
+    base: list[Any] = _own(original, list, owned)
     if any(isinstance(item, dict) and item.get("$patch") == "replace" for item in patch):
         return [item for item in copy.deepcopy(patch) if not (isinstance(item, dict) and "$patch" in item)]
     if field in MERGED_SCALAR_LISTS:
@@ -175,15 +186,16 @@ def _merge_list(field: str, original: Any, patch: list[Any]) -> list[Any]:
         elif index is None:
             base.append(strategic_merge_patch({}, {k: v for k, v in item.items() if k != "$patch"}))
         else:
-            base[index] = strategic_merge_patch(base[index], item)
+            base[index] = strategic_merge_patch(base[index], item, owned=True)
     return base
 
 
-def strategic_merge_patch(target: Any, patch: Any) -> Any:
+def strategic_merge_patch(target: Any, patch: Any, *, owned: bool = False) -> Any:
     """Apply a strategic merge patch with the list-merge keys of the Kubernetes types this project uses.
 
     Supports ``$patch: delete|replace``, ``$deleteFromPrimitiveList/<field>``, and ignores the ordering
-    directives ``$setElementOrder/<field>`` and ``$retainKeys`` that ``kubectl apply`` sends.
+    directives ``$setElementOrder/<field>`` and ``$retainKeys`` that ``kubectl apply`` sends. ``owned`` as
+    for :func:`json_merge_patch`: the target is already a private copy, changed in place.
     """
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
@@ -191,7 +203,7 @@ def strategic_merge_patch(target: Any, patch: Any) -> Any:
         return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
     if patch.get("$patch") == "delete":
         return None
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    result: dict[str, Any] = _own(target, dict, owned)
     for key, value in patch.items():
         if key.startswith("$setElementOrder/") or key in ("$retainKeys", "$patch"):
             continue
@@ -202,13 +214,13 @@ def strategic_merge_patch(target: Any, patch: Any) -> Any:
         if value is None:
             result.pop(key, None)
         elif isinstance(value, dict):
-            merged = strategic_merge_patch(result.get(key), value)
+            merged = strategic_merge_patch(result.get(key), value, owned=True)
             if merged is None:
                 result.pop(key, None)
             else:
                 result[key] = merged
         elif isinstance(value, list):
-            result[key] = _merge_list(key, result.get(key), value)
+            result[key] = _merge_list(key, result.get(key), value, owned=True)
         else:
             result[key] = value
     return result

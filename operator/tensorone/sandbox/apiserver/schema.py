@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 Schema = dict[str, Any]
+Obj = dict[str, Any]
 Cause = dict[str, str]
 
 _ROOT_KEEP = ("apiVersion", "kind", "metadata")
@@ -114,6 +115,31 @@ def validate(obj: Any, schema: Schema, path: str = "") -> list[Cause]:
     return list(_validate(obj, schema, path))
 
 
+# Root keywords that validate() checks against the object as a whole (not per property).
+_WHOLE_OBJECT_KEYWORDS = ("allOf", "anyOf", "oneOf", "not", "additionalProperties", "maxProperties")
+
+
+def validate_status(obj: Obj, schema: Schema) -> list[Cause]:
+    """The causes :func:`validate` finds in ``obj``'s status, for writes to the status subresource.
+
+    Such a write keeps the stored spec and metadata, and the real server does not re-judge unchanged fields
+    (validation ratcheting), so only the status can be wrong; skipping the rest saves validating the whole
+    object on every status update. The causes (paths, wording, order) are those a full validation reports for
+    the status. A schema with whole-object constraints at its root is validated whole.
+    """
+    if any(keyword in schema for keyword in _WHOLE_OBJECT_KEYWORDS):
+        return [
+            c for c in validate(obj, schema) if c["field"] == "status" or c["field"].startswith("status.")
+        ]
+    causes: list[Cause] = []
+    if "status" in (schema.get("required") or []) and "status" not in obj:
+        causes.append(_cause("FieldValueRequired", "status", "Required value"))
+    status_schema = (schema.get("properties") or {}).get("status")
+    if "status" in obj and status_schema is not None:
+        causes += _validate(obj["status"], status_schema, "status")
+    return causes
+
+
 def _validate(value: Any, schema: Schema, path: str) -> Iterator[Cause]:
     if value is None:
         if schema.get("nullable"):
@@ -136,13 +162,12 @@ def _validate(value: Any, schema: Schema, path: str) -> Iterator[Cause]:
         return
     for sub in schema.get("allOf") or []:
         yield from _validate(value, sub, path)
-    shown = f'"{_type_name(value)}"' if isinstance(value, dict | list) else _show(value)
     options = schema.get("anyOf")
     if options and not any(_passes(value, option, path) for option in options):
         yield _cause(
             "FieldValueInvalid",
             path,
-            f"Invalid value: {shown}: {path} in body must validate at least one schema (anyOf)",
+            f"Invalid value: {_shown(value)}: {path} in body must validate at least one schema (anyOf)",
         )
     options = schema.get("oneOf")
     if options:
@@ -152,14 +177,14 @@ def _validate(value: Any, schema: Schema, path: str) -> Iterator[Cause]:
             yield _cause(
                 "FieldValueInvalid",
                 path,
-                f"Invalid value: {shown}: {path} in body must validate one and"
+                f"Invalid value: {_shown(value)}: {path} in body must validate one and"
                 f" only one schema (oneOf). {found}",
             )
     if isinstance(schema.get("not"), dict) and _passes(value, schema["not"], path):
         yield _cause(
             "FieldValueInvalid",
             path,
-            f"Invalid value: {shown}: {path} in body must not validate the schema (not)",
+            f"Invalid value: {_shown(value)}: {path} in body must not validate the schema (not)",
         )
     if "enum" in schema and value not in schema["enum"]:
         supported = ", ".join(json.dumps(v) for v in schema["enum"])
@@ -209,8 +234,14 @@ def _validate(value: Any, schema: Schema, path: str) -> Iterator[Cause]:
             )
 
 
+def _shown(value: Any) -> str:
+    """A value as the anyOf/oneOf/not messages show it (only built when such a check fails)."""
+    return f'"{_type_name(value)}"' if isinstance(value, dict | list) else _show(value)
+
+
 def _passes(value: Any, option: Schema, path: str) -> bool:
-    return not validate(value, {"nullable": True, **option}, path)
+    """Whether a value satisfies one alternative; stops at the first cause instead of collecting all."""
+    return next(_validate(value, {"nullable": True, **option}, path), None) is None
 
 
 def _validate_number(value: float, schema: Schema, path: str) -> Iterator[Cause]:

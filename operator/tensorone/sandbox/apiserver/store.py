@@ -12,7 +12,9 @@ import asyncio
 import collections
 import copy
 import datetime
+import functools
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,13 +33,32 @@ DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 
 def now_rfc3339(offset_seconds: float = 0) -> str:
     """Timestamps as the server writes them (UTC, second precision)."""
+    if not offset_seconds:
+        return _this_second()
     moment = datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(seconds=offset_seconds)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_formatted_second: tuple[int, str] = (-1, "")
+
+
+def _this_second() -> str:
+    """The current second, formatted once per second (every write stamps a time, often many per second)."""
+    global _formatted_second
+    second = int(time.time())
+    if _formatted_second[0] != second:
+        _formatted_second = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
+    return _formatted_second[1]
+
+
 @dataclass(frozen=True)
 class Event:
-    """A committed change, as watchers see it."""
+    """A committed change, as watchers see it.
+
+    ``obj`` and ``previous`` are the stored objects themselves, not copies (every event would otherwise copy
+    each written object once more): read them, never change them. ``encoded`` lets the HTTP watches serialise
+    an event once per (event type, apiVersion) however many of them stream it.
+    """
 
     resource_version: int
     type: str  # ADDED, MODIFIED, DELETED
@@ -46,14 +67,24 @@ class Event:
     namespace: str
     obj: Obj
     previous: Obj | None
+    encoded: dict[tuple[str, str], bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
 class WriteResult:
-    """An object after a write, plus warnings to return in ``Warning`` headers."""
+    """An object after a write, plus warnings to return in ``Warning`` headers.
 
-    obj: Obj
+    ``view`` may be the stored object (read only; the HTTP server serialises it as it is); ``obj`` is a copy
+    made on first use, for in-process callers that keep or change what a write returned.
+    """
+
+    view: Obj
     warnings: list[str] = field(default_factory=list)
+
+    @functools.cached_property
+    def obj(self) -> Obj:
+        """The written object, the caller's own (a deep copy of ``view``)."""
+        return copy.deepcopy(self.view)
 
 
 def _spec_part(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -137,6 +168,11 @@ class Store:
         self.history.clear()
 
     def _commit(self, rtype: ResourceType, event_type: str, obj: Obj, previous: Obj | None) -> Obj:
+        """Store ``obj`` (or drop it, for DELETED) under a new resourceVersion and tell the watchers.
+
+        Returns ``obj`` itself, which is now stored (or in the DELETED event): callers copy it before
+        handing it to anyone who may change it.
+        """
         self.resource_version += 1
         obj["metadata"]["resourceVersion"] = str(self.resource_version)
         key = self._key(rtype, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
@@ -144,15 +180,13 @@ class Store:
             self._forget(key)
         else:
             self._put(key, obj)
-        event = Event(
-            self.resource_version, event_type, rtype.group, rtype.plural, key[2], copy.deepcopy(obj), previous
-        )
+        event = Event(self.resource_version, event_type, rtype.group, rtype.plural, key[2], obj, previous)
         self.history.append(event)
         for queue in self._subscribers:
             queue.put_nowait(event)
         if event_type == "DELETED" or obj["metadata"].get("deletionTimestamp"):
             self._wake_gc()
-        return copy.deepcopy(obj)
+        return obj
 
     def _put(self, key: Key, obj: Obj) -> None:
         self.objects[key] = obj
@@ -195,6 +229,10 @@ class Store:
         """One object (a copy), or 404."""
         return copy.deepcopy(self._existing(rtype, namespace, name))
 
+    def view_object(self, rtype: ResourceType, namespace: str | None, name: str) -> Obj:
+        """One stored object without a copy (read only, like :meth:`view_objects`), or 404."""
+        return self._existing(rtype, namespace, name)
+
     def find(self, rtype: ResourceType, namespace: str | None, name: str) -> Obj | None:
         """One object (a copy), or None."""
         obj = self.objects.get(self._key(rtype, namespace, name))
@@ -236,7 +274,15 @@ class Store:
         if ns["metadata"].get("deletionTimestamp"):
             raise errors.forbidden_namespace_terminating(rtype.plural, rtype.group, name, namespace or "")
 
-    def _validate_custom(self, rtype: ResourceType, obj: Obj, version: str, strict: bool | None) -> list[str]:
+    def _validate_custom(
+        self, rtype: ResourceType, obj: Obj, version: str, strict: bool | None, subresource: str | None = None
+    ) -> list[str]:
+        """Prune, default and validate a custom resource; on a status write only its status is validated.
+
+        The real server keeps the old spec on status writes and, with validation ratcheting, does not re-judge
+        stored fields, so a status write succeeds even when the stored spec no longer fits a since-tightened
+        schema (see :func:`schema.validate_status`).
+        """
         schema_doc = rtype.schemas.get(version) or rtype.schemas.get(rtype.storage_version)
         if not schema_doc:
             return []
@@ -248,7 +294,11 @@ class Store:
                 f" strict decoding error: {shown}"
             )
         schema.apply_defaults(obj, schema_doc)
-        causes = schema.validate(obj, schema_doc)
+        causes = (
+            schema.validate_status(obj, schema_doc)
+            if subresource == "status"
+            else schema.validate(obj, schema_doc)
+        )
         if causes:
             raise errors.invalid(rtype.kind, rtype.group, obj["metadata"].get("name", ""), causes)
         return [f'unknown field "{path}"' for path in unknown] if strict is None else []
@@ -483,14 +533,16 @@ class Store:
         result["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
         warnings: list[str] = []
         if rtype.custom:
-            warnings = self._validate_custom(rtype, result, version or rtype.storage_version, strict)
+            warnings = self._validate_custom(
+                rtype, result, version or rtype.storage_version, strict, subresource
+            )
         causes = strategies.validate_builtin(rtype, result)
         if causes:
             raise errors.invalid(rtype.kind, rtype.group, name, causes)
         if _spec_part(result) != _spec_part(old) and subresource != "status":
             result["metadata"]["generation"] = int(old_meta.get("generation", 1)) + 1
         if result == old:
-            return WriteResult(copy.deepcopy(old), warnings)
+            return WriteResult(old, warnings)
         if dry_run:
             return WriteResult(result, warnings)
         if rtype.plural == "customresourcedefinitions":
@@ -557,6 +609,37 @@ class Store:
             dry_run=dry_run,
         )
 
+    def bind(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        node: str,
+        annotations: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """A pod's Binding (``POST pods/NAME/binding``): ``spec.nodeName`` and ``PodScheduled=True`` at once.
+
+        The real server sets both in one storage update (``setPodHostAndAnnotations``), so watchers see one
+        MODIFIED event that carries both, never a bound pod without its condition. Like that update it
+        bypasses the pod strategy: no validation, no generation bump; the Binding's annotations are merged.
+        """
+        old = self._existing(rtype, namespace, name)
+        assigned = (old.get("spec") or {}).get("nodeName")
+        if assigned or old["metadata"].get("deletionTimestamp"):
+            why = f'is already assigned to node "{assigned}"' if assigned else "is being deleted"
+            raise errors.ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} {why}',
+            )
+        pod = copy.deepcopy(old)
+        pod.setdefault("spec", {})["nodeName"] = node
+        if annotations:
+            pod["metadata"].setdefault("annotations", {}).update(annotations)
+        condition = {"type": "PodScheduled", "status": "True", "lastProbeTime": None}
+        _update_pod_condition(pod.setdefault("status", {}), condition)
+        return WriteResult(self._commit(rtype, "MODIFIED", pod, old))
+
     def _remove(self, rtype: ResourceType, obj: Obj) -> Obj:
         previous = self.objects.get(
             self._key(rtype, obj["metadata"].get("namespace"), obj["metadata"]["name"])
@@ -613,7 +696,7 @@ class Store:
         if dry_run:
             return obj, not finalizers
         if rtype.plural == "namespaces" and not rtype.group:
-            return self._start_namespace_deletion(rtype, obj), False
+            return copy.deepcopy(self._start_namespace_deletion(rtype, obj)), False
         if bound_pod and grace > 0 and not terminal:
             if meta.get("deletionTimestamp"):
                 current = int(meta.get("deletionGracePeriodSeconds", grace))
@@ -621,7 +704,7 @@ class Store:
                     return obj, False
             meta["deletionTimestamp"] = now_rfc3339(grace)
             meta["deletionGracePeriodSeconds"] = grace
-            return self._commit(rtype, "MODIFIED", obj, old), False
+            return copy.deepcopy(self._commit(rtype, "MODIFIED", obj, old)), False
         if finalizers:
             if meta.get("deletionTimestamp"):
                 return obj, False
@@ -629,11 +712,11 @@ class Store:
             meta["deletionGracePeriodSeconds"] = 0
             if int(meta.get("generation", 0)) > 0:
                 meta["generation"] = int(meta["generation"]) + 1
-            return self._commit(rtype, "MODIFIED", obj, old), False
+            return copy.deepcopy(self._commit(rtype, "MODIFIED", obj, old)), False
         if not meta.get("deletionTimestamp"):
             meta["deletionTimestamp"] = now_rfc3339()
             meta["deletionGracePeriodSeconds"] = 0
-        return self._remove(rtype, obj), True
+        return copy.deepcopy(self._remove(rtype, obj)), True
 
     def _start_namespace_deletion(self, rtype: ResourceType, obj: Obj) -> Obj:
         if obj["metadata"].get("deletionTimestamp"):
@@ -773,6 +856,22 @@ def _with_status_of(old: Obj, new: Obj) -> Obj:
     if "status" in new and "status" not in old:
         result["status"] = new["status"]
     return result
+
+
+def _update_pod_condition(status: Obj, condition: Obj) -> None:
+    """Set a pod condition as the server's ``UpdatePodCondition`` does: replace the one of its type whole.
+
+    ``lastTransitionTime`` is now, or the old one when the status did not change; a new type is appended.
+    """
+    conditions = status.setdefault("conditions", [])
+    index = next((i for i, c in enumerate(conditions) if c.get("type") == condition["type"]), None)
+    old = conditions[index] if index is not None else {}
+    same = old.get("status") == condition["status"] and "lastTransitionTime" in old
+    condition = {**condition, "lastTransitionTime": old["lastTransitionTime"] if same else now_rfc3339()}
+    if index is None:
+        conditions.append(condition)
+    else:
+        conditions[index] = condition
 
 
 def _version_in_patch(patch_type: str, body: Any) -> bool:
