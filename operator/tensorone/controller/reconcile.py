@@ -58,6 +58,9 @@ OPERATOR_STATUS_FIELDS = (
 DatasetKey = tuple[str, str]  # (namespace, name)
 RETRY_SOON = 0.5
 NODE_CACHE_SECONDS = 10.0
+# A worker pod this operator created counts as there for this long even while the watch does not show it yet:
+# a pass woken by another event in between would otherwise POST it again (409 AlreadyExists, a wasted write).
+EXPECT_CREATED_SECONDS = 30.0
 
 
 def log_transition(namespace: str, name: str, change: PhaseChange) -> None:
@@ -149,6 +152,8 @@ class Engine:
         # may not have shown a dataset created a moment before its job yet.
         self.dataset_index: Mapping[DatasetKey, Collection[dict[str, Any]]] = {}
         self._support_ready: set[str] = set()
+        # uid -> {(attempt, worker index): monotonic time we created it}, until the watch shows that pod
+        self._expected_pods: dict[str, dict[tuple[int, int], float]] = {}
         self._children_removed: set[str] = set()
         # uid -> (resourceVersion we patched from, the object the patch returned): a watch that still shows the
         # old version must not be decided on again (it would repeat the transition we just wrote).
@@ -355,16 +360,33 @@ class Engine:
             # the order does not matter (a RoleBinding may name a Role or account that comes a moment later).
             await asyncio.gather(*(self.client.create(m) for m in build_support_objects(ctx)))
             self._support_ready.add(ctx.uid)
+        expected = self._pods_expected(ctx.uid, pods)
         present = {p.index for p in pods if p.attempt == status.attempts}
+        present |= {index for attempt, index in expected if attempt == status.attempts}
         wanted = [
-            pod for i, pod in enumerate(build_worker_pods(ctx, status.attempts, status.resumed_from))
+            (i, pod) for i, pod in enumerate(build_worker_pods(ctx, status.attempts, status.resumed_from))
             if i not in present
         ]  # fmt: skip
-        created = await asyncio.gather(*(self.client.create(pod) for pod in wanted))
+        created = await asyncio.gather(*(self.client.create(pod) for _, pod in wanted))
+        for (
+            index,
+            _,
+        ) in wanted:  # made now, or found made by an earlier pass or operator (409): there either way
+            expected[(status.attempts, index)] = time.monotonic()
         if not any(created):
             return None
         resuming = f", resuming from {status.resumed_from}" if status.resumed_from else ""
         return f"created {sum(created)} worker pod(s) for attempt {status.attempts}{resuming}"
+
+    def _pods_expected(self, uid: str, pods: Sequence[PodView]) -> dict[tuple[int, int], float]:
+        """The job's pods created but not yet shown by the watch (those it shows, or too old, are dropped)."""
+        expected = self._expected_pods.setdefault(uid, {})
+        seen = {(p.attempt, p.index) for p in pods}
+        now = time.monotonic()
+        for key, created in list(expected.items()):
+            if key in seen or now - created > EXPECT_CREATED_SECONDS:
+                del expected[key]
+        return expected
 
     async def _archive_logs(
         self, meta: ObjectMeta, job: TrainingJobResource, attempt: int, pods: Sequence[PodView]
@@ -438,6 +460,7 @@ class Engine:
         self._datasets.pop(uid, None)
         self._specs.pop(uid, None)
         self._support_ready.discard(uid)
+        self._expected_pods.pop(uid, None)
         self._children_removed.discard(uid)
         self._fresh.pop(uid, None)
 
