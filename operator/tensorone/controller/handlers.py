@@ -88,7 +88,14 @@ def _pods(index: kopf.Index[tuple[str, str], PodView], namespace: str | None, na
 async def worker_pods(
     namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any
 ) -> dict[tuple[str, str], PodView]:
-    return {(namespace or "", labels[names.JOB_LABEL]): parse_pod(dict(body))}
+    """The job's worker pods, as the watch shows them; each change wakes the job's daemon.
+
+    The wake is scheduled, not done here: kopf stores what an index handler returns as soon as it returns (no
+    await in between), so the daemon, woken on the next turn of the loop, reads the index with this pod in it.
+    """
+    job = labels[names.JOB_LABEL]
+    asyncio.get_running_loop().call_soon(_wake, namespace, job)
+    return {(namespace or "", job): parse_pod(dict(body))}
 
 
 @kopf.index(API_GROUP, API_VERSION, DATASET_PLURAL)
@@ -99,8 +106,13 @@ async def known_datasets(
     return {(namespace or "", name): dict(body)}
 
 
-@kopf.on.event("pods", labels=WORKER_LABELS)
-async def pod_changed(namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
+def _deleted(type: str | None, **_: Any) -> bool:
+    return type == "DELETED"
+
+
+@kopf.on.event("pods", labels=WORKER_LABELS, when=_deleted)
+async def pod_deleted(namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
+    """A pod gone wakes its job's daemon (kopf drops it from the index without calling the index handler)."""
     _wake(namespace, labels.get(names.JOB_LABEL))
 
 
