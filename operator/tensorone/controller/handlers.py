@@ -134,12 +134,22 @@ async def run_job(
     engine().dataset_index = kwargs["known_datasets"]
     key = (namespace or "", name)
     wakeup = _wakeups.setdefault(key, asyncio.Event())
+    ahead: asyncio.Future[None] | None = None
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + FINALIZER_WAIT_SECONDS
+        if not _finalized(body):  # a new job: its workers need not wait for the finalizer, its status does
+            ahead = asyncio.ensure_future(
+                engine().create_ahead(dict(body), _pods(worker_pods, namespace, name))
+            )
         while not stopped and not _finalized(body) and loop.time() < deadline:
             wakeup.clear()
             await _wait(wakeup, stopped, deadline - loop.time())
+        if ahead is not None:
+            try:
+                await ahead
+            except Exception:  # the first pass creates whatever is missing
+                logger.exception("creating the workers ahead of the first pass failed")
         while not stopped:
             wakeup.clear()
             try:
@@ -149,6 +159,8 @@ async def run_job(
                 delay = 5.0
             await _wait(wakeup, stopped, delay or engine().settings.resync_seconds)
     finally:
+        if ahead is not None and not ahead.done():
+            ahead.cancel()
         _wakeups.pop(key, None)
 
 

@@ -152,6 +152,10 @@ class Engine:
         # may not have shown a dataset created a moment before its job yet.
         self.dataset_index: Mapping[DatasetKey, Collection[dict[str, Any]]] = {}
         self._support_ready: set[str] = set()
+        # uid -> (generation, dataset, status) admission gave a job before its first pass (create_ahead), and
+        # what that created: the first pass writes this status and tells these pods, not a verdict of its own.
+        self._admitted_ahead: dict[str, tuple[int | None, DatasetResource, TrainingJobStatus]] = {}
+        self._created_ahead: dict[str, str] = {}
         # uid -> {(attempt, worker index): monotonic time we created it}, until the watch shows that pod
         self._expected_pods: dict[str, dict[tuple[int, int], float]] = {}
         self._children_removed: set[str] = set()
@@ -242,10 +246,8 @@ class Engine:
                 self._nodes = (time.monotonic(), offers)
             return self._nodes[1]
 
-    async def _admit(
-        self, meta: ObjectMeta, job: TrainingJobResource, pods: Sequence[PodView]
-    ) -> float | None:
-        """Admit or refuse; an admitted job's first decision goes into the same status patch."""
+    async def _judge(self, meta: ObjectMeta, job: TrainingJobResource) -> DatasetResource | Refusal:
+        """Admission's verdict: the job's dataset when admitted, else why not."""
         raw_dataset = await self._find_dataset(meta.namespace, job.spec.dataset_ref.name)
         dataset: DatasetResource | None = None
         if raw_dataset is not None:
@@ -257,16 +259,58 @@ class Engine:
         if refusal is not None and refusal.reason == Reason.INSUFFICIENT_RESOURCES:
             # The cached offer may be out of date: refuse only on what the nodes offer now.
             refusal = check_admission(job.spec, dataset, await self._node_offers(fresh=True), self.catalog)
-        now = utcnow()
         if refusal is not None or dataset is None:
-            refusal = refusal or Refusal(Reason.DATASET_NOT_FOUND, "dataset not found")
-            await self._write(meta, job.status, refused_status(job.status, refusal, now, meta.generation))
-            self._observe_admission(meta, now)
-            return None
-        new = admitted_status(job.status, job.spec, dataset, self.catalog, now, meta.generation)
-        if meta.uid:
-            self._datasets[meta.uid] = dataset.spec
-        delay = await self._drive(meta, job, pods, admitted=new)
+            return refusal or Refusal(Reason.DATASET_NOT_FOUND, "dataset not found")
+        return dataset
+
+    async def create_ahead(self, obj: dict[str, Any], pods: Sequence[PodView]) -> None:
+        """A new job's children, made while kopf's finalizer is on its way (its first pass waits for it: the status
+        patch must carry the resourceVersion the finalizer makes), so the worker pods do not wait for that round
+        trip. Only for a job admission admits; the verdict and the status it gives are kept for that first pass to
+        write, so the pass cannot judge differently from what was created. Idempotent like every pass."""
+        try:
+            job = self._parse(obj)
+        except ConfigurationError:
+            return
+        meta = job.metadata
+        if condition(job.status, ConditionType.ADMITTED) is not None:
+            return  # decided before (an operator restart): the pass goes on from the status
+        dataset = await self._judge(meta, job)
+        if isinstance(dataset, Refusal):
+            return
+        uid = meta.uid or meta.name
+        admitted = admitted_status(job.status, job.spec, dataset, self.catalog, utcnow(), meta.generation)
+        self._admitted_ahead[uid] = (meta.generation, dataset, admitted)
+        self._datasets[uid] = dataset.spec
+        view = JobView(name=meta.name, generation=meta.generation or 1, spec=job.spec, status=admitted)
+        price = self.catalog.gpu(self.catalog.resolve(job.spec.gpu_type)).price_per_hour
+        decision = decide(view, pods, utcnow(), self.timing, price)
+        if decision.create_workers and decision.status.phase not in FINISHED_PHASES:
+            job = job.model_copy(update={"status": decision.status})
+            created = await self._create_workers(meta, job, decision.status, pods)
+            if created is not None:
+                self._created_ahead[uid] = created
+
+    async def _admit(
+        self, meta: ObjectMeta, job: TrainingJobResource, pods: Sequence[PodView]
+    ) -> float | None:
+        """Admit or refuse; an admitted job's first decision goes into the same status patch."""
+        uid = meta.uid or meta.name
+        now = utcnow()
+        ahead = self._admitted_ahead.get(uid)
+        if ahead is not None and ahead[0] == meta.generation:
+            _, dataset, new = ahead
+        else:
+            verdict = await self._judge(meta, job)
+            if isinstance(verdict, Refusal):
+                await self._write(meta, job.status, refused_status(job.status, verdict, now, meta.generation))
+                self._observe_admission(meta, now)
+                return None
+            dataset = verdict
+            new = admitted_status(job.status, job.spec, dataset, self.catalog, now, meta.generation)
+        self._datasets[uid] = dataset.spec
+        delay = await self._drive(meta, job, pods, admitted=new)  # ConflictError: decided again, same verdict
+        self._admitted_ahead.pop(uid, None)
         self._observe_admission(meta, now)
         return delay
 
@@ -307,6 +351,8 @@ class Engine:
             events = []
         self.metrics.observe_phase(meta.namespace, meta.name, decision.status.phase)
         created = await self._act(meta, job, decision, pods)
+        if patch is not None:
+            created = created or self._created_ahead.pop(meta.uid or meta.name, None)
         await self._post_events(meta, with_workers_created(events, created))
         return decision.requeue_after
 
@@ -461,6 +507,8 @@ class Engine:
         self._specs.pop(uid, None)
         self._support_ready.discard(uid)
         self._expected_pods.pop(uid, None)
+        self._admitted_ahead.pop(uid, None)
+        self._created_ahead.pop(uid, None)
         self._children_removed.discard(uid)
         self._fresh.pop(uid, None)
 

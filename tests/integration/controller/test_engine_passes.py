@@ -2,7 +2,8 @@
 
 kopf wakes a job's pass on any event of the job or its pods, so a pass can run before the watch has shown the
 pod the previous pass created. Such a pass must not create it again: on a cluster that is a POST answered 409,
-one wasted API write per job.
+one wasted API write per job. And a new job's children are made before its first pass (which waits for kopf's
+finalizer), by the same rules as that pass.
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ from tensorone.controller.settings import load_settings
 from tests.integration.controller.conftest import Cluster
 
 
-async def test_a_pass_that_does_not_see_its_new_pod_yet_does_not_create_it_again(cluster: Cluster) -> None:
-    cluster.create_job("job-lag")
+def _engine(cluster: Cluster) -> Engine:
     settings = load_settings(cluster.settings_path)
     client = KubeClient(load_connection(cluster.sandbox.kubeconfig_path))
-    engine = Engine(client, settings, load_catalog(settings.pricing_config), OperatorMetrics())
+    return Engine(client, settings, load_catalog(settings.pricing_config), OperatorMetrics())
+
+
+async def test_a_pass_that_does_not_see_its_new_pod_yet_does_not_create_it_again(cluster: Cluster) -> None:
+    cluster.create_job("job-lag")
+    engine = _engine(cluster)
+    client = engine.client
     try:
         await engine.reconcile(cluster.job("job-lag"), [])  # admission: status, support objects, the pod
         assert [p["metadata"]["name"] for p in cluster.pods("job-lag")] == ["job-lag-worker-0"]
@@ -31,3 +37,35 @@ async def test_a_pass_that_does_not_see_its_new_pod_yet_does_not_create_it_again
         assert len(cluster.pods("job-lag")) == 1
     finally:
         await client.close()
+
+
+async def test_workers_made_before_the_first_pass_are_told_by_it_and_not_made_again(cluster: Cluster) -> None:
+    cluster.create_job("job-ahead")
+    engine = _engine(cluster)
+    try:
+        await engine.create_ahead(cluster.job("job-ahead"), [])  # while kopf's finalizer is on its way
+        assert [p["metadata"]["name"] for p in cluster.pods("job-ahead")] == ["job-ahead-worker-0"]
+        assert "phase" not in (cluster.job("job-ahead").get("status") or {})  # the status waits for the pass
+        posts = engine.client.requests["POST"]
+
+        await engine.reconcile(cluster.job("job-ahead"), [])
+        assert cluster.job("job-ahead")["status"]["phase"] == "pending"
+        assert engine.client.requests["POST"] == posts + 1  # the transition's event, nothing created again
+        [event] = cluster.events("job-ahead")
+        assert event["reason"] == "Pending"
+        assert "created 1 worker pod(s) for attempt 1" in event["message"]
+    finally:
+        await engine.client.close()
+
+
+async def test_nothing_is_made_ahead_for_a_job_admission_refuses(cluster: Cluster) -> None:
+    cluster.create_job("job-no-data", dataset="missing")
+    engine = _engine(cluster)
+    try:
+        await engine.create_ahead(cluster.job("job-no-data"), [])
+        assert cluster.pods("job-no-data") == []
+        assert engine.client.requests["POST"] == 0
+        await engine.reconcile(cluster.job("job-no-data"), [])
+        assert cluster.job("job-no-data")["status"]["phase"] == "failed"
+    finally:
+        await engine.client.close()
