@@ -146,3 +146,16 @@ def pod(name: str, command: list[str], **spec: Any) -> dict[str, Any]:
         "metadata": {"name": name, "labels": labels},
         "spec": {"restartPolicy": "Never", "containers": [container], **spec},
     }
+
+
+def watch_events(api: Api, path: str, count: int, timeout: int = 2, **params: Any) -> list[dict[str, Any]]:
+    """The first ``count`` watch events on ``path`` (fewer if the server ends the watch after ``timeout`` s)."""
+    events: list[dict[str, Any]] = []
+    query = {"watch": "true", "timeoutSeconds": timeout, **params}
+    with api.client.stream("GET", path, params=query) as response:
+        for line in response.iter_lines():
+            if line:
+                events.append(json.loads(line))
+            if len(events) >= count:
+                break
+    return events

@@ -7,26 +7,12 @@ condition, nor two MODIFIED events for one bind.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from tests.integration.sandbox.helpers import Api, pod
+from tests.integration.sandbox.helpers import Api, pod, watch_events
 
 PODS = "/api/v1/namespaces/default/pods"
 NODE = "sandbox-a100"
-
-
-def _events_after(api: Api, version: str, count: int) -> list[dict[str, Any]]:
-    """The first ``count`` pod watch events after ``version`` (or fewer, if the watch times out)."""
-    events: list[dict[str, Any]] = []
-    params = {"watch": "true", "timeoutSeconds": 5, "resourceVersion": version}
-    with api.client.stream("GET", PODS, params=params) as response:
-        for line in response.iter_lines():
-            if line:
-                events.append(json.loads(line))
-            if len(events) >= count:
-                break
-    return events
 
 
 def _scheduled(obj: dict[str, Any]) -> dict[str, Any] | None:
@@ -37,7 +23,7 @@ def _scheduled(obj: dict[str, Any]) -> dict[str, Any] | None:
 def test_the_scheduler_binds_a_pod_in_one_event_with_node_name_and_pod_scheduled_true(api: Api) -> None:
     created = api.post(PODS, pod("bound", ["python", "-c", "pass"])).json()
 
-    [event] = _events_after(api, created["metadata"]["resourceVersion"], 1)
+    [event] = watch_events(api, PODS, 1, timeout=5, resourceVersion=created["metadata"]["resourceVersion"])
 
     assert event["type"] == "MODIFIED"
     assert event["object"]["spec"]["nodeName"] == NODE
@@ -57,7 +43,7 @@ def test_binding_subresource_binds_once_with_its_annotations_and_refuses_a_secon
     }
 
     response = api.post(f"{PODS}/manual/binding", binding)
-    [event] = _events_after(api, created["metadata"]["resourceVersion"], 1)
+    [event] = watch_events(api, PODS, 1, timeout=5, resourceVersion=created["metadata"]["resourceVersion"])
     again = api.post(f"{PODS}/manual/binding", binding)
 
     assert response.status_code == 201, response.text
