@@ -3,7 +3,7 @@ latest checkpoint; the retry limit holds."""
 
 from __future__ import annotations
 
-from tests.integration.controller.conftest import Cluster, fake_code
+from tests.integration.controller.conftest import PODS, Cluster, fake_code
 
 
 def test_trainer_configuration_error_fails_the_job_with_its_message(cluster: Cluster) -> None:
@@ -46,3 +46,20 @@ def test_retries_stop_at_the_backoff_limit(cluster: Cluster) -> None:
     job = cluster.wait_phase("job-flaky", "failed", timeout=45)
     assert job["status"]["error"]["reason"] == "BackoffLimitExceeded"
     assert job["status"]["attempts"] == 2
+
+
+def test_a_worker_pod_deleted_under_a_running_job_is_noticed_at_once_not_at_the_resync(
+    cluster: Cluster,
+) -> None:
+    cluster.configure(resyncSeconds=300)
+    cluster.start_operator()
+    cluster.create_job("job-evicted", config={"customCode": fake_code(seconds=60)})
+    cluster.wait_phase("job-evicted", "running")
+    response = cluster.http.request("DELETE", f"{PODS}/job-evicted-worker-0", json={"gracePeriodSeconds": 0})
+    assert response.status_code == 200, response.text
+    job = cluster.wait(
+        "a new attempt after the pod was deleted",
+        lambda: (j := cluster.job("job-evicted"))["status"].get("attempts", 0) >= 2 and j,
+        timeout=20,
+    )
+    assert job["status"]["phase"] in ("pending", "running")
