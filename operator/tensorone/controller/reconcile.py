@@ -93,14 +93,6 @@ def with_workers_created(events: Sequence[JobEvent], created: str | None) -> lis
     return [*events[:-1], JobEvent(last.type, last.reason, f"{last.message}; {created}")]
 
 
-def _admitted(obj: dict[str, Any]) -> bool:
-    """Has admission decided on this job (either way)?"""
-    return (
-        condition(TrainingJobStatus.model_validate(obj.get("status") or {}), ConditionType.ADMITTED)
-        is not None
-    )
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
@@ -181,19 +173,21 @@ class Engine:
             self.metrics.observe_requests(self.client.requests)
 
     def _parse(self, obj: dict[str, Any]) -> TrainingJobResource:
-        """The job as models; a bad spec raises ``ConfigurationError``. The spec is parsed once per generation (it
-        changes only with it; parsing runs the whole validation, ``customCode`` compiled included), metadata and
-        status on every pass."""
+        """The job as models; a bad spec raises ``ConfigurationError``."""
         meta = ObjectMeta.model_validate(obj.get("metadata") or {})
+        status = TrainingJobStatus.model_validate(obj.get("status") or {})
+        return TrainingJobResource(metadata=meta, spec=self._spec(meta, obj), status=status)
+
+    def _spec(self, meta: ObjectMeta, obj: dict[str, Any]) -> AnyJobSpec:
+        """The job's spec, parsed once per generation: it changes only with it, and parsing runs the whole
+        validation (``customCode`` compiled included). A bad spec raises ``ConfigurationError``."""
         cached = self._specs.get(meta.uid or "")
         if cached is not None and meta.generation is not None and cached[0] == meta.generation:
-            spec = cached[1]
-        else:
-            spec = parse_training_job_spec(obj.get("spec"))
-            if meta.uid and meta.generation is not None:
-                self._specs[meta.uid] = (meta.generation, spec)
-        status = TrainingJobStatus.model_validate(obj.get("status") or {})
-        return TrainingJobResource(metadata=meta, spec=spec, status=status)
+            return cached[1]
+        spec = parse_training_job_spec(obj.get("spec"))
+        if meta.uid and meta.generation is not None:
+            self._specs[meta.uid] = (meta.generation, spec)
+        return spec
 
     def _freshest(self, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj.get("metadata") or {}
@@ -216,7 +210,7 @@ class Engine:
         meta = ObjectMeta.model_validate(obj.get("metadata") or {})
         status = TrainingJobStatus.model_validate(obj.get("status") or {})
         try:
-            job = self._parse(obj)
+            job = TrainingJobResource(metadata=meta, spec=self._spec(meta, obj), status=status)
         except ConfigurationError as e:
             if condition(status, ConditionType.ADMITTED) is None:
                 refusal = Refusal(Reason.INVALID_SPEC, f"{e.field}: {e.reason}", e.field)
@@ -351,8 +345,8 @@ class Engine:
             events = []
         self.metrics.observe_phase(meta.namespace, meta.name, decision.status.phase)
         created = await self._act(meta, job, decision, pods)
-        if patch is not None:
-            created = created or self._created_ahead.pop(meta.uid or meta.name, None)
+        if patch is not None:  # the first written pass also tells what create_ahead made
+            created = self._created_ahead.pop(meta.uid or meta.name, None) or created
         await self._post_events(meta, with_workers_created(events, created))
         return decision.requeue_after
 
@@ -414,10 +408,8 @@ class Engine:
             if i not in present
         ]  # fmt: skip
         created = await asyncio.gather(*(self.client.create(pod) for _, pod in wanted))
-        for (
-            index,
-            _,
-        ) in wanted:  # made now, or found made by an earlier pass or operator (409): there either way
+        # Made now, or found made by an earlier pass or operator (409): there either way.
+        for index, _ in wanted:
             expected[(status.attempts, index)] = time.monotonic()
         if not any(created):
             return None
