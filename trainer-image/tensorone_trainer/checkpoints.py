@@ -125,6 +125,7 @@ class CheckpointStore:
     def __init__(self, root: Path, keep_last: int = 3) -> None:
         self.root = root
         self.keep_last = keep_last
+        self._written: dict[str, Manifest] = {}  # what this run saved, by id
 
     def path(self, checkpoint_id: str) -> Path:
         return self.root / checkpoint_id
@@ -141,7 +142,16 @@ class CheckpointStore:
         attempt: int | None = None,
         extra: dict[str, Any] | None = None,
     ) -> Manifest:
-        """Let ``write`` fill a fresh folder, add the manifest, and move it into place atomically."""
+        """Let ``write`` fill a fresh folder, add the manifest, and move it into place atomically.
+
+        A step this run has saved already (a stop right after a periodic checkpoint) is not written again: the
+        state is the same, and replacing a folder takes two renames, between which a SIGKILL at the end of the
+        grace period would leave no checkpoint of that id at all.
+        """
+        already = self._written.get(checkpoint_id)
+        if already is not None and already.step == step and (self.path(checkpoint_id) / MANIFEST).is_file():
+            log.info("checkpoint %s already written by this run (step %d)", checkpoint_id, step)
+            return already
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f"{_TMP_PREFIX}{checkpoint_id}-{os.getpid()}"
         if tmp.exists():
@@ -176,6 +186,7 @@ class CheckpointStore:
             tmp.rename(final)
         _fsync_dir(self.root)
         log.info("checkpoint %s written (step %d, %s)", checkpoint_id, step, human_size(manifest.size_bytes))
+        self._written[checkpoint_id] = manifest
         self.prune()
         return manifest
 

@@ -34,6 +34,23 @@ def test_checkpoint_folder_holds_files_and_manifest_with_hashes(tmp_path: Path) 
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt_step_5"]  # no temporary folder left behind
 
 
+def test_a_step_this_run_saved_already_is_kept_not_replaced(tmp_path: Path) -> None:
+    # A stop right after a periodic checkpoint saves the same step again; replacing the folder would open a window
+    # (two renames) in which a SIGKILL leaves no checkpoint of that id.
+    store = CheckpointStore(tmp_path, keep_last=3)
+    _save(store, 15, 1.0, payload=b"periodic")
+    _save(store, 15, 1.0, payload=b"on-stop")
+    assert (tmp_path / "ckpt_step_15" / "weights.bin").read_bytes() == b"periodic" + bytes([15])
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt_step_15"]
+
+
+def test_a_later_run_reaching_a_saved_step_replaces_that_checkpoint(tmp_path: Path) -> None:
+    _save(CheckpointStore(tmp_path, keep_last=3), 15, 1.0, payload=b"first run")
+    _save(CheckpointStore(tmp_path, keep_last=3), 15, 1.0, payload=b"resumed run")
+    assert (tmp_path / "ckpt_step_15" / "weights.bin").read_bytes() == b"resumed run" + bytes([15])
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt_step_15"]
+
+
 def test_retention_keeps_last_k_and_the_best(tmp_path: Path) -> None:
     store = CheckpointStore(tmp_path, keep_last=2)
     for step, loss in [(1, 3.0), (2, 0.5), (3, 2.0), (4, 2.5), (5, 2.2)]:
