@@ -143,7 +143,10 @@ class TrainingJobStatus(OpenCamelModel):
         0, ge=0, description="Attempts ended by a retryable failure; runPolicy.backoffLimit counts these"
     )
     resumed_from: str | None = Field(
-        None, description="Checkpoint id the current attempt resumes from (chosen when the attempt starts)"
+        None,
+        description="Checkpoint id the current attempt resumes from (chosen when the attempt starts); after a"
+        " retryable failure, the newest one reported so far: the workers resume from the newest intact checkpoint"
+        " on the volume, this one or a newer one written since",
     )
     resource_allocation: ResourceAllocation | None = None
     estimated_cost: EstimatedCost | None = None

@@ -82,6 +82,16 @@ def log_transition(namespace: str, name: str, change: PhaseChange) -> None:
     )
 
 
+def trainer_resume_point(status: TrainingJobStatus) -> str | None:
+    """What the workers are told to resume from. After a retryable failure, the newest intact checkpoint on the
+    volume (``latest``): the status names the newest one the trainer had reported, but a trainer that writes
+    checkpoints faster than it reports them may already have pruned that one (keep-last) for newer ones, and a
+    crash leaves no last report. A user's resume, and a resume after a stop, name their checkpoint exactly."""
+    if status.resumed_from and status.failed_attempts > 0:
+        return "latest"
+    return status.resumed_from
+
+
 def with_workers_created(events: Sequence[JobEvent], created: str | None) -> list[JobEvent]:
     """The pass's events, with the worker pods it created told in its last event (one event per transition, not
     one more for the pods it brought), or in a ``WorkersCreated`` event of their own when nothing else was said."""
@@ -404,7 +414,7 @@ class Engine:
         present = {p.index for p in pods if p.attempt == status.attempts}
         present |= {index for attempt, index in expected if attempt == status.attempts}
         wanted = [
-            (i, pod) for i, pod in enumerate(build_worker_pods(ctx, status.attempts, status.resumed_from))
+            (i, pod) for i, pod in enumerate(build_worker_pods(ctx, status.attempts, trainer_resume_point(status)))
             if i not in present
         ]  # fmt: skip
         created = await asyncio.gather(*(self.client.create(pod) for _, pod in wanted))

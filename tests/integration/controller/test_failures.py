@@ -35,7 +35,8 @@ def test_a_worker_killed_with_sigkill_is_replaced_by_an_attempt_that_resumes(clu
         "attempt 2 logs archived",
         lambda: cluster.http.get("/api/v1/namespaces/default/configmaps/job-crash-logs-2").json().get("data"),
     )
-    assert f"resume={job['status']['resumedFrom']}" in logs["worker-0.log"]
+    # The retry resumes from the newest intact checkpoint on the volume (what the status names, or newer).
+    assert "resume=latest" in logs["worker-0.log"]
 
 
 def test_retries_stop_at_the_backoff_limit(cluster: Cluster) -> None:
