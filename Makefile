@@ -1,12 +1,14 @@
 # TensorOne Training — developer entry points. `make help` lists them.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# Debian's interpreter when there is one: sandbox pods run as their securityContext user (not root) with this
+# venv's Python, so the interpreter must be readable by every user (a pyenv build under /root is not).
+PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || echo python3.11)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint manifests check-manifests bench demo demo-up e2e images clean
+.PHONY: help install kubernetes test test-fast lint manifests check-manifests bench demo demo-up e2e images clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -20,7 +22,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the project with every extra (about 80 s, 6 GB)
 
-test: $(STAMP) ## Run the whole test suite (unit, integration against the sandbox, system)
+kubernetes: ## Build (once, cached outside the checkout) the real control plane the sandbox runs: Debian, root
+	@bash scripts/kubernetes.sh >/dev/null
+
+test: $(STAMP) kubernetes ## Run the whole test suite (unit, integration against the sandbox, system)
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-fast: $(STAMP) ## Unit tests only
@@ -34,13 +39,13 @@ lint: $(STAMP) ## ruff + mypy --strict on every package
 manifests: $(STAMP) ## Regenerate crds/ (and the chart's copy) from the pydantic models
 	$(PY) -m tensorone.api.crd_gen --out crds --out charts/tensorone-training/files/crds
 
-bench: $(STAMP) ## Run the benchmarks; each prints ratios against a baseline measured in the same run
+bench: $(STAMP) kubernetes ## Run the benchmarks; each prints ratios against a baseline measured in the same run
 	$(PY) -m benchmarks
 
-demo: $(STAMP) ## The main job: a real training job through the API on the local sandbox
+demo: $(STAMP) kubernetes ## The main job: a real training job through the API on the local sandbox
 	$(PY) -m tensorone.demo
 
-demo-up: $(STAMP) ## Leave the sandbox platform running for a person to try
+demo-up: $(STAMP) kubernetes ## Leave the sandbox platform running for a person to try
 	$(VENV)/bin/tensorone sandbox up --with-operator --with-facade
 
 e2e: ## Full path on a kind cluster (needs Docker; cannot run on the development machines)

@@ -14,7 +14,9 @@ from typing import Annotated
 import typer
 
 sandbox_app = typer.Typer(
-    name="sandbox", help="A local Kubernetes stand-in (API server, GPU nodes, pods).", no_args_is_help=True
+    name="sandbox",
+    help="The platform on one machine: a real Kubernetes control plane, GPU nodes run by our kubelet.",
+    no_args_is_help=True,
 )
 
 DirOption = Annotated[Path, typer.Option("--dir", help="Sandbox directory (kubeconfig, pod folders, logs).")]
@@ -29,26 +31,30 @@ async def _serve(
     operator_config: Path | None = None,
 ) -> None:
     from tensorone.sandbox.components import ComponentError, Components, install_product_crds
+    from tensorone.sandbox.controlplane import ControlPlaneError
+    from tensorone.sandbox.network import NetworkError
     from tensorone.sandbox.runtime import Sandbox
 
     sandbox = Sandbox(directory, port=port, gpus=gpus)
-    await sandbox.start()
     components = Components(sandbox)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        await sandbox.start()
         if with_operator or with_facade:
-            install_product_crds(sandbox)
+            assert sandbox.admin is not None
+            await install_product_crds(sandbox.admin)
+            await components.install_identities()
         if with_operator:
             await components.start_operator(operator_config)
         if with_facade:
             await components.start_facade()
         extra = f" api={components.facade_url}" if components.facade_url else ""
-        typer.echo(f"ready {sandbox.url} kubeconfig={sandbox.kubeconfig_path}{extra}")
-        await stop.wait()
-    except ComponentError as exc:
+        typer.echo(f"ready {sandbox.url} kubeconfig={sandbox.kubeconfig_path}{extra}", err=False)
+        await components.supervise(stop)
+    except (ComponentError, ControlPlaneError, NetworkError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     finally:
