@@ -224,13 +224,29 @@ def materialise_volumes(
                     target.write_bytes(content)
                     target.chmod(int(item.get("mode") or source.get("defaultMode") or 0o644))
         if "projected" in volume or "downwardAPI" in volume:
-            _write_projected(pod, volume, folder, tokens)
+            _write_projected(store, pod, volume, folder, tokens)
         folders[name] = folder
     return folders
 
 
-def _write_projected(pod: Obj, volume: Obj, folder: Path, tokens: dict[str, str]) -> None:
+def _write_projected(store: Lookup, pod: Obj, volume: Obj, folder: Path, tokens: dict[str, str]) -> None:
+    namespace = pod["metadata"].get("namespace", "default")
     for source in (volume.get("projected") or {}).get("sources") or []:
+        for plural, key in (("configmaps", "configMap"), ("secrets", "secret")):
+            if key not in source:
+                continue
+            ref = source[key]
+            obj = store(plural, namespace, ref.get("name", ""))
+            if obj is None:
+                if ref.get("optional"):
+                    continue
+                raise ContainerConfigError(f'{key.lower()} "{ref.get("name")}" not found')
+            data = obj.get("data") or {}
+            for item in ref.get("items") or [{"key": k, "path": k} for k in data]:
+                raw = data.get(item["key"], "")
+                (folder / item["path"]).write_bytes(
+                    base64.b64decode(raw) if plural == "secrets" else str(raw).encode()
+                )
         if "serviceAccountToken" in source:
             path = source["serviceAccountToken"].get("path", "token")
             (folder / path).write_text(tokens.get(path, ""))

@@ -407,6 +407,11 @@ class Kubelet:
         namespace = pod["metadata"]["namespace"]
         wanted: set[tuple[str, str]] = set()
         for volume in pod["spec"].get("volumes") or []:
+            for source in (volume.get("projected") or {}).get("sources") or []:
+                if "configMap" in source:
+                    wanted.add(("configmaps", source["configMap"].get("name", "")))
+                if "secret" in source:
+                    wanted.add(("secrets", source["secret"].get("name", "")))
             if "configMap" in volume:
                 wanted.add(("configmaps", volume["configMap"].get("name", "")))
             if "secret" in volume:
@@ -904,5 +909,3 @@ def _termination_message(spec: Obj, container: ContainerRun, code: int) -> str:
             lines = container.log_path.read_bytes().decode(errors="replace").splitlines()[-80:]
             return "\n".join(lines)[-2048:]
     return ""
-
-

@@ -62,6 +62,16 @@ class RunningSandbox:
         headers = {"Authorization": f"Bearer {self.admin_token}"}
         return httpx.Client(base_url=self.url, verify=context, headers=headers, timeout=timeout)
 
+    def install_product_crds(self) -> None:
+        """Register the TrainingJob and Dataset CRDs and wait until they are served."""
+        from tensorone.sandbox.components import install_product_crds
+
+        async def install(sandbox: Sandbox) -> None:
+            assert sandbox.admin is not None
+            await install_product_crds(sandbox.admin)
+
+        self.run(install)
+
     def run(self, coro_fn: Callable[[Sandbox], Awaitable[T]]) -> T:
         """Await ``coro_fn(sandbox)`` on the sandbox's loop."""
 
