@@ -65,25 +65,12 @@ class ComponentError(RuntimeError):
 
 async def install_product_crds(kube: KubeClient, timeout: float = 30) -> None:
     """Create the TrainingJob and Dataset CRDs (idempotent) and wait until the server serves them."""
-    from tensorone.api.crd_gen import dataset_crd, training_job_crd
+    from tensorone.facade.testing import install_crds
 
-    crds = [training_job_crd(), dataset_crd()]
-    for crd in crds:
-        try:
-            await kube.create(CRDS, None, crd)
-        except KubeError as exc:
-            if exc.status != 409:
-                raise
-    deadline = time.monotonic() + timeout
-    for crd in crds:
-        while True:
-            current = await kube.get(CRDS, None, crd["metadata"]["name"])
-            conditions = (current.get("status") or {}).get("conditions") or []
-            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
-                break
-            if time.monotonic() > deadline:
-                raise ComponentError(f"CRD {crd['metadata']['name']} not established after {timeout:.0f} s")
-            await asyncio.sleep(0.1)
+    try:
+        await install_crds(kube, timeout)
+    except RuntimeError as exc:
+        raise ComponentError(str(exc)) from exc
 
 
 def chart_identities(release: str = RELEASE, namespace: str = SYSTEM_NAMESPACE) -> list[dict[str, Any]]:
