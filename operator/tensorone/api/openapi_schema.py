@@ -41,20 +41,13 @@ def resolve_refs(schema: Schema, defs: dict[str, Schema] | None = None) -> Schem
     return result
 
 
-def _publishable_default(value: Any) -> bool:
-    """Whether a default goes into the CRD. ``None`` never does; nor does ``""``: kube-apiserver 1.20 refuses an
-    empty-string default (it reads it back as null: "must be of type string"), and the models fill ``""`` for an
-    absent optional string anyway, so the server need not."""
-    return value is not None and value != ""
-
-
 def to_structural(node: Schema, *, keep_defaults: bool = True) -> Schema:
     """Convert one resolved pydantic (JSON Schema 2020-12) node to OpenAPI v3.0 as Kubernetes reads it."""
     if "anyOf" in node:
         non_null = [branch for branch in node["anyOf"] if branch.get("type") != "null"]
         if len(non_null) == 1:
             merged = {**non_null[0], **{k: v for k, v in node.items() if k not in {"anyOf", "default"}}}
-            if keep_defaults and _publishable_default(node.get("default")):
+            if keep_defaults and node.get("default") is not None:
                 merged["default"] = node["default"]
             return to_structural(merged, keep_defaults=keep_defaults)
     if "oneOf" in node:
@@ -66,7 +59,7 @@ def to_structural(node: Schema, *, keep_defaults: bool = True) -> Schema:
         if key == "const":
             out["enum"] = [value]
         elif key == "default":
-            if keep_defaults and _publishable_default(value):
+            if keep_defaults and value is not None:
                 out["default"] = value
         elif key == "exclusiveMinimum":
             out["minimum"], out["exclusiveMinimum"] = value, True
