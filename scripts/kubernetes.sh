@@ -13,8 +13,10 @@ set -euo pipefail
 
 KUBE_DEB_VERSION="1.20.5+really1.20.2-1.1+deb12u1"
 KUBE_VERSION="v1.20.2"
+# Bumped whenever the patches below change, so a cache built without them is rebuilt.
+BUILD_REVISION="2"
 CACHE_ROOT="${TENSORONE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tensorone}"
-PREFIX="$CACHE_ROOT/kubernetes/$KUBE_VERSION"
+PREFIX="$CACHE_ROOT/kubernetes/$KUBE_VERSION-r$BUILD_REVISION"
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler)
 APT_PACKAGES=(golang-go etcd-server rsync jq golang-github-modern-go-reflect2-dev iproute2 iptables dpkg-dev)
 
@@ -73,6 +75,17 @@ rm -rf "$SRC/vendor/github.com/modern-go/reflect2"
 cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$SRC/vendor/github.com/modern-go/reflect2"
 sed -i 's#github.com/modern-go/reflect2 v1.0.1#github.com/modern-go/reflect2 v1.0.2#' "$SRC/go.mod" "$SRC/vendor/modules.txt"
 sed -i '/github.com\/modern-go\/reflect2 v1.0.1/d' "$SRC/go.sum"
+
+# k8s 1.20 was released built with Go 1.15. Under Go >= 1.16 reflect.Zero shares one zero value, and the OpenAPI
+# type check `reflect.DeepEqual(reflect.Zero(T), reflect.ValueOf(data))` starts to hold for "" and 0: custom
+# resources with an empty string (or a CRD with `default: ""`) are refused as "must be of type string: null".
+# Upstream removed that check (kubernetes/kubernetes#99804, kube-openapi#230) before building with Go 1.16.
+say "applying the upstream fix for empty values in CRD validation under Go >= 1.16"
+for f in "$SRC/vendor/github.com/go-openapi/validate/type.go" "$SRC/vendor/k8s.io/kube-openapi/pkg/validation/validate/type.go"; do
+  [ -f "$f" ] || continue
+  sed -i 's/if data == nil || reflect.DeepEqual(reflect.Zero(reflect.TypeOf(data)), reflect.ValueOf(data)) {/if data == nil {/' "$f"
+  grep -q 'if data == nil {' "$f" || die "could not patch $f"
+done
 
 mkdir -p "$SRC/.go/src/k8s.io"
 ln -sfn ../../.. "$SRC/.go/src/k8s.io/kubernetes"

@@ -30,10 +30,17 @@ import yaml
 from tensorone.sandbox.pki import Pki, create_pki
 
 KUBERNETES_VERSION = "v1.20.2"
+# scripts/kubernetes.sh's BUILD_REVISION: the cache folder of the binaries built with the current patches.
+BUILD_REVISION = "2"
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 ADMIN_USER = "tensorone-sandbox-admin"
 NODE_AGENT_USER = "tensorone-sandbox-node-agent"
+
+
+# A sandbox's processes must not outlive it, even when it is SIGKILLed: each is started with the kernel's
+# parent-death signal set (util-linux setpriv), so it is killed when the thread that started it ends.
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL", "--"]
 
 
 class ControlPlaneError(RuntimeError):
@@ -50,7 +57,11 @@ def cache_root() -> Path:
 def binary_dir() -> Path:
     """Where ``scripts/kubernetes.sh`` caches the binaries (``TENSORONE_KUBE_BIN`` overrides)."""
     override = os.environ.get("TENSORONE_KUBE_BIN")
-    return Path(override) if override else cache_root() / "kubernetes" / KUBERNETES_VERSION / "bin"
+    return (
+        Path(override)
+        if override
+        else cache_root() / "kubernetes" / f"{KUBERNETES_VERSION}-r{BUILD_REVISION}" / "bin"
+    )
 
 
 def find_binaries() -> dict[str, Path]:
@@ -115,6 +126,13 @@ class ControlPlane:
     tokens: dict[str, str] = field(default_factory=dict)
     pki: Pki | None = None
     etcd_dir: Path | None = None
+    audit: bool = False
+    audit_policy: str | None = None  # an audit.k8s.io/v1 Policy; default: every request at Metadata level
+
+    @property
+    def audit_log(self) -> Path:
+        """The API server's audit log (JSON lines, one per request at Metadata level) when ``audit`` is on."""
+        return self.directory / "logs" / "audit.log"
 
     @property
     def url(self) -> str:
@@ -146,8 +164,9 @@ class ControlPlane:
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         log = self._log(name)
         process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
-        )
+            [*DIE_WITH_PARENT, *argv], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
         log.close()
         self.processes[name] = process
         return process
@@ -171,8 +190,9 @@ class ControlPlane:
         path.write_text("\n".join(lines) + "\n")
         return path
 
-    async def start(self, timeout: float = 60) -> None:
-        """Start etcd, the API server, the controller manager and the scheduler; return once the API serves."""
+    async def start(self, timeout: float = 60, *, with_controllers: bool = True) -> None:
+        """Start etcd, the API server, the controller manager and the scheduler; return once the API serves.
+        ``with_controllers=False`` stops after the API server (the start-up benchmark's baseline)."""
         binaries = find_binaries()
         secret_dir = self.directory / "pki"
         self.pki = await asyncio.to_thread(
@@ -222,9 +242,12 @@ class ControlPlane:
                 "--kubelet-preferred-address-types=InternalIP",
                 "--allow-privileged=true", "--profiling=false", "--event-ttl=2h",
                 "--endpoint-reconciler-type=none", "--v=0",
+                *self._audit_flags(secret_dir),
             ],
         )  # fmt: skip
         await self._wait_ready(timeout)
+        if not with_controllers:
+            return
         for name in ("kube-controller-manager", "kube-scheduler"):
             user = f"system:{name}"
             config = secret_dir / f"{name}.kubeconfig"
@@ -246,6 +269,21 @@ class ControlPlane:
                     "--concurrent-gc-syncs=5",
                 ]
             self._spawn(name, [str(binaries[name]), *common])
+
+    def _audit_flags(self, directory: Path) -> list[str]:
+        if not (self.audit or self.audit_policy):
+            return []
+        policy = directory / "audit-policy.yaml"
+        policy.write_text(
+            self.audit_policy
+            or "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n"
+        )
+        self.audit_log.parent.mkdir(parents=True, exist_ok=True)
+        return [
+            f"--audit-policy-file={policy}",
+            f"--audit-log-path={self.audit_log}",
+            "--audit-log-format=json",
+        ]
 
     async def _wait_ready(self, timeout: float) -> None:
         context = ssl.create_default_context(cafile=str(self.ca_file))

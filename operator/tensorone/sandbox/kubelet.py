@@ -38,6 +38,7 @@ from aiohttp import web
 
 from tensorone.facade.kube import KubeClient, KubeError, Resource
 from tensorone.sandbox.config import NodeSpec
+from tensorone.sandbox.controlplane import DIE_WITH_PARENT
 from tensorone.sandbox.environment import (
     SERVICE_ACCOUNT_DIR,
     ContainerConfigError,
@@ -183,7 +184,7 @@ class Kubelet:
         api_port: int,
         *,
         masked: list[Path] | None = None,
-        run_pods: bool = True,
+        run_pods: bool | str = True,
     ) -> None:
         self.client = client
         self.dir = directory
@@ -379,6 +380,9 @@ class Kubelet:
                 grace = int(meta.get("deletionGracePeriodSeconds") or 0)
                 run.killer = asyncio.create_task(self._terminate(run, grace, delete=True))
             return
+        if self.run_pods == "simulate":
+            await self._simulate(pod)
+            return
         if not self.run_pods:
             return
         if run is None and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
@@ -386,6 +390,35 @@ class Kubelet:
             self.runs[uid] = run
             self.by_name[(run.namespace, run.name)] = run
             run.task = asyncio.create_task(self._run_pod(run), name=f"pod-{run.namespace}-{run.name}")
+
+    async def _simulate(self, pod: Obj) -> None:
+        """For control-plane benchmarks: a bound pod is Running at once (no process, no network), a deleted
+        one gone at once, each with one API call, as a kubelet with instant containers would report."""
+        meta = pod["metadata"]
+        if meta.get("deletionTimestamp"):
+            await self._delete_now(meta["namespace"], meta["name"], meta["uid"])
+            return
+        if (pod.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed"):
+            return
+        now = now_rfc3339()
+        status = {
+            "phase": "Running",
+            "startTime": now,
+            "hostIP": self.network.gateway,
+            "conditions": [
+                {"type": t, "status": "True", "lastTransitionTime": now} for t in ("Initialized", "Ready", "ContainersReady")
+            ],
+            "containerStatuses": [
+                {"name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": True, "started": True,
+                 "restartCount": 0, "state": {"running": {"startedAt": now}}}
+                for c in pod["spec"]["containers"]
+            ],
+        }  # fmt: skip
+        with contextlib.suppress(KubeError, OSError):
+            await self.client.request(
+                "PATCH", PODS.path(meta["namespace"], meta["name"], "status"), body={"status": status},
+                content_type="application/merge-patch+json",
+            )  # fmt: skip
 
     def _prepare(self, pod: Obj) -> PodRun:
         meta = pod["metadata"]
@@ -612,7 +645,7 @@ class Kubelet:
             if not argv:
                 commands[spec["name"]] = ([], env, workdir)
                 continue
-            prefix = [*self.network.nsenter_prefix(run.uid), "unshare", "--mount", "--uts", "--propagation",
+            prefix = [*DIE_WITH_PARENT, *self.network.nsenter_prefix(run.uid), "unshare", "--mount", "--uts", "--propagation",
                       "private", "--"]  # fmt: skip
             commands[spec["name"]] = ([*prefix, *init, "--", *argv], env, workdir)
         return commands

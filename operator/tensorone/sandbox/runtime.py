@@ -63,7 +63,12 @@ NODE_AGENT_RULES = [
 
 
 class Sandbox:
-    """One sandbox cluster rooted at a directory (state of pods, volumes, logs, kubeconfig)."""
+    """One sandbox cluster rooted at a directory (state of pods, volumes, logs, kubeconfig).
+
+    ``run_pods``: True runs bound pods' containers; False leaves bound pods as the scheduler left them;
+    ``"simulate"`` reports each bound pod Running at once without running it (control-plane benchmarks).
+    ``audit``/``audit_policy``: the API server writes an audit log (``DIR/logs/audit.log``).
+    """
 
     def __init__(
         self,
@@ -71,9 +76,11 @@ class Sandbox:
         *,
         port: int = 0,
         gpus: str | list[NodeSpec] | None = None,
-        run_pods: bool = True,
+        run_pods: bool | str = True,
         priority_classes: bool = True,
         dataset_claim: str | None = DATASET_CLAIM,
+        audit: bool = False,
+        audit_policy: str | None = None,
     ) -> None:
         self.dir = Path(directory).resolve()
         self.port = port
@@ -81,6 +88,8 @@ class Sandbox:
         self.run_pods = run_pods
         self.install_priority_classes = priority_classes
         self.dataset_claim = dataset_claim
+        self.audit = audit
+        self.audit_policy = audit_policy
         self.network: PodNetwork | None = None
         self.control: ControlPlane | None = None
         self.kubelet: Kubelet | None = None
@@ -115,7 +124,9 @@ class Sandbox:
         started = time.monotonic()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.network = await asyncio.to_thread(PodNetwork.allocate)
-        self.control = ControlPlane(self.dir, self.network.gateway, port=self.port)
+        self.control = ControlPlane(
+            self.dir, self.network.gateway, port=self.port, audit=self.audit, audit_policy=self.audit_policy
+        )
         await self.control.start()
         self.timings["apiserver"] = time.monotonic() - started
         self.port = self.control.port

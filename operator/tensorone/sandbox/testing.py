@@ -7,6 +7,7 @@ client) and asynchronous ones (kopf, aiohttp, httpx) in the test's own loop can 
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -62,6 +63,14 @@ class RunningSandbox:
         headers = {"Authorization": f"Bearer {self.admin_token}"}
         return httpx.Client(base_url=self.url, verify=context, headers=headers, timeout=timeout)
 
+    def audit_events(self) -> list[dict[str, Any]]:
+        """Every request the API server has logged so far (start the sandbox with ``audit=True``)."""
+        assert self.sandbox.control is not None
+        path = self.sandbox.control.audit_log
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
     def install_product_crds(self) -> None:
         """Register the TrainingJob and Dataset CRDs and wait until they are served."""
         from tensorone.sandbox.components import install_product_crds
@@ -92,7 +101,7 @@ def running_sandbox(
         gpus: nodes as ``"a100=8,h100=2"``, a YAML path, or NodeSpec list (default: one a100 node with 8 GPUs).
         port: API port (0 picks a free one).
         options: passed to :class:`~tensorone.sandbox.runtime.Sandbox` (``run_pods``, ``priority_classes``,
-            ``dataset_claim``).
+            ``dataset_claim``, ``audit``).
     """
     loop = asyncio.new_event_loop()
     started: Future[Sandbox] = Future()
