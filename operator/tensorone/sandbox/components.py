@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from tensorone.facade.kube import KubeClient, KubeError, Resource
-from tensorone.sandbox.controlplane import DIE_WITH_PARENT, write_kubeconfig
+from tensorone.sandbox.controlplane import write_kubeconfig
 from tensorone.sandbox.runtime import DATASET_CLAIM, Sandbox
 
 DEFAULT_ACCOUNT = "default"
