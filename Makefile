@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint manifests check-manifests bench demo demo-up e2e images clean
+.PHONY: help install test test-fast test-js sdk-js-types lint manifests check-manifests bench demo demo-up e2e images clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -20,11 +20,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the project with every extra (about 80 s, 6 GB)
 
-test: $(STAMP) ## Run the whole test suite (unit, integration against the sandbox, system)
+test: $(STAMP) ## Run the whole test suite (unit, integration against the sandbox, system, JS SDK)
 	$(PY) -m pytest -q -p no:cacheprovider
+	$(MAKE) test-js
 
 test-fast: $(STAMP) ## Unit tests only
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+SDK_JS := sdks/js
+
+test-js: $(STAMP) ## The JS SDK (sdks/js): npm ci, build, node --test against the local platform (needs Node >= 18)
+	cd $(SDK_JS) && npm ci --no-audit --no-fund && TENSORONE_PYTHON=$(abspath $(PY)) npm test  # npm test builds first
+
+sdk-js-types: $(STAMP) ## Regenerate the JS SDK's types from the facade's OpenAPI document (openapi-typescript)
+	cd $(SDK_JS) && npm ci --no-audit --no-fund
+	tmp=$$(mktemp) && $(PY) $(SDK_JS)/scripts/dump_openapi.py > $$tmp \
+	  && (cd $(SDK_JS) && node scripts/generate-types.mjs $$tmp src/generated/openapi.ts); rc=$$?; rm -f $$tmp; exit $$rc
 
 lint: $(STAMP) ## ruff + mypy --strict on every package
 	$(VENV)/bin/ruff check operator trainer-image tests benchmarks

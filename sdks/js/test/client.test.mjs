@@ -1,7 +1,11 @@
 // The client's own behaviour against a local scripted HTTP server: configuration, typed errors, retries with
 // backoff and Retry-After, timeouts, pagination and waiting. (test/platform.test.mjs covers the real API.)
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { afterEach, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 import {
   APIConnectionError,
@@ -355,5 +359,20 @@ describe('waiting', () => {
       assert.equal(e.job.status, 'running');
       return true;
     });
+  });
+});
+
+describe('the package', () => {
+  test('npm pack publishes only dist/, README.md and package.json, with every entry point present', async () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root });
+    const files = JSON.parse(stdout)[0].files.map((f) => f.path);
+    const stray = files.filter((f) => !f.startsWith('dist/') && !['README.md', 'package.json', 'LICENSE'].includes(f));
+    assert.deepEqual(stray, []);
+    for (const entry of ['dist/index.js', 'dist/index.d.ts', 'dist/generated/openapi.d.ts']) {
+      assert.ok(files.includes(entry), `${entry} is published`);
+    }
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
+    assert.equal(pkg.dependencies, undefined, 'no runtime dependencies');
   });
 });
