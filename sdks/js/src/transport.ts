@@ -197,7 +197,9 @@ export class Transport {
         throw new APITimeoutError(`${call.method} ${call.path}: no answer within ${timeout} ms`, { cause: error });
       }
       if (signal?.aborted) throw signal.reason;
-      const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+      // undici reports "fetch failed" and puts what happened (ECONNREFUSED, ...) in `cause`.
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+      const reason = cause instanceof Error ? cause.message : String(cause);
       throw new APIConnectionError(`${call.method} ${call.path}: ${reason}`, { cause: error });
     } finally {
       clearTimeout(timer);

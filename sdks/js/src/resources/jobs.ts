@@ -63,7 +63,10 @@ export class Jobs {
    */
   create(params: CreateJobParams, options?: RequestOptions): Promise<Job>;
   create(params: CreateJobCompactParams, options?: RequestOptions): Promise<CompactCreateResponse>;
-  create(params: CreateJobParams | CreateJobCompactParams, options?: RequestOptions): Promise<Job | CompactCreateResponse> {
+  create(
+    params: CreateJobParams | CreateJobCompactParams,
+    options?: RequestOptions,
+  ): Promise<Job | CompactCreateResponse> {
     return this.transport.request({ method: 'POST', path: '/v2/training/jobs', body: params }, options);
   }
 
@@ -113,7 +116,11 @@ export class Jobs {
   }
 
   /** A worker's logs as they are written: text chunks until the worker's container ends. */
-  followLogs(jobId: string, params: JobLogsParams = {}, options?: RequestOptions): AsyncGenerator<string, void, undefined> {
+  followLogs(
+    jobId: string,
+    params: JobLogsParams = {},
+    options?: RequestOptions,
+  ): AsyncGenerator<string, void, undefined> {
     return this.transport.stream(
       { method: 'GET', path: jobPath(jobId, '/logs'), query: { ...params, follow: true } },
       options,
