@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast test-js sdk-js-types lint manifests check-manifests bench demo demo-up e2e images clean
+.PHONY: help install test test-fast lint manifests check-manifests bench demo demo-up e2e images clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the project with every extra (about 80 s, 6 GB)
 
-test: $(STAMP) ## Run the whole test suite (unit, integration against the sandbox, system, JS SDK)
+test: $(STAMP) ## Run the whole test suite (unit, integration against the sandbox, system)
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(MAKE) test-js
 
@@ -28,6 +28,7 @@ test-fast: $(STAMP) ## Unit tests only
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit
 
 SDK_JS := sdks/js
+.PHONY: test-js sdk-js-types
 
 test-js: $(STAMP) ## The JS SDK (sdks/js): npm ci, build, node --test against the local platform (needs Node >= 18)
 	cd $(SDK_JS) && npm ci --no-audit --no-fund && TENSORONE_PYTHON=$(abspath $(PY)) npm test  # npm test builds first
