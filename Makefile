@@ -27,9 +27,21 @@ kubernetes: ## Build (once, cached outside the checkout) the real control plane 
 
 test: $(STAMP) kubernetes ## Run the whole test suite (unit, integration against the sandbox, system)
 	$(PY) -m pytest -q -p no:cacheprovider
+	$(MAKE) test-js
 
 test-fast: $(STAMP) ## Unit tests only
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+SDK_JS := sdks/js
+.PHONY: test-js sdk-js-types
+
+test-js: $(STAMP) ## The JS SDK (sdks/js): npm ci, build, node --test against the local platform (needs Node >= 18)
+	cd $(SDK_JS) && npm ci --no-audit --no-fund && TENSORONE_PYTHON=$(abspath $(PY)) npm test  # npm test builds first
+
+sdk-js-types: $(STAMP) ## Regenerate the JS SDK's types from the facade's OpenAPI document (openapi-typescript)
+	cd $(SDK_JS) && npm ci --no-audit --no-fund
+	tmp=$$(mktemp) && $(PY) $(SDK_JS)/scripts/dump_openapi.py > $$tmp \
+	  && (cd $(SDK_JS) && node scripts/generate-types.mjs $$tmp src/generated/openapi.ts); rc=$$?; rm -f $$tmp; exit $$rc
 
 lint: $(STAMP) ## ruff + mypy --strict on every package
 	$(VENV)/bin/ruff check operator trainer-image tests benchmarks

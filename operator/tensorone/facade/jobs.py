@@ -153,7 +153,7 @@ class JobService:
             gpu_cost=guess.gpu_cost,
             storage_cost=guess.storage_cost,
             start=datetime.now(UTC),
-        ).model_copy(update={"status": effective_status(job)})
+        )
 
     async def _create_with_fresh_id(self, ns: str, spec: Any, labels: dict[str, str]) -> TrainingJobResource:
         for _ in range(3):
