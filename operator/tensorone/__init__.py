@@ -13,4 +13,8 @@ def __getattr__(name: str) -> object:
         from tensorone.sdk.client import TensorOneClient
 
         return TensorOneClient
+    if name == "AsyncTensorOneClient":
+        from tensorone.sdk.async_client import AsyncTensorOneClient
+
+        return AsyncTensorOneClient
     raise AttributeError(f"module 'tensorone' has no attribute {name!r}")
