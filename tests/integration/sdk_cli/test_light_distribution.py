@@ -144,6 +144,16 @@ def test_the_light_cli_has_the_client_commands_only(light: LightVenv) -> None:
     assert commands.isdisjoint({"sandbox", "operator", "serve", "keys"})
 
 
+def test_the_light_cli_validates_a_job_file_as_the_platform_does(light: LightVenv) -> None:
+    job_file = REPO / "examples" / "llm-lora-job.yaml"
+    offline = _run([light.tensorone, "validate", job_file], env=light.env(COLUMNS="200"))
+    platform = _run(
+        [sys.executable, "-m", "tensorone", "validate", job_file], env={**os.environ, "COLUMNS": "200"}
+    )
+    assert offline.startswith("valid")
+    assert offline == platform  # the packaged GPU catalog and prices came along
+
+
 def test_the_light_sdk_and_cli_drive_the_platform(light: LightVenv, alice: Account, cluster: Cluster) -> None:
     url = alice.api.base_url
     settings = {"TENSORONE_API_KEY": alice.key, "TENSORONE_BASE_URL": str(url).rstrip("/")}
