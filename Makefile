@@ -60,6 +60,11 @@ demo: $(STAMP) kubernetes ## The main job: a real training job through the API o
 demo-up: $(STAMP) kubernetes ## Leave the sandbox platform running for a person to try
 	$(VENV)/bin/tensorone sandbox up --with-operator --with-facade
 
+.PHONY: sdk-wheel
+sdk-wheel: $(STAMP) ## Build the light Python SDK (tensorone-sdk: SDK + client CLI) wheel into sdks/python/dist
+	rm -rf sdks/python/build
+	$(PY) -m pip wheel --quiet --no-deps -w sdks/python/dist ./sdks/python
+
 e2e: ## Full path on a kind cluster (needs Docker; cannot run on the development machines)
 	bash tests/e2e/run.sh
 

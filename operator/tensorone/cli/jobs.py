@@ -26,7 +26,7 @@ from rich.table import Table
 from tensorone.cli.progress import follow_job, loss_text
 from tensorone.sdk.client import TensorOneClient
 from tensorone.sdk.errors import TensorOneError
-from tensorone.sdk.models import TrainingJob
+from tensorone.sdk.models import JobSummary, TrainingJob
 
 app = typer.Typer(
     help="Training jobs: create, list, get, watch, stop, resume, logs, delete.", no_args_is_help=True
@@ -103,7 +103,7 @@ def _age(moment: datetime | None) -> str:
     return f"{max(seconds, 0)}s"
 
 
-def jobs_table(jobs: list[TrainingJob]) -> Table:
+def jobs_table(jobs: list[JobSummary]) -> Table:
     table = Table(box=None, header_style="bold")
     for column in ("ID", "NAME", "STATUS", "TYPE", "PROGRESS", "LOSS", "AGE"):
         table.add_column(column)
