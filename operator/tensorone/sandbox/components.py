@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from tensorone.facade.kube import KubeClient, KubeError, Resource
-from tensorone.sandbox.controlplane import write_kubeconfig
+from tensorone.sandbox.controlplane import DIE_WITH_PARENT, write_kubeconfig
 from tensorone.sandbox.runtime import DATASET_CLAIM, Sandbox
 
 DEFAULT_ACCOUNT = "default"
@@ -159,7 +159,7 @@ class Components:
         log = open(self.sandbox.dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
         env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
         process = subprocess.Popen(
-            [sys.executable, "-m", "tensorone", *args],
+            [*DIE_WITH_PARENT, sys.executable, "-m", "tensorone", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
