@@ -136,6 +136,14 @@ def build_worker_pod(ctx: JobContext, index: int, attempt: int, resume_from: str
         "serviceAccountName": names.trainer_account_name(ctx.name),
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": settings.termination_grace_period_seconds,
+        # Workers run user code: never as root, no privilege escalation, no capabilities; the volumes are the
+        # user's group's (fsGroup), so checkpoints are writable.
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": settings.trainer_user_id,
+            "runAsGroup": settings.trainer_user_id,
+            "fsGroup": settings.trainer_user_id,
+        },
         "priorityClassName": settings.priority_class_names[spec.priority],
         "affinity": {
             "nodeAffinity": {
@@ -163,6 +171,7 @@ def build_worker_pod(ctx: JobContext, index: int, attempt: int, resume_from: str
                 "volumeMounts": mounts,
                 "terminationMessagePath": TERMINATION_MESSAGE_PATH,
                 "terminationMessagePolicy": "FallbackToLogsOnError",
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
                 "ports": [{"name": "rendezvous", "containerPort": settings.rendezvous_port}],
             }
         ],
