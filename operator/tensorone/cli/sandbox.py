@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -18,6 +19,27 @@ sandbox_app = typer.Typer(
     help="The platform on one machine: a real Kubernetes control plane, GPU nodes run by our kubelet.",
     no_args_is_help=True,
 )
+
+
+def exports_text(kubeconfig: Path, directory: Path, facade_url: str | None) -> str:
+    """What a person pastes into another shell to use this sandbox with kubectl, the CLI and the SDK."""
+    lines = [
+        "",
+        "To use it from another shell:",
+        f"  export KUBECONFIG={shlex.quote(str(kubeconfig.resolve()))}",
+    ]
+    if facade_url:
+        key_file = shlex.quote(str((directory / "api-key").resolve()))
+        lines += [
+            f"  export TENSORONE_BASE_URL={facade_url}",
+            f"  export TENSORONE_API_KEY=$(cat {key_file})",
+            f"then `tensorone jobs list`, `kubectl get trainingjobs`, API docs at {facade_url}/docs.",
+        ]
+    else:
+        lines.append("then `kubectl get nodes`.")
+    lines.append(f"Stop it with Ctrl-C or `tensorone sandbox down --dir {shlex.quote(str(directory))}`.")
+    return "\n".join(lines)
+
 
 DirOption = Annotated[Path, typer.Option("--dir", help="Sandbox directory (kubeconfig, pod folders, logs).")]
 
@@ -53,6 +75,7 @@ async def _serve(
             await components.start_facade()
         extra = f" api={components.facade_url}" if components.facade_url else ""
         typer.echo(f"ready {sandbox.url} kubeconfig={sandbox.kubeconfig_path}{extra}", err=False)
+        typer.echo(exports_text(sandbox.kubeconfig_path, directory, components.facade_url))
         await components.supervise(stop)
     except (ComponentError, ControlPlaneError, NetworkError) as exc:
         typer.echo(f"error: {exc}", err=True)
