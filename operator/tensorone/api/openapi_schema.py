@@ -14,7 +14,7 @@ from typing import Any
 
 Schema = dict[str, Any]
 
-_DROPPED_KEYS = frozenset({"title", "discriminator", "examples", "additionalProperties", "$defs"})
+_DROPPED_KEYS = frozenset({"title", "discriminator", "examples", "additionalProperties", "$defs", "readOnly"})
 _LEAF_IGNORED_IN_COMPARISON = frozenset({"default", "description"})
 
 

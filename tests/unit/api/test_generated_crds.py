@@ -26,7 +26,7 @@ def test_training_job_crd_has_short_name_category_columns_and_status_subresource
     assert names["categories"] == ["tensorone"]
     assert version["subresources"] == {"status": {}}
     assert [c["name"].upper() for c in version["additionalPrinterColumns"]] == [
-        "STATUS", "PROGRESS", "LOSS", "GPU", "WORKERS", "COST", "AGE",
+        "DISPLAY NAME", "STATUS", "PROGRESS", "LOSS", "GPU", "WORKERS", "COST", "AGE",
     ]  # fmt: skip
 
 
