@@ -23,11 +23,13 @@ from tensorone_trainer.reporting.base import StatusSnapshot
 ROOT = Path(__file__).resolve().parents[3]
 KUBECTL = str(Path(sys.executable).with_name("kubectl"))
 NAME = id_to_name("job_0123456789abcdef")
+# Explicit: the sandbox's kubeconfig context points at its account's namespace, which may not exist here.
+NAMESPACE = "default"
 
 
 def kubectl(sandbox: RunningSandbox, *args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(sandbox.kubeconfig_path), *args],
+        [KUBECTL, "--kubeconfig", str(sandbox.kubeconfig_path), "--namespace", NAMESPACE, *args],
         input=stdin, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -40,7 +42,7 @@ def eventually(sandbox: RunningSandbox, *args: str, timeout: float = 30) -> str:
     deadline = time.monotonic() + timeout
     while True:
         done = subprocess.run(
-            [KUBECTL, "--kubeconfig", str(sandbox.kubeconfig_path), *args],
+            [KUBECTL, "--kubeconfig", str(sandbox.kubeconfig_path), "--namespace", NAMESPACE, *args],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         if done.returncode == 0:
