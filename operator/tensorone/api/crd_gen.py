@@ -139,6 +139,7 @@ def training_job_crd() -> dict[str, Any]:
 def dataset_crd() -> dict[str, Any]:
     """The Dataset CRD."""
     columns = [
+        {"name": "Display Name", "type": "string", "jsonPath": ".spec.displayName"},
         {"name": "Format", "type": "string", "jsonPath": ".spec.format"},
         {"name": "Source", "type": "string", "jsonPath": ".spec.source"},
         {"name": "Status", "type": "string", "jsonPath": ".status.phase"},

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tensorone.api.ids import id_to_name
-from tensorone.api.spec import TRAINING_JOB_PLURAL
+from tensorone.api.spec import DATASET_PLURAL, TRAINING_JOB_PLURAL
 from tensorone.api.status import Metrics, Progress, ResourceUsage
 from tensorone.sandbox.testing import RunningSandbox, running_sandbox
 from tensorone_trainer.reporting.base import StatusSnapshot
@@ -25,6 +25,7 @@ KUBECTL = str(Path(sys.executable).with_name("kubectl"))
 NAME = id_to_name("job_0123456789abcdef")
 # Explicit: the sandbox's kubeconfig context points at its account's namespace, which may not exist here.
 NAMESPACE = "default"
+DATASET = id_to_name("ds_0123456789abcdef")
 
 
 def kubectl(sandbox: RunningSandbox, *args: str, stdin: str | None = None) -> str:
@@ -62,7 +63,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox
             "spec": {"displayName": "docs LoRA, run 2", "modelType": "custom", "datasetRef": {"name": "ds-1"},
                      "config": {"customCode": "def train(context):\n    pass\n"}, "gpuType": "a100"},
         }  # fmt: skip
-        kubectl(sandbox, "apply", "-f", "-", stdin=json.dumps(job))
+        dataset = {
+            "apiVersion": "training.tensorone.ai/v1", "kind": "Dataset", "metadata": {"name": DATASET},
+            "spec": {"displayName": "python docs", "format": "jsonl", "source": "/datasets/docs.jsonl"},
+        }  # fmt: skip
+        for manifest in (job, dataset):
+            kubectl(sandbox, "apply", "-f", "-", stdin=json.dumps(manifest))
         trainer = StatusSnapshot(
             progress=Progress(current_step=851, total_steps=2000, percentage=42.57),
             metrics=Metrics(current_loss=0.123456789),
@@ -92,6 +98,12 @@ def test_kubectl_get_shows_the_display_name_and_rounded_progress_loss_and_cost(
         "NAME": NAME, "DISPLAY NAME": "docs LoRA, run 2", "STATUS": "running", "PROGRESS": "42%",
         "LOSS": "0.1235", "GPU": "a100", "WORKERS": "1", "COST": "$1.26",
     }  # fmt: skip
+
+
+def test_kubectl_get_datasets_shows_their_display_names(cluster: RunningSandbox) -> None:
+    table = kubectl(cluster, "get", DATASET_PLURAL).splitlines()
+    assert table[0].split()[:3] == ["NAME", "DISPLAY", "NAME"]
+    assert table[1].split()[:3] == [DATASET, "python", "docs"]
 
 
 @pytest.mark.xfail(
