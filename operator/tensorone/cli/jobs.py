@@ -210,8 +210,10 @@ def watch(
     api_key: ApiKey = None,
     base_url: BaseUrl = None,
 ) -> None:
-    """Follow a job until it finishes: a live bar with loss, throughput, ETA and cost (plain lines without a
-    terminal). Exit 0 completed; 1 failed (the reason and message are printed); 8 stopped/cancelled."""
+    """Follow a job until it finishes: live progress, loss, throughput, ETA and cost.
+
+    Exit 0 completed; 1 failed (its reason and message are printed); 8 stopped or cancelled.
+    """
     with api_client(api_key, base_url) as client:
         job_id = resolve_job_id(client, job_ref)
         final = follow_job(client, job_id, console, interval=interval)
@@ -247,7 +249,7 @@ def metrics(
 def checkpoints(
     job_ref: JobRef, output: OutputOption = Output.TABLE, api_key: ApiKey = None, base_url: BaseUrl = None
 ) -> None:
-    """The job's checkpoints (ids to pass to ``jobs resume --checkpoint``)."""
+    """The job's checkpoints (ids for `jobs resume --checkpoint`)."""
     with api_client(api_key, base_url) as client:
         items = client.training.jobs.checkpoints(resolve_job_id(client, job_ref))
         emit({"checkpoints": items}, output, lambda: checkpoints_table(items))
