@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
+import httpx
 import typer
 import yaml
 from pydantic import BaseModel
@@ -68,6 +69,19 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _unreachable(url: str, base_url: str | None, cause: str) -> typer.Exit:
+    source = (
+        "the default: TENSORONE_BASE_URL is not set" if not base_url
+        else BASE_URL_ENV if os.environ.get(BASE_URL_ENV) == base_url
+        else "--base-url"
+    )  # fmt: skip
+    return _fail(
+        f"CONNECTION_ERROR: cannot reach the TensorOne API at {url} ({source}): {cause}. "
+        f"Set {BASE_URL_ENV} and {API_KEY_ENV}: {SETUP_HINT}",
+        EXIT_CODES["CONNECTION_ERROR"],
+    )
+
+
 @contextmanager
 def api_client(api_key: str | None, base_url: str | None) -> Iterator[TensorOneClient]:
     """A client whose API errors end the command with the documented exit code and a one-line message.
@@ -80,18 +94,11 @@ def api_client(api_key: str | None, base_url: str | None) -> Iterator[TensorOneC
     try:
         with TensorOneClient(api_key=api_key, base_url=url) as client:
             yield client
+    except httpx.TransportError as e:  # a stream (logs -f) that could not start or broke off
+        raise _unreachable(url, base_url, str(e) or type(e).__name__) from e
     except TensorOneError as e:
         if e.error == "CONNECTION_ERROR":
-            source = (
-                "the default: TENSORONE_BASE_URL is not set" if not base_url
-                else BASE_URL_ENV if os.environ.get(BASE_URL_ENV) == base_url
-                else "--base-url"
-            )  # fmt: skip
-            raise _fail(
-                f"CONNECTION_ERROR: cannot reach the TensorOne API at {url} ({source}): {e.message}. "
-                f"Set {BASE_URL_ENV} and {API_KEY_ENV}: {SETUP_HINT}",
-                EXIT_CODES["CONNECTION_ERROR"],
-            ) from e
+            raise _unreachable(url, base_url, e.message) from e
         field = e.details.get("field")
         where = f" ({field}: {e.details.get('reason')})" if field else ""
         raise _fail(f"{e.error}: {e.message}{where}", EXIT_CODES.get(e.error, 1)) from e

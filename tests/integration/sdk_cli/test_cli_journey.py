@@ -123,11 +123,16 @@ def _closed_port_url() -> str:
         return f"http://127.0.0.1:{probe.getsockname()[1]}"
 
 
-def test_an_unreachable_api_names_the_url_and_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "command", [["jobs", "list"], ["jobs", "logs", "-f", "job_0123456789abcdef"]], ids=["request", "stream"]
+)
+def test_an_unreachable_api_names_the_url_and_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
     url = _closed_port_url()
     monkeypatch.setenv("TENSORONE_API_KEY", "t1_anything")
     monkeypatch.setenv("TENSORONE_BASE_URL", url)
-    result = runner.invoke(app, ["jobs", "list"])
+    result = runner.invoke(app, command)
     assert result.exit_code == 7
     message = " ".join(result.output.split())
     assert f"cannot reach the TensorOne API at {url} (TENSORONE_BASE_URL)" in message
