@@ -106,11 +106,6 @@ def test_kubectl_get_datasets_shows_their_display_names(cluster: RunningSandbox)
     assert table[1].split()[:3] == [DATASET, "python", "docs"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the emulated API server publishes no OpenAPI for CRDs; on a real kube-apiserver (1.20.2, checked by "
-    "hand) explain works, so this passes once the sandbox runs the real control plane: drop this marker then",
-)
 def test_kubectl_explain_describes_the_spec_fields(cluster: RunningSandbox) -> None:
     text = eventually(cluster, "explain", "trainingjob.spec")
     assert "A training job: the model type and its config" in text
