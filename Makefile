@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install kubernetes test test-fast lint manifests check-manifests bench demo demo-up e2e images clean
+.PHONY: help install kubernetes test test-fast lint manifests check-manifests docs-assets bench demo demo-up e2e images clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ lint: $(STAMP) ## ruff + mypy --strict on every package
 
 manifests: $(STAMP) ## Regenerate crds/ (and the chart's copy) from the pydantic models
 	$(PY) -m tensorone.api.crd_gen --out crds --out charts/tensorone-training/files/crds
+
+docs-assets: ## Re-vendor the Swagger UI and ReDoc assets of /docs and /redoc (pinned in the script; needs npm)
+	bash operator/tensorone/facade/docs_assets/refresh.sh
 
 bench: $(STAMP) kubernetes ## Run the benchmarks; each prints ratios against a baseline measured in the same run
 	$(PY) -m benchmarks

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import Annotated
 
 import typer
 
+from tensorone import __version__
 from tensorone.cli import datasets as datasets_cli
 from tensorone.cli import jobs as jobs_cli
 from tensorone.cli.validate import validate_command
@@ -27,8 +29,19 @@ if importlib.util.find_spec("tensorone.cli.platform") is not None:
     add_platform_commands(app)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tensorone {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
     """TensorOne Training: submit, watch and manage training jobs on Kubernetes."""
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -19,6 +20,27 @@ sandbox_app = typer.Typer(
     no_args_is_help=True,
 )
 
+
+def exports_text(kubeconfig: Path, directory: Path, facade_url: str | None) -> str:
+    """What a person pastes into another shell to use this sandbox with kubectl, the CLI and the SDK."""
+    lines = [
+        "",
+        "To use it from another shell:",
+        f"  export KUBECONFIG={shlex.quote(str(kubeconfig.resolve()))}",
+    ]
+    if facade_url:
+        key_file = shlex.quote(str((directory / "api-key").resolve()))
+        lines += [
+            f"  export TENSORONE_BASE_URL={facade_url}",
+            f"  export TENSORONE_API_KEY=$(cat {key_file})",
+            f"then `tensorone jobs list`, `kubectl get trainingjobs`, API docs at {facade_url}/docs.",
+        ]
+    else:
+        lines.append("then `kubectl get nodes`.")
+    lines.append(f"Stop it with Ctrl-C or `tensorone sandbox down --dir {shlex.quote(str(directory))}`.")
+    return "\n".join(lines)
+
+
 DirOption = Annotated[Path, typer.Option("--dir", help="Sandbox directory (kubeconfig, pod folders, logs).")]
 
 
@@ -30,12 +52,15 @@ async def _serve(
     with_facade: bool,
     operator_config: Path | None = None,
 ) -> None:
+    from tensorone.api.accounts import SANDBOX_ACCOUNT, account_namespace
     from tensorone.sandbox.components import ComponentError, Components, install_product_crds
     from tensorone.sandbox.controlplane import ControlPlaneError
     from tensorone.sandbox.network import NetworkError
     from tensorone.sandbox.runtime import Sandbox
 
-    sandbox = Sandbox(directory, port=port, gpus=gpus)
+    # kubectl with DIR/kubeconfig shows the jobs the CLI and REST API of the sandbox's account create.
+    namespace = account_namespace(SANDBOX_ACCOUNT) if with_facade else "default"
+    sandbox = Sandbox(directory, port=port, gpus=gpus, kubeconfig_namespace=namespace)
     components = Components(sandbox)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -53,6 +78,7 @@ async def _serve(
             await components.start_facade()
         extra = f" api={components.facade_url}" if components.facade_url else ""
         typer.echo(f"ready {sandbox.url} kubeconfig={sandbox.kubeconfig_path}{extra}", err=False)
+        typer.echo(exports_text(sandbox.kubeconfig_path, directory, components.facade_url))
         await components.supervise(stop)
     except (ComponentError, ControlPlaneError, NetworkError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -25,11 +25,12 @@ from typing import Any
 
 import yaml
 
+from tensorone.api.accounts import SANDBOX_ACCOUNT
 from tensorone.facade.kube import KubeClient, KubeError, Resource
 from tensorone.sandbox.controlplane import DIE_WITH_PARENT, write_kubeconfig
 from tensorone.sandbox.runtime import DATASET_CLAIM, Sandbox
 
-DEFAULT_ACCOUNT = "default"
+DEFAULT_ACCOUNT = SANDBOX_ACCOUNT
 RELEASE = "tensorone"
 SYSTEM_NAMESPACE = "tensorone-system"
 CHART_DIR = Path(__file__).resolve().parents[3] / "charts" / "tensorone-training"

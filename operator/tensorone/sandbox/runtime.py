@@ -32,6 +32,7 @@ CLUSTER_ROLES = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", name
 CLUSTER_ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", namespaced=False)
 PRIORITY_CLASSES = Resource("scheduling.k8s.io", "v1", "priorityclasses", namespaced=False)
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts")
+NAMESPACES = Resource("", "v1", "namespaces", namespaced=False)
 
 # What the node agent (kubelet + provisioner) may do: a kubelet's rights (the built-in system:node role, which
 # the Node authorizer narrows per node) plus the provisioner's.
@@ -68,6 +69,7 @@ class Sandbox:
     ``run_pods``: True runs bound pods' containers; False leaves bound pods as the scheduler left them;
     ``"simulate"`` reports each bound pod Running at once without running it (control-plane benchmarks).
     ``audit``/``audit_policy``: the API server writes an audit log (``DIR/logs/audit.log``).
+    ``kubeconfig_namespace``: the namespace of ``DIR/kubeconfig``'s context (created when missing).
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class Sandbox:
         dataset_claim: str | None = DATASET_CLAIM,
         audit: bool = False,
         audit_policy: str | None = None,
+        kubeconfig_namespace: str = "default",
     ) -> None:
         self.dir = Path(directory).resolve()
         self.port = port
@@ -90,6 +93,7 @@ class Sandbox:
         self.dataset_claim = dataset_claim
         self.audit = audit
         self.audit_policy = audit_policy
+        self.kubeconfig_namespace = kubeconfig_namespace
         self.network: PodNetwork | None = None
         self.control: ControlPlane | None = None
         self.kubelet: Kubelet | None = None
@@ -165,6 +169,9 @@ class Sandbox:
             },
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": NODE_AGENT_USER}],
         }
+        if self.kubeconfig_namespace != "default":
+            with contextlib.suppress(KubeError):
+                await self.admin.create(NAMESPACES, None, {"metadata": {"name": self.kubeconfig_namespace}})
         await self.admin.create(CLUSTER_ROLES, None, role)
         await self.admin.create(CLUSTER_ROLE_BINDINGS, None, binding)
         if self.install_priority_classes:

@@ -48,7 +48,8 @@ def test_bad_key_exits_4(env: Account) -> None:
     assert runner.invoke(app, ["jobs", "list", "--api-key", "t1_wrong"]).exit_code == 4
 
 
-@pytest.mark.parametrize(("phase", "code"), [("completed", 0), ("failed", 1), ("stopped", 8)])
+# A failed job also prints why (test_cli_journey.py).
+@pytest.mark.parametrize(("phase", "code"), [("completed", 0), ("stopped", 8)])
 def test_watch_renders_plain_lines_without_a_terminal(
     env: Account, cluster: Cluster, phase: str, code: int
 ) -> None:
