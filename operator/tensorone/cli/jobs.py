@@ -33,7 +33,7 @@ from tensorone.cli.common import (
 from tensorone.cli.lookup import resolve_job_id
 from tensorone.cli.progress import follow_job
 from tensorone.cli.tables import checkpoints_table, events_table, job_table, jobs_table, metrics_table
-from tensorone.sdk.models import JobList, JobSummary, TrainingJob
+from tensorone.sdk.models import JobList, JobSummary
 
 app = typer.Typer(
     help="Training jobs: create, list, get, watch, stop, resume, logs, events, metrics, checkpoints, delete.",
