@@ -26,6 +26,8 @@ class Facade:
     store: Store
     keys: KeyRing
     limiter: RateLimiter
+    client_limiter: RateLimiter
+    auth_failure_limiter: RateLimiter
     metrics: FacadeMetrics = field(default_factory=FacadeMetrics)
     namespaces_ready: set[str] = field(default_factory=set)
 
@@ -46,10 +48,18 @@ _api_key_header = APIKeyHeader(
 async def authenticate(
     request: Request, facade: FacadeDep, authorization: Annotated[str | None, Security(_api_key_header)]
 ) -> Principal:
-    """The caller's account, from its API key; then one token of its rate limit."""
+    """The caller's account, from its API key; then one token of its rate limit.
+
+    Before the key is looked at, the client (its address) is rate-limited twice: all its requests, and its
+    failed authentications, so that guessing keys or flooding with bad ones is answered 429 cheaply.
+    """
+    client = request.client.host if request.client else "unknown"
+    facade.client_limiter.check(client)
+    facade.auth_failure_limiter.ensure_available(client)
     key = parse_authorization(authorization)
     principal = await facade.keys.authenticate(key) if key else None
     if principal is None:
+        facade.auth_failure_limiter.check(client)
         raise ApiError(ErrorCode.UNAUTHORIZED)
     facade.limiter.check(principal.key_id)
     request.state.account = principal.account
