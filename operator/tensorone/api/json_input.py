@@ -33,6 +33,12 @@ class _NonFinite:
     __slots__ = ()
 
 
+class _TooLong:
+    """Stands in for an integer literal of more than ``MAX_INTEGER_DIGITS`` digits until its path is known."""
+
+    __slots__ = ()
+
+
 class _DuplicateKeys(dict[str, Any]):
     __slots__ = ("duplicate",)
 
@@ -40,12 +46,7 @@ class _DuplicateKeys(dict[str, Any]):
 
 
 _NON_FINITE = _NonFinite()
-
-
-def _int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
-        raise ConfigurationError.single("body", f"an integer has more than {MAX_INTEGER_DIGITS} digits")
-    return int(text)
+_TOO_LONG = _TooLong()
 
 
 class _Parse:
@@ -55,18 +56,24 @@ class _Parse:
         self.keys = 0
         self.suspect = False
 
-    def float(self, text: str) -> float | _NonFinite:
+    def parse_int(self, text: str) -> int | _TooLong:
+        if len(text.lstrip("-")) <= MAX_INTEGER_DIGITS:
+            return int(text)
+        self.suspect = True
+        return _TOO_LONG
+
+    def parse_float(self, text: str) -> float | _NonFinite:
         value = float(text)
         if math.isfinite(value):
             return value
         self.suspect = True
         return _NON_FINITE
 
-    def constant(self, _: str) -> _NonFinite:
+    def parse_constant(self, _: str) -> _NonFinite:
         self.suspect = True
         return _NON_FINITE
 
-    def object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    def parse_object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         if len(pairs) > MAX_KEYS_PER_OBJECT:
             raise ConfigurationError.single("body", f"an object has more than {MAX_KEYS_PER_OBJECT} keys")
         self.keys += len(pairs)
@@ -100,7 +107,8 @@ def _depth_exceeds(raw: bytes, limit: int) -> bool:
 
 
 def _locate(value: Any) -> None:
-    """Raise for the first non-finite number or duplicate key, by its path (only run when the parse saw one)."""
+    """Raise for the first non-finite number, overlong integer or duplicate key, by its path (only run when the
+    parse saw one)."""
     stack: list[tuple[tuple[int | str, ...], Any]] = [((), value)]
     while stack:
         path, node = stack.pop()
@@ -108,6 +116,9 @@ def _locate(value: Any) -> None:
             raise ConfigurationError.single(
                 dotted(path) or "body", "must be a finite number (NaN and Infinity are not allowed)"
             )
+        if isinstance(node, _TooLong):
+            reason = f"integer too large (more than {MAX_INTEGER_DIGITS} digits)"
+            raise ConfigurationError.single(dotted(path) or "body", reason)
         if isinstance(node, _DuplicateKeys):
             raise ConfigurationError.single(dotted((*path, node.duplicate)), "duplicate key in a JSON object")
         if isinstance(node, dict):
@@ -125,10 +136,10 @@ def parse_json(raw: bytes | str) -> Any:
     try:
         value = json.loads(
             data,
-            object_pairs_hook=hooks.object,
-            parse_float=hooks.float,
-            parse_int=_int,
-            parse_constant=hooks.constant,
+            object_pairs_hook=hooks.parse_object,
+            parse_float=hooks.parse_float,
+            parse_int=hooks.parse_int,
+            parse_constant=hooks.parse_constant,
         )
     except json.JSONDecodeError as e:
         # Its message says where (line, column) and what was expected, never the text found there.
