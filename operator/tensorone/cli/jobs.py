@@ -36,6 +36,7 @@ err_console = Console(stderr=True)
 
 EXIT_CODES = {
     "CONFIGURATION_ERROR": 2,
+    "PAYLOAD_TOO_LARGE": 2,
     "NOT_FOUND": 3,
     "JOB_NOT_FOUND": 3,
     "DATASET_NOT_FOUND": 3,

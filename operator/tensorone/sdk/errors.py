@@ -23,6 +23,10 @@ class ConfigurationError(TensorOneError):
         return str(value) if value is not None else None
 
 
+class PayloadTooLargeError(ConfigurationError):
+    """413: the request body is over the server's limit (``details.limit`` bytes)."""
+
+
 class UnauthorizedError(TensorOneError): ...
 
 
@@ -61,6 +65,7 @@ class APIConnectionError(TensorOneError): ...
 
 ERRORS: dict[str, type[TensorOneError]] = {
     "CONFIGURATION_ERROR": ConfigurationError,
+    "PAYLOAD_TOO_LARGE": PayloadTooLargeError,
     "UNAUTHORIZED": UnauthorizedError,
     "NOT_FOUND": NotFoundError,
     "JOB_NOT_FOUND": JobNotFoundError,
