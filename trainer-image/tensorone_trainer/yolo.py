@@ -246,7 +246,9 @@ def train_yolo(run: VisionRunConfig, ctx: RunContext) -> str:
         try:
             model = YOLO(source)
         except (FileNotFoundError, OSError) as e:
-            raise ConfigurationError(f"config.architecture: cannot build {source} ({type(e).__name__})") from e
+            raise ConfigurationError(
+                f"config.architecture: cannot build {source} ({type(e).__name__})"
+            ) from e
         if initial is None:
             arguments["pretrained"] = False  # from the architecture's yaml; ultralytics sets nc from the data
     bridge = _Bridge(run, ctx, exact_state)

@@ -103,11 +103,21 @@ _READERS = {
 }
 
 
+def _records_of(file: Path, fmt: DatasetFormat) -> Iterator[Record]:
+    """The records of one file; undecodable bytes and broken CSV are data errors, not crashes to retry."""
+    try:
+        yield from _READERS[fmt](file)
+    except UnicodeDecodeError as e:
+        raise DataError(f"{file}: not UTF-8 text (byte {e.start})") from e
+    except csv.Error as e:  # its messages describe the problem ("line contains NUL"), never the text
+        raise DataError(f"{file}: not valid CSV ({e})") from e
+
+
 def read_records(path: Path, fmt: DatasetFormat, root: str | Path | None = None) -> list[Record]:
     """All records of a text dataset, in file then line order (files confined to ``root`` when given)."""
     if fmt not in _READERS:
         raise DataError(f"{path}: format {fmt.value!r} is not a text dataset format")
-    records = [record for file in dataset_files(path, fmt, root) for record in _READERS[fmt](file)]
+    records = [record for file in dataset_files(path, fmt, root) for record in _records_of(file, fmt)]
     if not records:
         raise DataError(f"{path}: the dataset has no records")
     return records
