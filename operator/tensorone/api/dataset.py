@@ -36,6 +36,6 @@ class DatasetSpec(CamelModel):
 
 class DatasetStatus(OpenCamelModel):
     phase: str | None = Field(None, description="Ready or Invalid")
-    size_bytes: int | None = Field(None, ge=0)
-    num_examples: int | None = Field(None, ge=0)
+    size_bytes: int | None = Field(None, ge=0, le=10**18)
+    num_examples: int | None = Field(None, ge=0, le=10**12)
     message: str | None = None
