@@ -14,7 +14,7 @@ from tensorone.facade import errors, openapi
 from tensorone.facade.auth import KeyRing
 from tensorone.facade.deps import Facade
 from tensorone.facade.kube import Connection, KubeClient
-from tensorone.facade.limits import RateLimiter, RequestBodyGuard
+from tensorone.facade.limits import ClientRateLimit, RateLimiter, RequestBodyGuard
 from tensorone.facade.metrics import MetricsMiddleware
 from tensorone.facade.routers import datasets, jobs, service
 from tensorone.facade.settings import Settings
@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(datasets.router)
     app.include_router(service.router)
+    # Outermost last: metrics see every answer; a client over its rate is refused before its body is read.
     app.add_middleware(RequestBodyGuard, max_bytes=facade.settings.max_body_bytes)
+    app.add_middleware(ClientRateLimit, requests=facade.client_limiter, failures=facade.auth_failure_limiter)
     app.add_middleware(MetricsMiddleware, metrics=facade.metrics)
     return app

@@ -12,7 +12,7 @@ from tensorone.api.errors import ApiError, ErrorCode
 from tensorone.catalog.gpus import GpuCatalog
 from tensorone.facade.auth import KeyRing, Principal, parse_authorization
 from tensorone.facade.kube import KubeClient
-from tensorone.facade.limits import RateLimiter
+from tensorone.facade.limits import RateLimiter, client_address
 from tensorone.facade.metrics import FacadeMetrics
 from tensorone.facade.settings import Settings
 from tensorone.facade.store import Store
@@ -50,16 +50,13 @@ async def authenticate(
 ) -> Principal:
     """The caller's account, from its API key; then one token of its rate limit.
 
-    Before the key is looked at, the client (its address) is rate-limited twice: all its requests, and its
-    failed authentications, so that guessing keys or flooding with bad ones is answered 429 cheaply.
+    A failed authentication takes a token of the client address's failure budget; once it is spent,
+    ``limits.ClientRateLimit`` answers that address 429 before its next request is read.
     """
-    client = request.client.host if request.client else "unknown"
-    facade.client_limiter.check(client)
-    facade.auth_failure_limiter.ensure_available(client)
     key = parse_authorization(authorization)
     principal = await facade.keys.authenticate(key) if key else None
     if principal is None:
-        facade.auth_failure_limiter.check(client)
+        facade.auth_failure_limiter.check(client_address(request.scope))
         raise ApiError(ErrorCode.UNAUTHORIZED)
     facade.limiter.check(principal.key_id)
     request.state.account = principal.account

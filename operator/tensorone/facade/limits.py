@@ -74,6 +74,36 @@ class RateLimiter:
             raise self._refusal(bucket)
 
 
+class ClientRateLimit:
+    """ASGI middleware limiting each client address on the API's routes before anything else runs (no body read,
+    no key looked up): all its requests (``requests``), and — without taking a token — whether its failed
+    authentications (``failures``, charged by ``deps.authenticate``) have run out. Health and metrics routes are
+    not limited (probes and scrapers)."""
+
+    def __init__(self, app: ASGIApp, requests: RateLimiter, failures: RateLimiter, prefix: str = "/v2/"):
+        self.app = app
+        self.requests = requests
+        self.failures = failures
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(self.prefix):
+            client = client_address(scope)
+            try:
+                self.requests.check(client)
+                self.failures.ensure_available(client)
+            except ApiError as e:
+                await _respond(send, e)
+                return
+        await self.app(scope, receive, send)
+
+
+def client_address(scope: Scope) -> str:
+    """The peer's address (with uvicorn's ``--proxy-headers``, the client's as a trusted proxy forwarded it)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
 class RequestBodyGuard:
     """ASGI middleware that reads a request's whole body before the app sees it, refusing with the contract's error
     body: over ``max_bytes`` (by Content-Length, or counted while a chunked body streams in) ``413
@@ -137,14 +167,8 @@ class RequestBodyGuard:
 
 async def _respond(send: Send, error: ApiError) -> None:
     body = json.dumps(error.to_body()).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": error.http_status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if error.code == ErrorCode.RATE_LIMITED:
+        headers.append((b"retry-after", str(error.details.get("retryAfter", 1)).encode()))
+    await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

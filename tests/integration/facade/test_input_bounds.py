@@ -295,8 +295,10 @@ def test_clients_guessing_keys_are_rate_limited_before_authentication(guarded_fa
     assert limited.status_code == 429
     assert limited.json()["error"] == "RATE_LIMITED"
     assert int(limited.headers["Retry-After"]) == limited.json()["details"]["retryAfter"] >= 1
-    # Even the right key is not looked at from this client until its failures have drained.
+    # Even the right key is not looked at from this client until its failures have drained, nor is a body read.
     assert account.api.get("/v2/training/jobs").status_code == 429
+    assert account.api.post("/v2/training/jobs", content=b"{not json").status_code == 429
+    assert httpx.get(f"{guarded_facade.url}/healthz").status_code == 200  # probes are not limited
 
 
 def test_one_client_is_rate_limited_across_keys(guarded_facade: RunningFacade) -> None:
