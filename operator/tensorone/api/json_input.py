@@ -95,6 +95,8 @@ class _Parse:
 
 def _depth_exceeds(raw: bytes, limit: int) -> bool:
     """Whether brackets outside strings nest deeper than ``limit`` (checked before the recursive parser runs)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False  # too few brackets to nest that deep (most bodies): no scan
     depth = 0
     for byte in _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS):
         if byte in _OPENING:
