@@ -25,6 +25,7 @@ from tensorone.api.config import MixedPrecision, OptimizerName, Strategy
 from tensorone.api.trainer_config import LlmRunConfig
 from tensorone_trainer import distributed
 from tensorone_trainer.checkpoints import Manifest, epoch_checkpoint_id, step_checkpoint_id
+from tensorone_trainer.confine import dataset_path, model_location
 from tensorone_trainer.context import RunContext
 from tensorone_trainer.data.records import read_records
 from tensorone_trainer.data.text import Example, collate, epoch_order, split_validation, tokenize_records
@@ -72,13 +73,25 @@ def _check_strategy(run: LlmRunConfig, device: torch.device) -> None:
         )
 
 
+def _base_model(run: LlmRunConfig) -> str:
+    return model_location(run, run.config.base_model, "config.baseModel")
+
+
+def _unloadable(run: LlmRunConfig, error: Exception) -> ConfigurationError:
+    # The loader's own message may quote the file it choked on; only its kind is passed on.
+    return ConfigurationError(
+        f"config.baseModel: cannot load {run.config.base_model!r} as a model ({type(error).__name__}): give a "
+        "hub id available to the cluster or a model folder on the data volume"
+    )
+
+
 def _load_tokenizer(run: LlmRunConfig) -> Any:
     from transformers import AutoTokenizer
 
     try:
-        tokenizer: Any = AutoTokenizer.from_pretrained(run.config.base_model)
+        tokenizer: Any = AutoTokenizer.from_pretrained(_base_model(run))
     except (OSError, ValueError) as e:
-        raise ConfigurationError(f"config.baseModel: cannot load {run.config.base_model!r}: {e}") from e
+        raise _unloadable(run, e) from e
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     return tokenizer
@@ -100,9 +113,9 @@ def _load_model(run: LlmRunConfig, precision: MixedPrecision, device: torch.devi
     lora_bf16 = precision is MixedPrecision.BF16 and conf.strategy is not Strategy.FULL
     dtype = torch.bfloat16 if lora_bf16 else torch.float32
     try:
-        model: Any = AutoModelForCausalLM.from_pretrained(conf.base_model, dtype=dtype, **kwargs)
+        model: Any = AutoModelForCausalLM.from_pretrained(_base_model(run), dtype=dtype, **kwargs)
     except (OSError, ValueError) as e:
-        raise ConfigurationError(f"config.baseModel: cannot load {conf.base_model!r}: {e}") from e
+        raise _unloadable(run, e) from e
     if "quantization_config" not in kwargs:
         model.to(device)
     return model
@@ -185,8 +198,8 @@ class LlmTrainer:
         seed_everything(self.training.seed)
         # Tokenizer and data first: a malformed dataset fails in seconds, before the model is loaded.
         self.tokenizer = _load_tokenizer(run)
-        records = read_records(Path(run.dataset.path), run.dataset.format)
-        config_file = Path(self.conf.base_model) / "config.json"
+        records = read_records(dataset_path(run), run.dataset.format, root=run.data_root)
+        config_file = Path(_base_model(run)) / "config.json"
         model_max = 2048
         if config_file.is_file():
             model_max = int(json.loads(config_file.read_text()).get("max_position_embeddings") or 2048)

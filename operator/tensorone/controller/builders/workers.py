@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tensorone.api.data_paths import DATA_VOLUME_MOUNT_PATH
 from tensorone.api.spec import CustomJobSpec
 from tensorone.api.trainer_config import RUN_CONFIG_ENV
 from tensorone.catalog.gpus import GPU_PRODUCT_LABEL, GPU_RESOURCE
@@ -95,14 +96,14 @@ def _volumes(ctx: JobContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]
         {"name": _CHECKPOINT_VOLUME, "mountPath": settings.checkpoint_mount_path},
         {"name": _API_ACCESS_VOLUME, "mountPath": SERVICE_ACCOUNT_MOUNT, "readOnly": True},
     ]
-    if settings.dataset_volume_claim and ctx.dataset.source.startswith("/"):
+    if settings.dataset_volume_claim:
         volumes.append(
             {
                 "name": _DATASET_VOLUME,
                 "persistentVolumeClaim": {"claimName": settings.dataset_volume_claim, "readOnly": True},
             }
         )
-        mounts.append({"name": _DATASET_VOLUME, "mountPath": settings.dataset_mount_path, "readOnly": True})
+        mounts.append({"name": _DATASET_VOLUME, "mountPath": DATA_VOLUME_MOUNT_PATH, "readOnly": True})
     return volumes, mounts
 
 

@@ -82,7 +82,7 @@ async def list_jobs(
     status: Annotated[JobPhase | None, Query(description="Only jobs with this status")] = None,
     model_type: Annotated[rest.RestModelType | None, Query(alias="modelType")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=rest.MAX_OFFSET)] = 0,
     sort: SortKey = "created_at",
     order: Order = "desc",
 ) -> JSONResponse:
