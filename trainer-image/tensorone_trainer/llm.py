@@ -22,12 +22,27 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from tensorone.api.config import MixedPrecision, OptimizerName, Strategy
+from tensorone.api.status import Optimizations
 from tensorone.api.trainer_config import LlmRunConfig
 from tensorone_trainer import distributed
 from tensorone_trainer.checkpoints import Manifest, epoch_checkpoint_id, step_checkpoint_id
 from tensorone_trainer.context import RunContext
+from tensorone_trainer.data.packing import (
+    collate_packed,
+    pack_rows,
+    packing_fingerprint,
+    packing_keeps_examples_apart,
+)
 from tensorone_trainer.data.records import read_records
-from tensorone_trainer.data.text import Example, collate, epoch_order, split_validation, tokenize_records
+from tensorone_trainer.data.text import (
+    Example,
+    RecordShape,
+    collate,
+    detect_shape,
+    epoch_order,
+    split_validation,
+    tokenize_records,
+)
 from tensorone_trainer.errors import ConfigurationError
 from tensorone_trainer.rng import capture_rng_state, restore_rng_state, seed_everything
 
@@ -84,11 +99,26 @@ def _load_tokenizer(run: LlmRunConfig) -> Any:
     return tokenizer
 
 
+def _attention_request(precision: MixedPrecision, device: torch.device) -> str | None:
+    """Flash-attention where it is installed and usable (CUDA, half precision); else the library's default,
+    SDPA wherever the model supports it (eager otherwise)."""
+    if (
+        device.type == "cuda"
+        and precision is not MixedPrecision.NO
+        and importlib.util.find_spec("flash_attn") is not None
+    ):
+        return "flash_attention_2"
+    return None
+
+
 def _load_model(run: LlmRunConfig, precision: MixedPrecision, device: torch.device) -> Any:
     from transformers import AutoModelForCausalLM
 
     conf = run.config
     kwargs: dict[str, Any] = {}
+    attention = _attention_request(precision, device)
+    if attention is not None:
+        kwargs["attn_implementation"] = attention
     if conf.strategy is Strategy.QLORA:
         from transformers import BitsAndBytesConfig
 
@@ -101,8 +131,25 @@ def _load_model(run: LlmRunConfig, precision: MixedPrecision, device: torch.devi
     dtype = torch.bfloat16 if lora_bf16 else torch.float32
     try:
         model: Any = AutoModelForCausalLM.from_pretrained(conf.base_model, dtype=dtype, **kwargs)
+    except (OSError, ValueError, ImportError) as e:
+        if kwargs.pop("attn_implementation", None) is None:
+            raise ConfigurationError(f"config.baseModel: cannot load {conf.base_model!r}: {e}") from e
+        log.info("flash-attention unavailable for this model (%s): using the default attention", e)
+        return _load_model_default_attention(conf.base_model, dtype, kwargs, device)
+    if "quantization_config" not in kwargs:
+        model.to(device)
+    return model
+
+
+def _load_model_default_attention(
+    base_model: str, dtype: torch.dtype, kwargs: dict[str, Any], device: torch.device
+) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    try:
+        model: Any = AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype, **kwargs)
     except (OSError, ValueError) as e:
-        raise ConfigurationError(f"config.baseModel: cannot load {conf.base_model!r}: {e}") from e
+        raise ConfigurationError(f"config.baseModel: cannot load {base_model!r}: {e}") from e
     if "quantization_config" not in kwargs:
         model.to(device)
     return model
@@ -138,16 +185,25 @@ def _apply_strategy(model: Any, run: LlmRunConfig) -> Any:
     return model
 
 
-def _optimizer(model: Any, run: LlmRunConfig) -> torch.optim.Optimizer:
+def _optimizer(model: Any, run: LlmRunConfig, fused: bool) -> torch.optim.Optimizer:
+    """The configured optimizer; Adam/AdamW with PyTorch's fused kernel when ``fused`` (CUDA parameters)."""
     training = run.config.training
     params = [p for p in model.parameters() if p.requires_grad]
     if training.optimizer is OptimizerName.SGD:
         return torch.optim.SGD(
             params, lr=training.learning_rate, momentum=0.9, weight_decay=training.weight_decay
         )
+    options: dict[str, Any] = {"fused": True} if fused else {}
     if training.optimizer is OptimizerName.ADAM:
-        return torch.optim.Adam(params, lr=training.learning_rate, weight_decay=training.weight_decay)
-    return torch.optim.AdamW(params, lr=training.learning_rate, weight_decay=training.weight_decay)
+        return torch.optim.Adam(
+            params, lr=training.learning_rate, weight_decay=training.weight_decay, **options
+        )
+    return torch.optim.AdamW(params, lr=training.learning_rate, weight_decay=training.weight_decay, **options)
+
+
+def _fused_optimizer_applies(run: LlmRunConfig, device: torch.device) -> bool:
+    # The fused Adam(W) kernels exist for CUDA tensors only; on CPU the loop stays on the reference kernels.
+    return device.type == "cuda" and run.config.training.optimizer is not OptimizerName.SGD
 
 
 def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
@@ -186,6 +242,7 @@ class LlmTrainer:
         # Tokenizer and data first: a malformed dataset fails in seconds, before the model is loaded.
         self.tokenizer = _load_tokenizer(run)
         records = read_records(Path(run.dataset.path), run.dataset.format)
+        shape = detect_shape(records[0])
         config_file = Path(self.conf.base_model) / "config.json"
         model_max = 2048
         if config_file.is_file():
@@ -196,14 +253,29 @@ class LlmTrainer:
             examples, self.training.validation_split, self.training.seed
         )
         self.model = _apply_strategy(_load_model(run, self.precision, self.device), run)
+        self.packing = self._choose_packing(shape)
+        # The unit of the data order: a packed row of examples, or one example (a row of one) when padding.
+        self.units: list[list[int]] = (
+            pack_rows([len(e.input_ids) for e in self.train_set], max_len)
+            if self.packing
+            else [[i] for i in range(len(self.train_set))]
+        )
+        if self.packing:
+            tokens = sum(len(e.input_ids) for e in self.train_set)
+            log.info(
+                "packing %d examples into %d rows of up to %d tokens (%.0f%% filled)",
+                len(self.train_set), len(self.units), max_len, 100 * tokens / (len(self.units) * max_len),
+            )  # fmt: skip
+        self.pinned_memory = self.device.type == "cuda"
         world = ctx.dist.world_size
-        per_rank = math.ceil(len(self.train_set) / world)
+        per_rank = math.ceil(len(self.units) / world)
         self.micro_per_epoch = math.ceil(per_rank / self.training.batch_size)
         self.accum = self.training.gradient_accumulation_steps
         self.steps_per_epoch = math.ceil(self.micro_per_epoch / self.accum)
         self.total_steps = self.steps_per_epoch * self.training.epochs
         self.save_every = run.checkpoint.save_every_steps or self.training.save_every_steps
-        self.optimizer = _optimizer(self.model, run)
+        self.fused_optimizer = _fused_optimizer_applies(run, self.device)
+        self.optimizer = _optimizer(self.model, run, self.fused_optimizer)
         from transformers import get_scheduler
 
         self.scheduler = get_scheduler(
@@ -219,6 +291,15 @@ class LlmTrainer:
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
         self.state = LoopState()
+        self.optimizations = Optimizations(
+            packing=self.packing,
+            attention=str(getattr(self.model.config, "_attn_implementation", None) or "unknown"),
+            mixed_precision=self.precision.value,
+            fused_optimizer=self.fused_optimizer,
+            pinned_memory=self.pinned_memory,
+            gradient_checkpointing=self.conf.optimization.gradient_checkpointing,
+        )
+        log.info("optimizations: %s", self.optimizations.to_wire())
         log.info(
             "%d training / %d validation examples, %d steps per epoch, %d steps in all (%s, %d rank(s))",
             len(self.train_set),
@@ -228,6 +309,24 @@ class LlmTrainer:
             self.conf.strategy.value,
             world,
         )
+
+    def _choose_packing(self, shape: RecordShape) -> bool:
+        """Pack where it is exact: prompt/completion and chat data on a model whose attention keeps packed
+        examples apart (checked now); ``text`` records are already cut from one stream into full rows."""
+        requested = self.conf.optimization.packing
+        if requested is False or shape is RecordShape.TEXT:
+            if requested and shape is RecordShape.TEXT:
+                log.info("packing: text records are already cut from one stream into full rows")
+            return False
+        if packing_keeps_examples_apart(self.model, self.train_set, self.device, self._autocast()):
+            return True
+        if requested:
+            raise ConfigurationError(
+                "config.optimization.packing: this model's attention lets packed examples see each other;"
+                " set packing to false (or leave it unset)"
+            )
+        log.info("packing off: this model's attention does not keep packed examples apart")
+        return False
 
     # -- checkpoints -------------------------------------------------------------------------------------
     def _write_checkpoint(self, folder: Path, rng_states: list[Any]) -> None:
@@ -248,6 +347,7 @@ class LlmTrainer:
                 "world_size": self.ctx.dist.world_size,
                 "steps_per_epoch": self.steps_per_epoch,
                 "train_examples": len(self.train_set),
+                "packing": packing_fingerprint(self.units) if self.packing else None,
             },
             folder / STATE_FILE,
         )
@@ -291,6 +391,14 @@ class LlmTrainer:
                 state["train_examples"],
                 len(self.train_set),
             )
+        packing = packing_fingerprint(self.units) if self.packing else None
+        if state.get("packing") != packing:
+            log.warning(
+                "checkpoint %s was written with other packed rows (packing %s then, %s now): not an exact resume",
+                manifest.id,
+                "on" if state.get("packing") else "off",
+                "on" if packing else "off",
+            )
         _load_trainable_state(self.model, load_file(str(folder / WEIGHTS_FILE)))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -307,24 +415,37 @@ class LlmTrainer:
         dtype = torch.bfloat16 if self.precision is MixedPrecision.BF16 else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
-    def _batch(self, examples: list[Example]) -> dict[str, torch.Tensor]:
-        batch = collate(examples, int(self.tokenizer.pad_token_id))
+    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if self.pinned_memory:
+            # Pinned host memory lets the copy run asynchronously with the GPU's queued work.
+            return {k: v.pin_memory().to(self.device, non_blocking=True) for k, v in batch.items()}
         return {k: v.to(self.device) for k, v in batch.items()}
 
-    def _train_step(self, micro_batches: list[list[Example]]) -> tuple[float, int]:
+    def _batch(self, examples: list[Example]) -> dict[str, torch.Tensor]:
+        return self._to_device(collate(examples, int(self.tokenizer.pad_token_id)))
+
+    def _train_batch(self, rows: list[list[Example]]) -> dict[str, torch.Tensor]:
+        """A micro-batch of rows: packed (no padding inside) or, when not packing, one padded example a row."""
+        pad_id = int(self.tokenizer.pad_token_id)
+        if self.packing:
+            return self._to_device(collate_packed(rows, pad_id))
+        return self._to_device(collate([e for row in rows for e in row], pad_id))
+
+    def _train_step(self, micro_batches: list[list[list[Example]]]) -> tuple[float, int]:
+        """One optimizer step; returns the summed loss and the real (non-pad) tokens it trained on."""
         self.ddp.train()
         loss_sum = 0.0
         tokens = 0
-        for index, examples in enumerate(micro_batches):
-            batch = self._batch(examples)
+        for index, rows in enumerate(micro_batches):
+            batch = self._train_batch(rows)
             last = index == len(micro_batches) - 1
             sync = contextlib.nullcontext() if last or not self.ctx.dist.distributed else self.ddp.no_sync()
             with sync:
                 with self._autocast():
-                    loss = self.ddp(**batch).loss / len(micro_batches)
+                    loss = self.ddp(**batch, use_cache=False).loss / len(micro_batches)
                 self.scaler.scale(loss).backward()
             loss_sum += float(loss.detach().item())
-            tokens += int(batch["attention_mask"].sum().item())
+            tokens += sum(len(e.input_ids) for row in rows for e in row)
         self.scaler.unscale_(self.optimizer)
         torch.nn.utils.clip_grad_norm_(
             [p for p in self.model.parameters() if p.requires_grad], self.conf.optimization.max_grad_norm
@@ -375,14 +496,13 @@ class LlmTrainer:
         )
         if manifest is not None and self.ctx.dist.is_main:
             self.reporter.checkpoints_changed([m.to_info() for m in self.ctx.store.manifests()])
+        self.reporter.optimizations_chosen(self.optimizations)
         outcome = "completed"
         start_epoch = self.state.global_step // self.steps_per_epoch
         for epoch in range(start_epoch, self.training.epochs):
             if self.state.early_stopped:
                 break
-            order = distributed.shard(
-                epoch_order(len(self.train_set), self.training.seed, epoch), self.ctx.dist
-            )
+            order = distributed.shard(epoch_order(len(self.units), self.training.seed, epoch), self.ctx.dist)
             micro = [
                 order[i : i + self.training.batch_size]
                 for i in range(0, len(order), self.training.batch_size)
@@ -392,7 +512,9 @@ class LlmTrainer:
             ):
                 began = time.perf_counter()
                 group = micro[step_in_epoch * self.accum : (step_in_epoch + 1) * self.accum]
-                loss_sum, tokens = self._train_step([[self.train_set[i] for i in mb] for mb in group])
+                loss_sum, tokens = self._train_step(
+                    [[[self.train_set[i] for i in self.units[u]] for u in mb] for mb in group]
+                )
                 self.state.global_step += 1
                 loss = distributed.all_mean(loss_sum, self.ctx.dist)
                 all_tokens = distributed.all_sum(tokens, self.ctx.dist)

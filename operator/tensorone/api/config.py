@@ -103,8 +103,7 @@ class VisionTraining(CommonTraining):
 
 
 class Optimization(StrictModel):
-    """Numerics and memory settings; unset means chosen for the run: ``mixed_precision`` the GPU's best (bf16,
-    or fp16 on V100), ``packing`` on wherever it is exact."""
+    """Numerics and memory settings; unset ones are chosen per run (precision: best; packing: where exact)."""
 
     mixed_precision: MixedPrecision | None = None
     gradient_checkpointing: bool = False

@@ -48,15 +48,18 @@ def _token_losses(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     with torch.no_grad():
         logits = model(**batch, use_cache=False).logits
     targets = torch.nn.functional.pad(batch["labels"], (0, 1), value=IGNORE_INDEX)[:, 1:]
-    losses = torch.nn.functional.cross_entropy(
+    return torch.nn.functional.cross_entropy(
         logits.transpose(1, 2), targets, ignore_index=IGNORE_INDEX, reduction="none"
     )
-    return losses
 
 
 def _alone_loss(model: Any, example: Example) -> float:
     ids = torch.tensor([example.input_ids])
-    batch = {"input_ids": ids, "labels": torch.tensor([example.labels]), "attention_mask": torch.ones_like(ids)}
+    batch = {
+        "input_ids": ids,
+        "labels": torch.tensor([example.labels]),
+        "attention_mask": torch.ones_like(ids),
+    }
     losses = _token_losses(model, batch)
     return float(losses.sum() / (torch.tensor(example.labels[1:]) != IGNORE_INDEX).sum())
 

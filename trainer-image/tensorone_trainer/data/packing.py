@@ -31,7 +31,8 @@ def pack_rows(lengths: list[int], capacity: int) -> list[list[int]]:
     which truncates) gets a row of its own.
     """
     rows: list[list[int]] = []
-    free: list[tuple[int, int]] = []  # (tokens still free, row index), sorted: the tightest fit is found by bisect
+    # (tokens still free, row index), kept sorted: bisect finds the tightest row an example fits in.
+    free: list[tuple[int, int]] = []
     for index in sorted(range(len(lengths)), key=lambda i: (-lengths[i], i)):
         length = lengths[index]
         slot = bisect.bisect_left(free, (length, -1))
@@ -60,7 +61,8 @@ def collate_packed(rows: list[list[Example]], pad_id: int) -> dict[str, torch.Te
     """
     from transformers import DataCollatorWithFlattening
 
-    flatten = DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE_INDEX)
+    flattening: Any = DataCollatorWithFlattening  # untyped in transformers
+    flatten = flattening(return_position_ids=True, separator_id=IGNORE_INDEX)
     flat = [flatten([{"input_ids": e.input_ids, "labels": e.labels} for e in row]) for row in rows]
     width = max(int(f["input_ids"].shape[1]) for f in flat)
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
@@ -76,7 +78,10 @@ def collate_packed(rows: list[list[Example]], pad_id: int) -> dict[str, torch.Te
 
 
 def packing_keeps_examples_apart(
-    model: Any, examples: list[Example], device: torch.device, autocast: contextlib.AbstractContextManager[Any]
+    model: Any,
+    examples: list[Example],
+    device: torch.device,
+    autocast: contextlib.AbstractContextManager[Any],
 ) -> bool:
     """Whether the model, fed packed rows, gives the second example the logits it gets alone.
 

@@ -1,0 +1,129 @@
+"""Sequence packing through the command line: chat examples of uneven length are packed into full rows by
+default, the status says so, and a run stopped at step k and resumed still gives bitwise the same losses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from tensorone.api.trainer_config import LlmRunConfig
+from tensorone_trainer.checkpoints import CheckpointStore
+from tensorone_trainer.context import RunContext
+from tensorone_trainer.distributed import DistInfo
+from tensorone_trainer.llm import LlmTrainer
+from tensorone_trainer.reporting.base import Reporter
+from tensorone_trainer.signals import StopRequest
+from tests.helpers.tiny_models import (
+    LEARNABLE_SENTENCES,
+    build_tiny_llama,
+    llm_run_config,
+    run_trainer,
+    step_losses,
+    stop_with_sigterm_after_step,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def _write_chat_dataset(path: Path, n: int) -> Path:
+    """Chat records whose answers run from one to six sentences: uneven lengths, as real chat data has."""
+    rows = []
+    for i in range(n):
+        answer = " ".join(LEARNABLE_SENTENCES[(i + j) % len(LEARNABLE_SENTENCES)] for j in range(1 + i % 6))
+        rows.append(
+            {
+                "messages": [
+                    {"role": "user", "content": f"Recite {i % 6 + 1}."},
+                    {"role": "assistant", "content": answer},
+                ]
+            }
+        )
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("packing")
+    build_tiny_llama(root / "model")
+    _write_chat_dataset(root / "chat.jsonl", n=48)
+    return root
+
+
+def _config(workdir: Path, **training: Any) -> dict[str, Any]:
+    return llm_run_config(
+        workdir / "model", workdir / "chat.jsonl", max_seq_length=96, save_every_steps=4, **training
+    )
+
+
+@pytest.fixture(scope="module")
+def packed(workdir: Path) -> Path:
+    done = run_trainer(_config(workdir), workdir / "packed")  # packing left unset: chosen automatically
+    assert done.returncode == 0, done.stderr
+    return workdir / "packed"
+
+
+def test_uneven_chat_data_is_packed_by_default_and_the_status_says_so(workdir: Path, packed: Path) -> None:
+    status = json.loads((packed / "status.json").read_text())
+    assert status["optimizations"]["packing"] is True
+    assert status["optimizations"]["attention"] == "sdpa"
+    assert status["optimizations"]["fusedOptimizer"] is False  # CPU: the fused kernels are CUDA-only
+    assert status["optimizations"]["pinnedMemory"] is False
+    losses = list(step_losses(packed).values())
+    assert sum(losses[-3:]) / 3 < 0.9 * sum(losses[:3]) / 3
+
+    config = _config(workdir)
+    config["config"]["optimization"] = {"packing": False}
+    padded = run_trainer(config, workdir / "padded")
+    assert padded.returncode == 0, padded.stderr
+    padded_status = json.loads((workdir / "padded" / "status.json").read_text())
+    assert padded_status["optimizations"]["packing"] is False
+    # The same epochs over the same examples take fewer steps when rows are full.
+    assert status["progress"]["totalSteps"] < padded_status["progress"]["totalSteps"]
+
+
+def test_packed_run_stopped_and_resumed_gives_the_same_losses(workdir: Path, packed: Path) -> None:
+    output = workdir / "packed-stopped"
+    stopped_at = stop_with_sigterm_after_step(_config(workdir), output, step=5)
+    assert stopped_at < max(step_losses(packed)), "the run should have stopped early"
+    resumed = run_trainer(_config(workdir), output, "--resume-from", "latest")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "not an exact resume" not in resumed.stderr
+    # Tolerance 0: the packed rows, their order and the data position are recomputed exactly on resume.
+    assert step_losses(output) == step_losses(packed)
+
+
+@pytest.mark.parametrize("packing", [True, False], ids=["packed", "padded"])
+def test_throughput_counts_only_real_tokens(workdir: Path, packing: bool) -> None:
+    run = LlmRunConfig.model_validate(
+        {**_config(workdir), "config": {**_config(workdir)["config"], "optimization": {"packing": packing}}}
+    )
+    device = torch.device("cpu")
+    ctx = RunContext(
+        output_dir=workdir / f"inproc-{packing}",
+        store=CheckpointStore(workdir / f"inproc-{packing}" / "checkpoints", keep_last=1),
+        resume_from=None,
+        merge=False,
+        dist=DistInfo(rank=0, world_size=1, local_rank=0, device=device),
+        stop=StopRequest(),
+        attempt=None,
+        make_reporter=lambda **kw: Reporter([], device=device, **kw),
+        load_history=lambda upto: [],
+    )
+    trainer = LlmTrainer(run, ctx)
+    rows = [
+        [trainer.train_set[i] for i in unit] for unit in trainer.units[-4:]
+    ]  # the last rows have room left
+    batch = trainer._train_batch(rows)
+    pad = int(trainer.tokenizer.pad_token_id)
+    real = sum(len(e.input_ids) for row in rows for e in row)
+    assert real < batch["input_ids"].numel()  # there is padding to leave out
+    assert int((batch["labels"] != -100).sum()) > 0
+    _, tokens = trainer._train_step([rows])
+    assert tokens == real
+    if not packing:  # the pad id never occurs in the data: every pad-id cell is padding
+        assert tokens == int((batch["input_ids"] != pad).sum())
