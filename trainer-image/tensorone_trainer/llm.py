@@ -30,7 +30,6 @@ from tensorone_trainer.context import RunContext
 from tensorone_trainer.data.packing import (
     collate_packed,
     pack_rows,
-    packing_fingerprint,
     packing_keeps_examples_apart,
 )
 from tensorone_trainer.data.records import read_records
@@ -253,22 +252,11 @@ class LlmTrainer:
             examples, self.training.validation_split, self.training.seed
         )
         self.model = _apply_strategy(_load_model(run, self.precision, self.device), run)
+        self.max_len = max_len
         self.packing = self._choose_packing(shape)
-        # The unit of the data order: a packed row of examples, or one example (a row of one) when padding.
-        self.units: list[list[int]] = (
-            pack_rows([len(e.input_ids) for e in self.train_set], max_len)
-            if self.packing
-            else [[i] for i in range(len(self.train_set))]
-        )
-        if self.packing:
-            tokens = sum(len(e.input_ids) for e in self.train_set)
-            log.info(
-                "packing %d examples into %d rows of up to %d tokens (%.0f%% filled)",
-                len(self.train_set), len(self.units), max_len, 100 * tokens / (len(self.units) * max_len),
-            )  # fmt: skip
         self.pinned_memory = self.device.type == "cuda"
         world = ctx.dist.world_size
-        per_rank = math.ceil(len(self.units) / world)
+        per_rank = math.ceil(len(self.train_set) / world)
         self.micro_per_epoch = math.ceil(per_rank / self.training.batch_size)
         self.accum = self.training.gradient_accumulation_steps
         self.steps_per_epoch = math.ceil(self.micro_per_epoch / self.accum)
@@ -347,7 +335,7 @@ class LlmTrainer:
                 "world_size": self.ctx.dist.world_size,
                 "steps_per_epoch": self.steps_per_epoch,
                 "train_examples": len(self.train_set),
-                "packing": packing_fingerprint(self.units) if self.packing else None,
+                "packing": self.packing,
             },
             folder / STATE_FILE,
         )
@@ -391,13 +379,13 @@ class LlmTrainer:
                 state["train_examples"],
                 len(self.train_set),
             )
-        packing = packing_fingerprint(self.units) if self.packing else None
-        if state.get("packing") != packing:
+        if bool(state.get("packing")) != self.packing:
+            # Same examples and the same loss either way, only summed in another order: equal to rounding.
             log.warning(
-                "checkpoint %s was written with other packed rows (packing %s then, %s now): not an exact resume",
+                "checkpoint %s was written with packing %s, this run has it %s: equal losses up to rounding only",
                 manifest.id,
                 "on" if state.get("packing") else "off",
-                "on" if packing else "off",
+                "on" if self.packing else "off",
             )
         _load_trainable_state(self.model, load_file(str(folder / WEIGHTS_FILE)))
         self.optimizer.load_state_dict(state["optimizer"])
@@ -424,20 +412,21 @@ class LlmTrainer:
     def _batch(self, examples: list[Example]) -> dict[str, torch.Tensor]:
         return self._to_device(collate(examples, int(self.tokenizer.pad_token_id)))
 
-    def _train_batch(self, rows: list[list[Example]]) -> dict[str, torch.Tensor]:
-        """A micro-batch of rows: packed (no padding inside) or, when not packing, one padded example a row."""
-        pad_id = int(self.tokenizer.pad_token_id)
-        if self.packing:
-            return self._to_device(collate_packed(rows, pad_id))
-        return self._to_device(collate([e for row in rows for e in row], pad_id))
+    def _train_batch(self, examples: list[Example]) -> dict[str, torch.Tensor]:
+        """A micro-batch: its examples packed into a few full rows, or one padded example a row."""
+        if not self.packing:
+            return self._batch(examples)
+        rows = pack_rows([len(e.input_ids) for e in examples], self.max_len)
+        packed = [[examples[i] for i in row] for row in rows]
+        return self._to_device(collate_packed(packed, int(self.tokenizer.pad_token_id)))
 
-    def _train_step(self, micro_batches: list[list[list[Example]]]) -> tuple[float, int]:
+    def _train_step(self, micro_batches: list[list[Example]]) -> tuple[float, int]:
         """One optimizer step; returns the summed loss and the real (non-pad) tokens it trained on."""
         self.ddp.train()
         loss_sum = 0.0
         tokens = 0
-        for index, rows in enumerate(micro_batches):
-            batch = self._train_batch(rows)
+        for index, examples in enumerate(micro_batches):
+            batch = self._train_batch(examples)
             last = index == len(micro_batches) - 1
             sync = contextlib.nullcontext() if last or not self.ctx.dist.distributed else self.ddp.no_sync()
             with sync:
@@ -445,7 +434,7 @@ class LlmTrainer:
                     loss = self.ddp(**batch, use_cache=False).loss / len(micro_batches)
                 self.scaler.scale(loss).backward()
             loss_sum += float(loss.detach().item())
-            tokens += sum(len(e.input_ids) for row in rows for e in row)
+            tokens += sum(len(e.input_ids) for e in examples)
         self.scaler.unscale_(self.optimizer)
         torch.nn.utils.clip_grad_norm_(
             [p for p in self.model.parameters() if p.requires_grad], self.conf.optimization.max_grad_norm
@@ -502,7 +491,9 @@ class LlmTrainer:
         for epoch in range(start_epoch, self.training.epochs):
             if self.state.early_stopped:
                 break
-            order = distributed.shard(epoch_order(len(self.units), self.training.seed, epoch), self.ctx.dist)
+            order = distributed.shard(
+                epoch_order(len(self.train_set), self.training.seed, epoch), self.ctx.dist
+            )
             micro = [
                 order[i : i + self.training.batch_size]
                 for i in range(0, len(order), self.training.batch_size)
@@ -512,9 +503,7 @@ class LlmTrainer:
             ):
                 began = time.perf_counter()
                 group = micro[step_in_epoch * self.accum : (step_in_epoch + 1) * self.accum]
-                loss_sum, tokens = self._train_step(
-                    [[[self.train_set[i] for i in self.units[u]] for u in mb] for mb in group]
-                )
+                loss_sum, tokens = self._train_step([[self.train_set[i] for i in mb] for mb in group])
                 self.state.global_step += 1
                 loss = distributed.all_mean(loss_sum, self.ctx.dist)
                 all_tokens = distributed.all_sum(tokens, self.ctx.dist)

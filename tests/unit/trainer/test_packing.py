@@ -13,7 +13,6 @@ import torch
 from tensorone_trainer.data.packing import (
     collate_packed,
     pack_rows,
-    packing_fingerprint,
     packing_keeps_examples_apart,
 )
 from tensorone_trainer.data.text import IGNORE_INDEX, Example
@@ -78,16 +77,24 @@ def _packed_losses(model: Any, rows: list[list[Example]], batch: dict[str, torch
     return out
 
 
-def test_rows_hold_every_example_once_within_capacity() -> None:
-    rng = random.Random(1)
-    lengths = [rng.randrange(5, 120) for _ in range(500)]
-    rows = pack_rows(lengths, capacity=128)
-    assert sorted(i for row in rows for i in row) == list(range(500))
-    assert all(sum(lengths[i] for i in row) <= 128 for row in rows)
-    # Best fit fills rows: far fewer rows than examples, within a few rows of the lower bound.
-    assert len(rows) <= sum(lengths) / 128 * 1.05 + 1
-    assert pack_rows(lengths, capacity=128) == rows  # a function of the lengths: every attempt packs alike
-    assert packing_fingerprint(rows) != packing_fingerprint(pack_rows(lengths[:-1], capacity=128))
+@pytest.mark.parametrize("seed", range(20))
+def test_rows_hold_every_example_once_in_the_fewest_balanced_rows(seed: int) -> None:
+    rng = random.Random(seed)
+    lengths = [rng.choice([rng.randrange(5, 60), rng.randrange(60, 500)]) for _ in range(8)]
+    rows = pack_rows(lengths, capacity=512)
+    assert sorted(i for row in rows for i in row) == list(range(8))
+    loads = [sum(lengths[i] for i in row) for row in rows]
+    assert max(loads) <= 512
+    assert len(rows) <= -(-sum(lengths) // 512) + 1  # at most one row over the lower bound
+    assert pack_rows(lengths, capacity=512) == rows  # deterministic
+
+
+def test_short_examples_share_rows_of_about_equal_length() -> None:
+    rows = pack_rows([100, 90, 80, 70, 60, 50, 40, 30], capacity=512)
+    assert len(rows) == 2
+    assert [sum([100, 90, 80, 70, 60, 50, 40, 30][i] for i in row) for row in rows] == [260, 260]
+    assert pack_rows([512, 512, 3], capacity=512) == [[0], [1], [2]]
+    assert pack_rows([], capacity=512) == []
 
 
 def test_packed_batch_restarts_positions_and_learns_nothing_across_a_boundary() -> None:
@@ -107,7 +114,7 @@ def test_packed_batch_restarts_positions_and_learns_nothing_across_a_boundary() 
 def test_each_packed_example_has_the_loss_it_has_alone(model_dir: Path, attention: str) -> None:
     model = _load(model_dir, attention)
     examples = _examples([17, 9, 30, 5, 22, 12, 8, 40])
-    rows = [[examples[i] for i in row] for row in pack_rows([len(e.input_ids) for e in examples], 64)]
+    rows = [[examples[i] for i in row] for row in pack_rows([len(e.input_ids) for e in examples], 80)]
     assert any(len(row) > 2 for row in rows)
     packed = _packed_losses(model, rows, collate_packed(rows, pad_id=0))
     alone = [_alone_loss(model, e) for row in rows for e in row]

@@ -1,22 +1,22 @@
-"""Sequence packing: several examples share one full-length row, each still trained as if it were alone.
+"""Sequence packing: the examples of a batch share full rows instead of each being padded to the longest one.
 
-Padding a batch of chat examples to its longest one spends most of the compute on pad tokens; packing fills
-rows instead. Exactness rests on transformers' packed-sequence support rather than on our own masks:
-``DataCollatorWithFlattening`` restarts the position ids at every example and gives each example's first
-token an ignored label (so no loss predicts across a boundary), and with no attention mask transformers derives
-a block-diagonal causal mask from the position-id restarts (SDPA and eager) or runs flash-attention varlen.
-:func:`packing_keeps_examples_apart` checks on the loaded model that this really holds before packing is used.
+Padding a batch of chat examples to its longest one spends most of the compute on pad tokens. Packing keeps
+the batch's examples (so the loss of every step, and hence the loss curve, is the padded run's) and lays them
+into as few rows of at most ``max_seq_length`` tokens as fit, balanced so the rows are about equally long
+(attention cost stays bounded by the padded run's). Exactness rests on transformers' packed-sequence support
+rather than on our own masks: ``DataCollatorWithFlattening`` restarts the position ids at every example and
+gives each example's first token an ignored label (no loss predicts across a boundary), and with no attention
+mask transformers derives a block-diagonal causal mask from the position-id restarts (SDPA and eager) or runs
+flash-attention varlen. :func:`packing_keeps_examples_apart` checks on the loaded model that this holds.
 
-Rows are filled best-fit-decreasing, a function of the example lengths only, so every attempt of a run builds
-the same rows: the epoch order shuffles rows, and a checkpoint's step pins down the data position exactly.
+The data order stays a list of examples, a function of (seed, epoch): a checkpoint's step pins the data
+position down exactly, packed or not.
 """
 
 from __future__ import annotations
 
-import bisect
 import contextlib
-import hashlib
-import json
+import math
 from typing import Any
 
 import torch
@@ -25,32 +25,29 @@ from tensorone_trainer.data.text import IGNORE_INDEX, Example
 
 
 def pack_rows(lengths: list[int], capacity: int) -> list[list[int]]:
-    """Group example indices into rows of at most ``capacity`` tokens (best fit, longest example first).
+    """Lay example indices into the fewest rows of at most ``capacity`` tokens that hold them, balanced.
 
-    Deterministic: ties are broken by index. An example longer than ``capacity`` (none after tokenization,
-    which truncates) gets a row of its own.
+    Longest example first, each into the least-filled row (ties: the lower row); when it does not fit there,
+    one more row is tried. Deterministic. An example longer than ``capacity`` (none after tokenization, which
+    truncates) raises the capacity to its length.
     """
-    rows: list[list[int]] = []
-    # (tokens still free, row index), kept sorted: bisect finds the tightest row an example fits in.
-    free: list[tuple[int, int]] = []
-    for index in sorted(range(len(lengths)), key=lambda i: (-lengths[i], i)):
-        length = lengths[index]
-        slot = bisect.bisect_left(free, (length, -1))
-        if slot < len(free):
-            room, row = free.pop(slot)
+    if not lengths:
+        return []
+    capacity = max(capacity, *lengths)
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    count = math.ceil(sum(lengths) / capacity)
+    while True:
+        rows: list[list[int]] = [[] for _ in range(count)]
+        filled = [0] * count
+        for index in order:
+            row = min(range(count), key=lambda r: (filled[r], r))
+            if filled[row] + lengths[index] > capacity:
+                break
             rows[row].append(index)
-            room -= length
+            filled[row] += lengths[index]
         else:
-            row, room = len(rows), capacity - length
-            rows.append([index])
-        if room > 0:
-            bisect.insort(free, (room, row))
-    return rows
-
-
-def packing_fingerprint(rows: list[list[int]]) -> str:
-    """A short digest of the rows, kept in checkpoints: a resume with other rows is not an exact resume."""
-    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()[:16]
+            return rows
+        count += 1
 
 
 def collate_packed(rows: list[list[Example]], pad_id: int) -> dict[str, torch.Tensor]:
