@@ -20,7 +20,6 @@ import os
 import random
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--precision", default="no", choices=["no", "bf16"])
+    parser.add_argument("--intermediate", type=int, default=None)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--heads", type=int, default=8)
@@ -59,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=12, help="measured steps (after --warmup)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--rank", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3, help="the three runs alternate; best round counts")
     return parser.parse_args(argv)
 
 
@@ -70,9 +73,10 @@ def write_dataset(path: Path, examples_needed: int) -> None:
     while len(rows) < examples_needed:
         for text in rng.sample(paragraphs, len(paragraphs)):
             head, sep, rest = text.partition(". ")
-            if not sep or not rest.strip():
+            if not sep or not rest.strip():  # one sentence: its first words are the prompt
                 words = text.split()
-                head, rest = " ".join(words[:4]), " ".join(words[4:])
+                cut = max(1, min(4, len(words) // 3))
+                head, rest = " ".join(words[:cut]), " ".join(words[cut:])
             rows.append(json.dumps({"prompt": head.strip() + ".", "completion": " " + rest.strip()}))
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
@@ -88,7 +92,7 @@ def _run_config(args: argparse.Namespace, model_dir: Path, data: Path, packing: 
                 "parameters": {"rank": args.rank, "dropout": 0.0},
                 "training": {"epochs": 1, "batch_size": args.batch, "max_seq_length": args.seq,
                              "learning_rate": LEARNING_RATE, "warmup_steps": 2, "seed": SEED},
-                "optimization": {"packing": packing},
+                "optimization": {"packing": packing, "mixed_precision": args.precision},
             },
         }
     )  # fmt: skip
@@ -102,30 +106,38 @@ def _step_examples(examples: list[Example], batch: int, steps: int) -> list[list
 
 def _figures(
     step_examples: list[list[Example]],
-    step_ends: list[float],
+    ends: list[tuple[float, float]],
     losses: list[float],
     warmup: int,
     width: list[int],
 ) -> dict[str, Any]:
-    """Useful tokens/s over the measured steps (end of warmup to end of the last step) and the curve."""
+    """Useful tokens per second over the measured steps (end of warmup to end of the last step), by the wall
+    clock and by this process' CPU time (robust on a shared machine), and the loss curve."""
     useful = sum(len(e.input_ids) for step in step_examples[warmup:] for e in step)
     return {
-        "useful_tokens_per_second": useful / (step_ends[-1] - step_ends[warmup - 1]),
+        "useful_tokens_per_second": useful / (ends[-1][0] - ends[warmup - 1][0]),
+        "useful_tokens_per_cpu_second": useful / (ends[-1][1] - ends[warmup - 1][1]),
         "useful_share": useful / sum(width[warmup:]),
         "losses": losses,
     }
 
 
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
 def run_trainer(
     args: argparse.Namespace, model_dir: Path, data: Path, work: Path, packing: bool
 ) -> dict[str, Any]:
-    """The product loop in-process, stopped after warmup + steps; step ends read from metrics.jsonl."""
-    device = torch.device("cpu")
+    """The product loop in-process, stopped after warmup + steps; each step's end taken as it reports."""
+    device = torch.device(args.device)
     stop = StopRequest()
     total = args.warmup + args.steps
+    ends: list[tuple[float, float]] = []
 
     class StopAfter(Reporter):
         def step(self, **kwargs: Any) -> None:
+            ends.append(_clock())  # the loop calls this as soon as a step is done
             super().step(**kwargs)
             if kwargs["step"] >= total:
                 stop.request()
@@ -149,12 +161,10 @@ def run_trainer(
     width = [trainer._train_batch(examples)["input_ids"].numel() for examples in steps]
     trainer.train()
     points = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()]
-    by_step = {p["step"]: p for p in points if "loss" in p}
-    if max(by_step) < total:
-        raise SystemExit(f"dataset too small: {max(by_step)} steps < {total}")
-    ends = [datetime.fromisoformat(by_step[s]["time"]).timestamp() for s in range(1, total + 1)]
-    figures = _figures(steps, ends, [by_step[s]["loss"] for s in range(1, total + 1)], args.warmup, width)
-    return {**figures, "examples": trainer.train_set}
+    losses = [p["loss"] for p in points if "loss" in p]
+    if len(losses) < total:
+        raise SystemExit(f"dataset too small: {len(losses)} steps < {total}")
+    return {**_figures(steps, ends, losses, args.warmup, width), "examples": trainer.train_set}
 
 
 def run_plain(args: argparse.Namespace, model_dir: Path, examples: list[Example]) -> dict[str, Any]:
@@ -163,8 +173,13 @@ def run_plain(args: argparse.Namespace, model_dir: Path, examples: list[Example]
     from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, get_scheduler
 
     torch.manual_seed(SEED)
+    device = torch.device(args.device)
+    # Like the trainer: a bf16 base for LoRA on a GPU, fp32 on CPU.
+    half = args.precision == "bf16" and device.type == "cuda"
     tokenizer: Any = AutoTokenizer.from_pretrained(str(model_dir))
-    model: Any = AutoModelForCausalLM.from_pretrained(str(model_dir))
+    dtype = torch.bfloat16 if half else torch.float32
+    model: Any = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype)
+    model.to(device)
     model = get_peft_model(
         model, LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0, task_type="CAUSAL_LM")
     )
@@ -176,25 +191,27 @@ def run_plain(args: argparse.Namespace, model_dir: Path, examples: list[Example]
         "linear", optimizer, num_warmup_steps=2, num_training_steps=len(examples) // args.batch
     )
     collator: Any = DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100)
-    ends: list[float] = []
+    ends: list[tuple[float, float]] = []
     losses: list[float] = []
     width: list[int] = []
     model.train()
     for step in steps:
         batch = collator([{"input_ids": e.input_ids, "labels": e.labels} for e in step])
         width.append(int(batch["input_ids"].numel()))
-        loss = model(**batch).loss
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
+            loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss.item()))
-        ends.append(time.time())
+        losses.append(float(loss.item()))  # a real loop logs the loss: same synchronisation as the trainer
+        ends.append(_clock())
     return _figures(steps, ends, losses, args.warmup, width)
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """The three runs alternately for ``args.rounds`` rounds, each one's best round kept."""
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -203,31 +220,44 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             hidden_size=args.hidden,
             num_layers=args.layers,
             num_heads=args.heads,
+            intermediate_size=args.intermediate,
             max_positions=max(args.seq, 128),
             min_vocab_size=args.vocab,
             initializer_range=0.02,
         )
-        write_dataset(root / "data.jsonl", (args.warmup + args.steps + 1) * args.batch)
-        packed = run_trainer(args, root / "model", root / "data.jsonl", root / "packed", packing=True)
-        padded = run_trainer(args, root / "model", root / "data.jsonl", root / "padded", packing=False)
-        # The plain loop gets the trainer's tokenized examples: the same tokens, so only the loop differs.
-        plain = run_plain(args, root / "model", padded["examples"])
+        data = root / "data.jsonl"
+        write_dataset(data, (args.warmup + args.steps + 1) * args.batch)
+        best: dict[str, dict[str, Any]] = {}
+
+        def keep(who: str, result: dict[str, Any]) -> None:
+            key = "useful_tokens_per_second"
+            if who not in best or result[key] > best[who][key]:
+                best[who] = result
+
+        for index in range(args.rounds):
+            keep("packed", run_trainer(args, root / "model", data, root / f"packed-{index}", True))
+            keep("padded", run_trainer(args, root / "model", data, root / f"padded-{index}", False))
+            # The plain loop gets the trainer's tokenized examples: the same tokens, only the loop differs.
+            keep("plain", run_plain(args, root / "model", best["padded"]["examples"]))
+    packed, padded = best["packed"], best["padded"]
     gap = max(abs(a - b) / abs(b) for a, b in zip(packed["losses"], padded["losses"], strict=True))
-    return {"packed": packed, "padded": padded, "plain": plain, "loss_gap": gap}
+    return {**best, "loss_gap": gap}
 
 
-QUICK = ["--steps", "6", "--warmup", "2"]
+QUICK = ["--steps", "6", "--warmup", "2", "--rounds", "2"]
 
 
 def run(quick: bool) -> list[Result]:
-    """The figures for ``python -m benchmarks`` (12 measured steps; 6 when ``quick``)."""
+    """The figures for ``python -m benchmarks`` (12 measured steps, best of 3; 6, best of 2 when ``quick``)."""
     args = parse_args(QUICK if quick else [])
     f = measure(args)
     packed, padded, plain = f["packed"], f["padded"], f["plain"]
     setting = (
-        f"cpu, LoRA r={args.rank}, docs-corpus lengths, batch {args.batch} examples, max length {args.seq}, "
-        f"{args.steps} steps; useful share of computed tokens: packed {packed['useful_share']:.0%}, "
-        f"padded {padded['useful_share']:.0%}"
+        f"{args.device}, LoRA r={args.rank}, docs-corpus lengths, batch {args.batch} examples, max length {args.seq}, "
+        f"{args.steps} steps, best of {args.rounds}; useful share of computed tokens: packed "
+        f"{packed['useful_share']:.0%}, padded {padded['useful_share']:.0%}; per CPU-second of the process "
+        f"(robust to a shared machine): packed {packed['useful_tokens_per_cpu_second']:.0f}, padded "
+        f"{padded['useful_tokens_per_cpu_second']:.0f}, plain {plain['useful_tokens_per_cpu_second']:.0f}"
     )
     name = "trainer_packing"
     return [
@@ -249,6 +279,7 @@ def main() -> None:
     for who in ("packed", "padded", "plain"):
         print(
             f"{who:8} useful tokens/s {f[who]['useful_tokens_per_second']:10.0f}   "
+            f"per CPU-second {f[who]['useful_tokens_per_cpu_second']:10.0f}   "
             f"useful share {f[who]['useful_share']:.0%}   losses {[round(x, 4) for x in f[who]['losses']]}"
         )
     ratio = f["packed"]["useful_tokens_per_second"] / f["padded"]["useful_tokens_per_second"]

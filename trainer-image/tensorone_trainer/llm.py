@@ -306,7 +306,9 @@ class LlmTrainer:
             if requested and shape is RecordShape.TEXT:
                 log.info("packing: text records are already cut from one stream into full rows")
             return False
-        if packing_keeps_examples_apart(self.model, self.train_set, self.device, self._autocast()):
+        exact = packing_keeps_examples_apart(self.model, self.train_set, self.device, self._autocast())
+        # Every rank decides alike (one status, one checkpoint flag): one rank in doubt turns it off for all.
+        if not distributed.any_rank(not exact, self.ctx.dist):
             return True
         if requested:
             raise ConfigurationError(
