@@ -253,6 +253,9 @@ class LlmTrainer:
         )
         self.model = _apply_strategy(_load_model(run, self.precision, self.device), run)
         self.max_len = max_len
+        # transformers runs flash-attention varlen on a single flattened row only; SDPA/eager take rows of at
+        # most max_len (their attention is computed over the whole row, masked).
+        self.one_row_packing = "flash" in str(getattr(self.model.config, "_attn_implementation", ""))
         self.packing = self._choose_packing(shape)
         self.pinned_memory = self.device.type == "cuda"
         world = ctx.dist.world_size
@@ -306,7 +309,9 @@ class LlmTrainer:
             if requested and shape is RecordShape.TEXT:
                 log.info("packing: text records are already cut from one stream into full rows")
             return False
-        exact = packing_keeps_examples_apart(self.model, self.train_set, self.device, self._autocast())
+        exact = packing_keeps_examples_apart(
+            self.model, self.train_set, self.device, self._autocast(), one_row=self.one_row_packing
+        )
         # Every rank decides alike (one status, one checkpoint flag): one rank in doubt turns it off for all.
         if not distributed.any_rank(not exact, self.ctx.dist):
             return True
@@ -418,7 +423,8 @@ class LlmTrainer:
         """A micro-batch: its examples packed into a few full rows, or one padded example a row."""
         if not self.packing:
             return self._batch(examples)
-        rows = pack_rows([len(e.input_ids) for e in examples], self.max_len)
+        lengths = [len(e.input_ids) for e in examples]
+        rows = pack_rows(lengths, sum(lengths) if self.one_row_packing else self.max_len)
         packed = [[examples[i] for i in row] for row in rows]
         return self._to_device(collate_packed(packed, int(self.tokenizer.pad_token_id)))
 

@@ -147,10 +147,14 @@ class _IgnoresPositions(torch.nn.Module):
         return self.inner(input_ids=input_ids, **kwargs)
 
 
-def test_start_check_accepts_llama_and_refuses_a_model_that_ignores_positions(model_dir: Path) -> None:
+@pytest.mark.parametrize("one_row", [False, True], ids=["rows", "one-flattened-row"])
+def test_start_check_accepts_llama_and_refuses_a_model_that_ignores_positions(
+    model_dir: Path, one_row: bool
+) -> None:
     model = _load(model_dir, "sdpa").train()
     examples = _examples([12, 14])
     cpu = torch.device("cpu")
-    assert packing_keeps_examples_apart(model, examples, cpu, contextlib.nullcontext())
+    check = contextlib.nullcontext()
+    assert packing_keeps_examples_apart(model, examples, cpu, check, one_row=one_row)
     assert model.training  # left in the mode it was found in
-    assert not packing_keeps_examples_apart(_IgnoresPositions(model), examples, cpu, contextlib.nullcontext())
+    assert not packing_keeps_examples_apart(_IgnoresPositions(model), examples, cpu, check, one_row=one_row)
