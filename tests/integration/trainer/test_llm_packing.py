@@ -105,6 +105,21 @@ def test_packed_run_stopped_and_resumed_gives_the_same_losses(workdir: Path, pac
     assert step_losses(output) == step_losses(packed)
 
 
+def test_two_workers_packed_stop_and_resume_give_the_same_losses(workdir: Path) -> None:
+    config = _config(workdir, epochs=1)
+    full = run_trainer(config, workdir / "ddp-packed-full", nproc=2)
+    assert full.returncode == 0, full.stderr
+    status = json.loads((workdir / "ddp-packed-full" / "status.json").read_text())
+    assert status["optimizations"]["packing"] is True  # both ranks agreed
+
+    output = workdir / "ddp-packed-stopped"
+    stopped_at = stop_with_sigterm_after_step(config, output, step=2, nproc=2)
+    assert stopped_at < max(step_losses(workdir / "ddp-packed-full"))
+    resumed = run_trainer(config, output, "--resume-from", "latest", nproc=2)
+    assert resumed.returncode == 0, resumed.stderr
+    assert step_losses(output) == step_losses(workdir / "ddp-packed-full")
+
+
 @pytest.mark.parametrize("packing", [True, False], ids=["packed", "padded"])
 def test_throughput_counts_only_real_tokens(workdir: Path, packing: bool) -> None:
     run = LlmRunConfig.model_validate(
