@@ -110,14 +110,18 @@ def _attention_request(precision: MixedPrecision, device: torch.device) -> str |
     return None
 
 
-def _load_model(run: LlmRunConfig, precision: MixedPrecision, device: torch.device) -> Any:
+def _from_pretrained(base_model: str, dtype: torch.dtype, kwargs: dict[str, Any]) -> Any:
     from transformers import AutoModelForCausalLM
 
+    try:
+        return AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype, **kwargs)
+    except (OSError, ValueError) as e:
+        raise ConfigurationError(f"config.baseModel: cannot load {base_model!r}: {e}") from e
+
+
+def _load_model(run: LlmRunConfig, precision: MixedPrecision, device: torch.device) -> Any:
     conf = run.config
     kwargs: dict[str, Any] = {}
-    attention = _attention_request(precision, device)
-    if attention is not None:
-        kwargs["attn_implementation"] = attention
     if conf.strategy is Strategy.QLORA:
         from transformers import BitsAndBytesConfig
 
@@ -128,27 +132,15 @@ def _load_model(run: LlmRunConfig, precision: MixedPrecision, device: torch.devi
     # LoRA keeps the frozen base in the compute dtype (memory); full fine-tuning keeps fp32 master weights.
     lora_bf16 = precision is MixedPrecision.BF16 and conf.strategy is not Strategy.FULL
     dtype = torch.bfloat16 if lora_bf16 else torch.float32
-    try:
-        model: Any = AutoModelForCausalLM.from_pretrained(conf.base_model, dtype=dtype, **kwargs)
-    except (OSError, ValueError, ImportError) as e:
-        if kwargs.pop("attn_implementation", None) is None:
-            raise ConfigurationError(f"config.baseModel: cannot load {conf.base_model!r}: {e}") from e
-        log.info("flash-attention unavailable for this model (%s): using the default attention", e)
-        return _load_model_default_attention(conf.base_model, dtype, kwargs, device)
-    if "quantization_config" not in kwargs:
-        model.to(device)
-    return model
-
-
-def _load_model_default_attention(
-    base_model: str, dtype: torch.dtype, kwargs: dict[str, Any], device: torch.device
-) -> Any:
-    from transformers import AutoModelForCausalLM
-
-    try:
-        model: Any = AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype, **kwargs)
-    except (OSError, ValueError) as e:
-        raise ConfigurationError(f"config.baseModel: cannot load {base_model!r}: {e}") from e
+    model: Any = None
+    attention = _attention_request(precision, device)
+    if attention is not None:
+        try:
+            model = _from_pretrained(conf.base_model, dtype, {**kwargs, "attn_implementation": attention})
+        except (ConfigurationError, ImportError) as e:
+            log.info("%s unavailable for this model (%s): using the default attention", attention, e)
+    if model is None:
+        model = _from_pretrained(conf.base_model, dtype, kwargs)
     if "quantization_config" not in kwargs:
         model.to(device)
     return model
