@@ -129,11 +129,16 @@ class VisionTraining(CommonTraining):
 
 
 class Optimization(ConfigModel):
-    """Numerics and memory settings; ``mixed_precision`` unset means the GPU's best (bf16, or fp16 on V100)."""
+    """Numerics and memory settings; unset ones are chosen per run (precision: best; packing: where exact)."""
 
     mixed_precision: MixedPrecision | None = None
     gradient_checkpointing: bool = False
     max_grad_norm: float = Field(1.0, gt=0.0, le=1_000.0)
+    packing: bool | None = Field(
+        None,
+        description="Pack prompt/completion and chat examples into full-length rows, attention kept inside"
+        " each example; unset: wherever the model's attention keeps packed examples apart (checked at start)",
+    )
 
 
 class LlmConfig(ConfigModel):

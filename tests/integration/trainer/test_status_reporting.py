@@ -1,5 +1,6 @@
 """The trainer reports into the TrainingJob's status subresource on the sandbox API server, as rank 0 does
-in a cluster: progress, metrics, checkpoints and history appear, and nothing else in the job is touched."""
+in a cluster: progress, metrics, optimizations, checkpoints and history appear, and nothing else in the job is
+touched."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ def test_trainer_reports_progress_metrics_and_checkpoints_into_job_status(
     assert status["progress"]["currentStep"] == status["progress"]["totalSteps"]
     assert status["metrics"]["currentLoss"] > 0
     assert status["metrics"]["throughput"].endswith("tokens/sec")
+    # What the run chose for speed; text records are already full rows, so nothing is packed.
+    assert status["optimizations"]["packing"] is False
+    assert status["optimizations"]["attention"] == "sdpa"
     assert "ckpt_epoch_1" in [c["id"] for c in status["checkpoints"]]
     assert [p["step"] for p in status["history"] if "loss" in p] == list(
         range(1, status["progress"]["totalSteps"] + 1)

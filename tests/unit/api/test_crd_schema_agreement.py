@@ -92,6 +92,8 @@ CASES = [
         with_config(llm_job(), "optimization.mixed_precision", "fp8"), False, id="unknown-precision"
     ),
     pytest.param(with_config(llm_job(), "optimization.max_grad_norm", 0), False, id="grad-norm-not-positive"),
+    pytest.param(with_config(llm_job(), "optimization.packing", False), True, id="packing-off"),
+    pytest.param(with_config(llm_job(), "optimization.packing", "yes"), False, id="packing-not-bool"),
     pytest.param(with_config(llm_job(), "architecture", "yolov8"), False, id="llm-with-vision-key"),
     pytest.param(with_config(llm_job(), "training.momentum", 0.9), False, id="llm-with-vision-training-key"),
     pytest.param(with_config(llm_job(), "training.seed", 7), True, id="llm-seed"),
