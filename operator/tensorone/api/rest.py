@@ -264,6 +264,25 @@ class CompactCreateResponse(ResponseModel):
     created_at: Timestamp
 
 
+class EstimateCostOut(ResponseModel):
+    hourly: float
+    total: float
+    storage: float
+    currency: str
+
+
+class JobEstimateResponse(ResponseModel):
+    """``POST /v2/training/jobs:estimate``: what create would estimate for the same body; nothing is created."""
+
+    gpu_type: str
+    workers: int
+    gpus_per_worker: int
+    estimated_duration: str
+    estimated_duration_seconds: float
+    estimated_cost: EstimateCostOut
+    assumptions: list[str] = Field(default_factory=list)
+
+
 class Pagination(ResponseModel):
     total: int
     limit: int

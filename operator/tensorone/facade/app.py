@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from tensorone import __version__
 from tensorone.catalog import load_catalog
-from tensorone.facade import errors, openapi
+from tensorone.facade import dashboard, errors, openapi
 from tensorone.facade.auth import KeyRing
 from tensorone.facade.deps import Facade
 from tensorone.facade.kube import Connection, KubeClient
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(datasets.router)
     app.include_router(service.router)
+    dashboard.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=facade.settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=facade.metrics)
     return app
