@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint manifests check-manifests bench demo demo-up e2e images clean
+.PHONY: help install browser test test-fast lint manifests check-manifests bench demo demo-up e2e images vendor-uplot clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -20,7 +20,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the project with every extra (about 80 s, 6 GB)
 
-test: $(STAMP) ## Run the whole test suite (unit, integration against the sandbox, system)
+browser: ## Install chromium + chromedriver for the dashboard's browser tests (apt-get; no-op when present)
+	bash scripts/browser.sh
+
+test: $(STAMP) browser ## Run the whole test suite (unit, integration against the sandbox, system)
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-fast: $(STAMP) ## Unit tests only
@@ -49,6 +52,9 @@ e2e: ## Full path on a kind cluster (needs Docker; cannot run on the development
 images: ## Build the operator and trainer images (needs Docker)
 	docker build -f operator/Dockerfile -t tensorone/operator:dev .
 	docker build -f trainer-image/Dockerfile -t tensorone/trainer:dev .
+
+vendor-uplot: ## Refresh the dashboard's vendored chart library (uPlot, pinned in scripts/vendor-uplot.sh; needs npm)
+	bash scripts/vendor-uplot.sh
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .sandbox

@@ -28,6 +28,7 @@ async def _serve(
     with_facade: bool,
     operator_config: Path | None = None,
 ) -> None:
+    from tensorone.facade.dashboard import UI_PREFIX
     from tensorone.sandbox.components import ComponentError, Components, install_product_crds
     from tensorone.sandbox.runtime import Sandbox
 
@@ -45,7 +46,11 @@ async def _serve(
             await components.start_operator(operator_config)
         if with_facade:
             await components.start_facade()
-        extra = f" api={components.facade_url}" if components.facade_url else ""
+        extra = (
+            f" api={components.facade_url} ui={components.facade_url}{UI_PREFIX}"
+            if components.facade_url
+            else ""
+        )
         typer.echo(f"ready {sandbox.url} kubeconfig={sandbox.kubeconfig_path}{extra}")
         await stop.wait()
     except ComponentError as exc:

@@ -8,6 +8,7 @@ import { renderJobs } from "./pages/jobs.js";
 const main = document.getElementById("main");
 const signOutButton = document.getElementById("sign-out");
 let leavePage = null;
+let checkingKey = false; // a refused key on the sign-in form is answered there, not by a fresh sign-in page
 
 export function navigate(url, { replace: replaceEntry = false } = {}) {
   history[replaceEntry ? "replaceState" : "pushState"](null, "", url);
@@ -79,10 +80,13 @@ function renderSignIn(page) {
     input.removeAttribute("aria-invalid");
     if (!key) return showError("Enter an API key.");
     session.signIn(key);
+    checkingKey = true;
     try {
       await get("/v2/training/jobs?limit=1");
+      checkingKey = false;
       route();
     } catch (e) {
+      checkingKey = false;
       session.signOut();
       showError(e instanceof ApiError && e.status === 401 ? "This API key is not valid." : e.message);
     }
@@ -103,6 +107,7 @@ signOutButton.addEventListener("click", () => {
 });
 
 onUnauthorized(() => {
+  if (checkingKey) return;
   session.signOut();
   route();
 });

@@ -4,6 +4,8 @@ import uPlot from "./vendor/uplot/uPlot.esm.js";
 import { h, num } from "./dom.js";
 
 const HEIGHT = 220;
+// Steps are whole numbers: ticks at 1, 2, 5, 10, 20, 50, … never at 2.5.
+const STEP_INCREMENTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6];
 // Colours with at least 3:1 contrast on white, told apart by dash pattern as well as hue.
 export const SERIES_STYLE = [
   { stroke: "#1f5fbf", width: 2 },
@@ -53,7 +55,10 @@ export class LineChart {
         width: this.width(),
         height: HEIGHT,
         scales: { x: { time: false } },
-        axes: [{ label: "step" }, { label: this.yLabel, size: 60 }],
+        axes: [
+          { label: "step", incrs: STEP_INCREMENTS },
+          { label: this.yLabel, size: 64, values: (_, ticks) => ticks.map((v) => num(v, 3)) },
+        ],
         series: [
           { label: "step" },
           ...this.series.map((s, i) => ({

@@ -262,6 +262,7 @@ export function renderCreate(page) {
       page.navigate(`/ui/jobs/${encodeURIComponent(job.id)}`);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
+      replace(estimateBox, h("p", { class: "hint" }, "No estimate until the marked fields are fixed."));
       showErrors(error, { focus: true });
     } finally {
       submit.disabled = false;

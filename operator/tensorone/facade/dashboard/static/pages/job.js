@@ -242,7 +242,8 @@ export function renderJob(page, id) {
     const key = JSON.stringify(events);
     if (view.events.dataset.key === key) return;
     view.events.dataset.key = key;
-    replace(view.events, events.length ? events.map((e) => h("li", { class: `event event-${e.type.toLowerCase()}` },
+    const newestFirst = [...events].reverse();
+    replace(view.events, newestFirst.length ? newestFirst.map((e) => h("li", { class: `event event-${e.type.toLowerCase()}` },
       timeEl(e.time), " ", h("strong", {}, e.reason), e.count > 1 ? ` ×${e.count}` : "", " ", h("span", { class: "hint" }, e.object),
       h("p", {}, e.message))) : h("li", { class: "hint" }, "No events yet."));
   }
@@ -318,11 +319,19 @@ function logFollower(id, getView, pageSignal) {
     }
   }
 
+  let lastRead = 0;
   return {
     restart: start,
     onJob(isActive) {
       const changed = isActive !== active;
       active = isActive;
+      // A finished job's log is kept by the operator once its pods are gone: read again until it shows up.
+      const empty = !getView()?.log.textContent;
+      if (!active && empty && !current && Date.now() - lastRead > 5000) {
+        lastRead = Date.now();
+        start();
+        return;
+      }
       // A new attempt (resume, retry) starts new worker pods: follow again; a finished job: read it once.
       if (changed || (active && !following && getView()?.follow.checked && !current)) start();
     },
