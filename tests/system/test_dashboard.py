@@ -277,3 +277,51 @@ def test_another_accounts_job_is_the_same_not_found_page_as_a_missing_job(
     assert pages[theirs.id] == pages["job_0000000000000000"]
     assert "their-secret-job" not in pages[theirs.id]
     shots.take("10-not-found")
+
+
+def test_the_jobs_page_filters_sorts_and_pages_with_the_apis_own_parameters(
+    dashboard: Dashboard, browser: WebDriver, tmp_path: Path
+) -> None:
+    client = dashboard.platform.client
+    names = ["paging-a", "paging-b"]
+    for name in names:
+        job = client.training.jobs.create(
+            name=name, model_type="llm", dataset_id=dashboard.dataset_id, gpu_type="rtx4090",
+            config=lora_config(dashboard.model, epochs=1),
+        )  # fmt: skip
+        client.training.jobs.stop(job.id, save_checkpoint=False)
+    total = client.training.jobs.list(limit=100).pagination.total
+    sign_in(browser, dashboard)
+    summary = lambda: browser.find_element(By.ID, "jobs-summary").text  # noqa: E731
+
+    Select(browser.find_element(By.ID, "filter-modelType")).select_by_value("vision")
+    wait_for("the vision filter", lambda: summary() == "No jobs match.")
+    assert "modelType=vision" in browser.current_url
+    Select(browser.find_element(By.ID, "filter-modelType")).select_by_value("llm")
+    wait_for("the llm jobs", lambda: summary() == f"Jobs 1–{total} of {total}")
+
+    Select(browser.find_element(By.ID, "filter-sort")).select_by_value("name")
+    Select(browser.find_element(By.ID, "filter-order")).select_by_value("asc")
+    wait_for(
+        "sorted by name", lambda: "sort=name" in browser.current_url and "order=asc" in browser.current_url
+    )
+    shown = wait_for(
+        "the sorted rows",
+        lambda: [a.text for a in browser.find_elements(By.CSS_SELECTOR, "a.job-link")] or None,
+    )
+    assert shown == sorted(shown)
+
+    browser.get(f"{dashboard.facade.url}/ui/jobs?modelType=llm&sort=name&order=asc&limit=1")
+    wait_for("one job per page", lambda: summary() == f"Jobs 1–1 of {total}")
+    first = browser.find_element(By.CSS_SELECTOR, "a.job-link").text
+    click_button(browser, "Next page")
+    wait_for("the second page", lambda: summary() == f"Jobs 2–2 of {total}")
+    assert "offset=1" in browser.current_url
+    assert browser.find_element(By.CSS_SELECTOR, "a.job-link").text != first
+    browser.back()
+    wait_for("back to the first page", lambda: summary() == f"Jobs 1–1 of {total}")
+
+    browser.get(f"{dashboard.facade.url}/ui/jobs?sort=bogus")
+    banner = wait_for("the refused parameter", lambda: visible(browser, "jobs-problem"))
+    assert "sort:" in banner.text
+    Screenshots(browser, tmp_path / "screenshots").take("11-jobs-bad-parameter")

@@ -29,8 +29,10 @@ export function renderJobs(page, query) {
   };
 
   const select = (name, label, options, value) => {
+    // A value from the URL that the menu does not list (limit=5, a typo) is shown as it is; the API judges it.
+    const all = options.some(([v]) => v === value) ? options : [...options, [value, value]];
     const el = h("select", { id: `filter-${name}`, name },
-      options.map(([v, text]) => h("option", { value: v, selected: v === value }, text)));
+      all.map(([v, text]) => h("option", { value: v, selected: v === value }, text)));
     el.addEventListener("change", () => go({ [name]: el.value, offset: "0" }));
     return h("div", { class: "field inline" }, h("label", { for: `filter-${name}` }, label), el);
   };
@@ -42,7 +44,7 @@ export function renderJobs(page, query) {
     select("limit", "Per page", LIMITS.map((n) => [n, n]), params.limit),
   );
   const summary = h("p", { class: "summary", id: "jobs-summary", "aria-live": "polite" }, "Loading…");
-  const problem = h("p", { class: "error-banner", role: "alert", hidden: true });
+  const problem = h("p", { class: "error-banner", id: "jobs-problem", role: "alert", hidden: true });
   const tbody = h("tbody");
   const table = h("table", { class: "jobs", "aria-describedby": "jobs-summary" },
     h("caption", { class: "visually-hidden" }, "Training jobs"),
@@ -73,8 +75,8 @@ export function renderJobs(page, query) {
       list = await getJson(`/v2/training/jobs?${apiQuery}`, { signal: controller.signal });
     } catch (e) {
       if (e instanceof ApiError) {
-        const field = e.details?.field ? ` (${e.details.field})` : "";
-        problem.textContent = `${e.message}${field}`;
+        const { field, reason } = e.details || {};
+        problem.textContent = field ? `The API refused the query: ${field}: ${reason}` : e.message;
         problem.hidden = false;
         summary.textContent = "";
         return;
