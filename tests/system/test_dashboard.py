@@ -17,6 +17,7 @@ import httpx
 import pytest
 import yaml
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
@@ -325,3 +326,51 @@ def test_the_jobs_page_filters_sorts_and_pages_with_the_apis_own_parameters(
     banner = wait_for("the refused parameter", lambda: visible(browser, "jobs-problem"))
     assert "sort:" in banner.text
     Screenshots(browser, tmp_path / "screenshots").take("11-jobs-bad-parameter")
+
+
+def test_a_failed_job_shows_its_error_and_cause(
+    dashboard: Dashboard, browser: WebDriver, tmp_path: Path
+) -> None:
+    broken = dashboard.platform.dataset_volume / "text" / "broken.jsonl"
+    broken.write_text('{"text": "fine"}\n{"text": "unterminated\n', encoding="utf-8")
+    client = dashboard.platform.client
+    dataset = client.datasets.create(name="broken", format="jsonl", source="/datasets/text/broken.jsonl")
+    job = client.training.jobs.create(
+        name="bad-data", model_type="llm", dataset_id=dataset.id, gpu_type="rtx4090",
+        config=lora_config(dashboard.model),
+    )  # fmt: skip
+    sign_in(browser, dashboard)
+    browser.get(f"{dashboard.facade.url}/ui/jobs/{job.id}")
+    wait_for("the job to fail", lambda: status_of(browser) == "failed", timeout=180)
+    failed = client.training.jobs.get(job.id)
+    assert failed.error is not None
+    banner = wait_for("the error", lambda: browser.find_element(By.CSS_SELECTOR, "[role=alert].error-banner"))
+    assert failed.error.reason in banner.text
+    assert failed.error.message.strip().splitlines()[0] in banner.text
+    assert not browser.find_elements(By.XPATH, "//button[starts-with(., 'Stop')]")
+    Screenshots(browser, tmp_path / "screenshots").take("12-job-failed")
+
+
+def test_every_form_control_has_a_label_and_the_form_works_by_keyboard(
+    dashboard: Dashboard, browser: WebDriver
+) -> None:
+    sign_in(browser, dashboard)
+    browser.get(f"{dashboard.facade.url}/ui/new")
+    wait_for("the form", lambda: browser.find_element(By.ID, "common-name"))
+    unlabelled = browser.execute_script(
+        """return [...document.querySelectorAll('input, select, textarea, button')]
+             .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                           && !el.textContent.trim())
+             .map(el => el.outerHTML)"""
+    )
+    assert unlabelled == []
+    # Tab from the page's start reaches the name field through the skip link and the navigation.
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.click()
+    reached = []
+    for _ in range(12):
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+        reached.append(browser.switch_to.active_element.get_attribute("id") or "")
+        if reached[-1] == "common-name":
+            break
+    assert reached[-1] == "common-name", reached
