@@ -30,6 +30,9 @@ def job_service(facade: FacadeDep) -> JobService:
 
 Jobs = Annotated[JobService, Depends(job_service)]
 _NOT_FOUND = documented(ErrorCode.JOB_NOT_FOUND)
+_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not Modified: the `If-None-Match` tag is still the answer's `ETag`"}
+}
 _CREATE_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -77,7 +80,7 @@ async def create_job(
     return await jobs.create(principal, body)
 
 
-@router.get("", response_model=rest.JobListResponse, responses=documented())
+@router.get("", response_model=rest.JobListResponse, responses={**documented(), **_NOT_MODIFIED})
 async def list_jobs(
     request: Request,
     principal: PrincipalDep,
@@ -119,7 +122,7 @@ async def estimate_job(request: Request, principal: PrincipalDep, jobs: Jobs) ->
     return await jobs.estimate_job(principal, body)
 
 
-@router.get("/{job_id}", response_model=rest.JobObject, responses=_NOT_FOUND)
+@router.get("/{job_id}", response_model=rest.JobObject, responses={**_NOT_FOUND, **_NOT_MODIFIED})
 async def get_job(request: Request, job_id: str, principal: PrincipalDep, jobs: Jobs) -> Response:
     job = render(await jobs.find(principal, job_id))
     return conditional_json(request, job.model_dump(mode="json", by_alias=True))
@@ -233,7 +236,7 @@ async def job_events(
     "/{job_id}/metrics",
     response_model=rest.MetricsHistoryResponse,
     response_model_exclude_none=True,
-    responses=_NOT_FOUND,
+    responses={**_NOT_FOUND, **_NOT_MODIFIED},
 )
 async def job_metrics(request: Request, job_id: str, principal: PrincipalDep, jobs: Jobs) -> Response:
     job = await jobs.find(principal, job_id)

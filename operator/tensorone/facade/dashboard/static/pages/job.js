@@ -28,7 +28,7 @@ export function renderJob(page, id) {
     try {
       answer = await getJson(jobPath(id), { signal });
     } catch (e) {
-      if (e instanceof ApiError && e.status === 404 && !view) {
+      if (e instanceof ApiError && e.status === 404) { // never there, or deleted while on screen
         leave();
         page.notFound("job");
         return;
