@@ -153,7 +153,7 @@ function fillRow(tr, item, job) {
   const bar = progress.querySelector("progress");
   bar.value = pct;
   bar.setAttribute("aria-label", `${item.name}: ${pct.toFixed(0)} % done`);
-  setText(progress.querySelector(".pct"), `${pct.toFixed(0)} %`);
+  setText(progress.querySelector(".pct"), `${pct.toFixed(pct > 0 && pct < 10 ? 1 : 0)} %`);
   setText(loss, num(item.metrics?.currentLoss));
   setText(throughput, item.metrics?.throughput || dash);
   setText(gpu, job?.resourceAllocation?.gpuType || dash);
