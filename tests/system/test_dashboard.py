@@ -374,3 +374,40 @@ def test_every_form_control_has_a_label_and_the_form_works_by_keyboard(
         if reached[-1] == "common-name":
             break
     assert reached[-1] == "common-name", reached
+
+
+def test_a_yolo_job_submitted_with_the_form_shows_its_map_curve(
+    dashboard: Dashboard, browser: WebDriver, tmp_path: Path
+) -> None:
+    from tensorone.demo.assets import write_shapes_dataset
+
+    write_shapes_dataset(dashboard.platform.dataset_volume / "shapes", n_train=8, n_val=4)
+    dataset = dashboard.platform.client.datasets.create(
+        name="shapes", format="yolo", source="/datasets/shapes"
+    )
+    sign_in(browser, dashboard)
+    browser.get(f"{dashboard.facade.url}/ui/new")
+    wait_for("the form", lambda: browser.find_element(By.ID, "common-name")).send_keys("shapes-yolo")
+    browser.find_element(By.ID, "model-type-vision").click()
+    datasets = Select(browser.find_element(By.ID, "common-datasetId"))
+    wait_for("the datasets", lambda: any(o.get_attribute("value") == dataset.id for o in datasets.options))
+    datasets.select_by_value(dataset.id)
+    for field, value in {
+        "vision-config-architecture": "yolov8n", "vision-config-input-size-0-": "64",
+        "vision-config-input-size-1-": "64", "vision-config-num-classes": "2",
+        "vision-config-training-epochs": "2", "vision-config-training-batch-size": "4",
+    }.items():  # fmt: skip
+        browser.find_element(By.ID, field).send_keys(value)
+    wait_for("the estimate", lambda: visible(browser, "estimate-total"))
+    browser.find_element(By.CSS_SELECTOR, "form.create button[type=submit]").click()
+    wait_for("the new job's page", lambda: "/ui/jobs/job_" in browser.current_url)
+    job_id = browser.current_url.rsplit("/", 1)[1]
+    job = dashboard.platform.client.training.jobs.get(job_id)
+    assert job.model_type == "vision"
+    assert job.config["input_size"] == [64, 64]
+
+    chart = wait_for("the mAP chart", lambda: browser.find_elements(By.ID, "chart-map"), timeout=240)[0]
+    assert int(chart.get_attribute("data-points") or 0) >= 1
+    assert "mAP50" in str(chart.get_attribute("aria-label"))
+    wait_for("the job to finish", lambda: status_of(browser) == "completed", timeout=240)
+    Screenshots(browser, tmp_path / "screenshots").take("13-yolo-map")

@@ -302,6 +302,8 @@ class MetricPointOut(ResponseModel):
     eval_loss: float | None = None
     learning_rate: float | None = None
     throughput: float | None = None
+    map50: float | None = Field(None, alias="mAP50")
+    map50_95: float | None = Field(None, alias="mAP50_95")
     time: Timestamp
 
 

@@ -39,6 +39,19 @@ def test_polling_an_unchanged_job_answers_304_and_a_change_a_new_etag(
     assert changed.json() == alice.api.get(path).json()
 
 
+def test_the_metrics_history_carries_map_where_the_trainer_reported_it(
+    alice: Account, cluster: Cluster
+) -> None:
+    job_id = alice.job()
+    history = [
+        {"step": 4, "loss": 1.5, "time": "2024-01-15T10:01:00Z"},
+        {"step": 4, "evalLoss": 1.2, "mAP50": 0.42, "mAP50_95": 0.21, "time": "2024-01-15T10:02:00Z"},
+    ]
+    cluster.set_status(alice.namespace, job_id, {"phase": "running", "history": history})
+    points = alice.api.get(f"/v2/training/jobs/{job_id}/metrics").json()["points"]
+    assert points == history
+
+
 def test_the_list_carries_an_etag_per_query(alice: Account) -> None:
     alice.job()
     everything = alice.api.get("/v2/training/jobs")

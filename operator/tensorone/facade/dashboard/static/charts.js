@@ -14,7 +14,8 @@ export const SERIES_STYLE = [
 ];
 
 export class LineChart {
-  constructor({ id, title, series, yLabel }) {
+  constructor({ id, title, series, yLabel, yRange = null }) {
+    this.yRange = yRange;
     this.title = title;
     this.series = series;
     this.body = h("div", { class: "chart-body" });
@@ -54,7 +55,7 @@ export class LineChart {
       this.plot = new uPlot({
         width: this.width(),
         height: HEIGHT,
-        scales: { x: { time: false } },
+        scales: { x: { time: false }, ...(this.yRange ? { y: { range: this.yRange } } : {}) },
         axes: [
           { label: "step", incrs: STEP_INCREMENTS },
           { label: this.yLabel, size: 64, values: (_, ticks) => ticks.map((v) => num(v, 3)) },

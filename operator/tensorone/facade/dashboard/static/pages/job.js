@@ -229,7 +229,9 @@ export function renderJob(page, id) {
     // YOLO's mAP, when the metrics history carries it (keys such as mAP50, map50_95).
     const mapKeys = [...new Set(points.flatMap((p) => Object.keys(p).filter((k) => /^map/i.test(k))))];
     if (mapKeys.length && !charts.some((c) => c.figure.id === "chart-map")) {
-      const chart = new LineChart({ id: "chart-map", title: "mAP", yLabel: "mAP", series: mapKeys.map((k) => ({ label: k, key: k })) });
+      const chart = new LineChart({
+        id: "chart-map", title: "mAP", yLabel: "mAP", yRange: [0, 1], series: mapKeys.map((k) => ({ label: k, key: k })),
+      });
       charts.push(chart);
       view.chartsBox.append(chart.figure);
       chart.update(xs, chart.series.map((s) => points.map((p) => p[s.key] ?? null)));
