@@ -3,6 +3,8 @@
 These models are shared by the REST facade (what clients send), the TrainingJob spec (what is stored) and the
 trainer (what it runs). Field names are exactly the API's: ``baseModel`` and ``customCode`` in camelCase,
 everything else in snake_case, as the hosted service spells them. Defaults are filled on validation.
+Every snake_case key is also accepted in camelCase (``batchSize``), as the seed's JavaScript example writes
+them; what is stored and returned keeps the API's spelling.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import ast
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, AliasGenerator, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
 from tensorone.api.base import StrictModel
 
@@ -19,6 +22,20 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveInt = Annotated[int, Field(ge=1)]
 LearningRate = Annotated[float, Field(ge=1e-6, le=1e-1)]
 ImageSide = Annotated[int, Field(ge=32, le=2048, multiple_of=32)]
+
+
+def _snake_or_camel(name: str) -> AliasChoices:
+    return AliasChoices(name, to_camel(name))
+
+
+class ConfigModel(StrictModel):
+    """A part of ``config``: keys in the API's snake_case or in camelCase on input; snake_case on output.
+
+    Only the validation alias changes, so the schemas (CRD, OpenAPI) and every dump keep the API's names; a key
+    given in both spellings is refused as an unknown field.
+    """
+
+    model_config = ConfigDict(alias_generator=AliasGenerator(validation_alias=_snake_or_camel))
 
 
 class Strategy(StrEnum):
@@ -45,7 +62,7 @@ class MixedPrecision(StrEnum):
     BF16 = "bf16"
 
 
-class LoraParameters(StrictModel):
+class LoraParameters(ConfigModel):
     """LoRA adapter settings; ``alpha`` defaults to twice the rank."""
 
     rank: int = Field(8, ge=1, le=1024, description="LoRA rank r")
@@ -64,7 +81,7 @@ class LoraParameters(StrictModel):
         return self
 
 
-class CommonTraining(StrictModel):
+class CommonTraining(ConfigModel):
     """Training settings every model type shares (same names and ranges everywhere)."""
 
     epochs: PositiveInt = 3
@@ -102,7 +119,7 @@ class VisionTraining(CommonTraining):
     save_every_epochs: int | None = Field(None, ge=1, description="Checkpoint interval in epochs")
 
 
-class Optimization(StrictModel):
+class Optimization(ConfigModel):
     """Numerics and memory settings; ``mixed_precision`` unset means the GPU's best (bf16, or fp16 on V100)."""
 
     mixed_precision: MixedPrecision | None = None
@@ -110,7 +127,7 @@ class Optimization(StrictModel):
     max_grad_norm: float = Field(1.0, gt=0.0)
 
 
-class LlmConfig(StrictModel):
+class LlmConfig(ConfigModel):
     """``config`` of an ``llm`` job: LoRA, QLoRA or full fine-tuning of a causal language model."""
 
     base_model: str = Field(
@@ -125,7 +142,7 @@ class LlmConfig(StrictModel):
     optimization: Optimization = Field(default_factory=lambda: Optimization())
 
 
-class Augmentation(StrictModel):
+class Augmentation(ConfigModel):
     """Ultralytics augmentation settings (its defaults filled in)."""
 
     mixup: Fraction = 0.0
@@ -143,7 +160,7 @@ class Augmentation(StrictModel):
     mosaic: Fraction = 1.0
 
 
-class VisionConfig(StrictModel):
+class VisionConfig(ConfigModel):
     """``config`` of a ``vision`` job: Ultralytics YOLO object detection."""
 
     architecture: str = Field(
@@ -167,7 +184,7 @@ class VisionConfig(StrictModel):
         return value if value[-1] in "nsmlx" else value + "n"
 
 
-class CustomConfig(StrictModel):
+class CustomConfig(ConfigModel):
     """``config`` of a ``custom`` job: Python code defining ``train(context)``, or an image and command."""
 
     # The CRD states "customCode, or image and command" too (kept as a branch constraint by the generator).

@@ -311,6 +311,23 @@ class MetricsHistoryResponse(ResponseModel):
     points: list[MetricPointOut]
 
 
+class CheckpointListResponse(ResponseModel):
+    checkpoints: list[CheckpointOut]
+
+
+class EventOut(ResponseModel):
+    type: str
+    reason: str
+    message: str
+    object: str
+    count: int = 1
+    time: Timestamp | None = None
+
+
+class EventListResponse(ResponseModel):
+    events: list[EventOut]
+
+
 class DatasetObject(ResponseModel):
     id: str
     name: str

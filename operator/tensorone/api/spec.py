@@ -52,7 +52,7 @@ class Priority(StrEnum):
 class DatasetRef(CamelModel):
     """The Dataset resource (same namespace) the job trains on."""
 
-    name: ObjectName
+    name: ObjectName = Field(description="Name of the Dataset resource")
 
 
 class RunPolicy(CamelModel):
@@ -68,46 +68,65 @@ class RunPolicy(CamelModel):
 class WorkerResources(CamelModel):
     """Per-worker memory and the checkpoint volume's size (operator defaults when unset)."""
 
-    memory: Quantity | None = None
-    storage: Quantity | None = None
+    memory: Quantity | None = Field(None, description="Memory of each worker pod, e.g. 32Gi")
+    storage: Quantity | None = Field(None, description="Size of the checkpoint volume, e.g. 100Gi")
 
 
 class _TrainingJobSpecBase(CamelModel):
-    display_name: DisplayName
-    description: str = Field("", max_length=10_000)
+    display_name: DisplayName = Field(description="The job's name as its owner gave it (any text)")
+    description: str = Field("", max_length=10_000, description="Free text about the job")
     tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
-        default_factory=list, max_length=50
+        default_factory=list, max_length=50, description="Labels to find the job by"
     )
-    dataset_ref: DatasetRef
+    dataset_ref: DatasetRef = Field(description=DatasetRef.__doc__)
     gpu_type: GpuType | None = Field(None, description="Default: the cluster's default GPU type")
-    gpus_per_worker: GpusPerWorker = 1
-    max_workers: WorkerCount = 1
-    priority: Priority = Priority.NORMAL
-    resources: WorkerResources = Field(default_factory=lambda: WorkerResources())
+    gpus_per_worker: GpusPerWorker = Field(1, description="GPUs of each worker pod (torchrun processes)")
+    max_workers: WorkerCount = Field(1, description="Worker pods, one torchrun node each")
+    priority: Priority = Field(Priority.NORMAL, description="Scheduling priority (a PriorityClass)")
+    resources: WorkerResources = Field(
+        default_factory=lambda: WorkerResources(), description=WorkerResources.__doc__
+    )
     suspend: bool = Field(False, description="true stops the job (workers checkpoint and exit)")
     save_checkpoint_on_stop: bool = Field(True, description="Whether stopping writes a checkpoint first")
     resume_from: str | None = Field(
         None, min_length=1, max_length=253, description="Checkpoint id to resume from"
     )
-    run_policy: RunPolicy = Field(default_factory=lambda: RunPolicy())
+    run_policy: RunPolicy = Field(default_factory=lambda: RunPolicy(), description=RunPolicy.__doc__)
     max_cost: float | None = Field(
         None, gt=0, description="Stop with a checkpoint once the cost reaches this"
     )
 
 
+TRAINING_JOB_SPEC_DESCRIPTION = (
+    "A training job: the model type and its config, the Dataset it trains on, the GPUs and workers it runs on, "
+    "and controls (suspend to stop, resumeFrom, runPolicy, maxCost)."
+)
+CONFIG_DESCRIPTION = (
+    "The training configuration; its fields depend on modelType (llm: baseModel, strategy, parameters, training, "
+    "optimization; vision: architecture, input_size, num_classes, training, augmentation; custom: customCode or "
+    "image + command)."
+)
+
+
 class LlmJobSpec(_TrainingJobSpecBase):
-    model_type: Literal[ModelType.LLM]
-    config: LlmConfig
+    model_type: Literal[ModelType.LLM] = Field(
+        description="llm, vision or custom: which trainer runs and the shape of config"
+    )
+    config: LlmConfig = Field(description=CONFIG_DESCRIPTION)
 
 
 class VisionJobSpec(_TrainingJobSpecBase):
-    model_type: Literal[ModelType.VISION]
-    config: VisionConfig
+    model_type: Literal[ModelType.VISION] = Field(
+        description="llm, vision or custom: which trainer runs and the shape of config"
+    )
+    config: VisionConfig = Field(description=CONFIG_DESCRIPTION)
 
 
 class CustomJobSpec(_TrainingJobSpecBase):
-    model_type: Literal[ModelType.CUSTOM]
-    config: CustomConfig
+    model_type: Literal[ModelType.CUSTOM] = Field(
+        description="llm, vision or custom: which trainer runs and the shape of config"
+    )
+    config: CustomConfig = Field(description=CONFIG_DESCRIPTION)
 
 
 TrainingJobSpec = Annotated[LlmJobSpec | VisionJobSpec | CustomJobSpec, Field(discriminator="model_type")]

@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from tensorone.api.base import OpenCamelModel
+from tensorone.api.display import loss_text, money_text, percent_text
 
 
 class JobPhase(StrEnum):
@@ -67,6 +68,11 @@ class Progress(OpenCamelModel):
     elapsed_time: float = Field(0.0, ge=0.0, description="Seconds of training so far")
     remaining_time: float | None = Field(None, ge=0.0, description="Seconds left, from measured step times")
 
+    @computed_field(description='percentage as a whole percent, e.g. "42%" (PROGRESS column of kubectl get)')  # type: ignore[prop-decorator]
+    @property
+    def percent_display(self) -> str:
+        return percent_text(self.percentage)
+
 
 class Metrics(OpenCamelModel):
     current_loss: float | None = None
@@ -78,6 +84,11 @@ class Metrics(OpenCamelModel):
     memory_usage: str | None = Field(None, description='Peak memory, e.g. "38.2GB"')
     map50: float | None = Field(None, alias="mAP50")
     map50_95: float | None = Field(None, alias="mAP50_95")
+
+    @computed_field(description="currentLoss to 4 significant digits (LOSS column of kubectl get)")  # type: ignore[prop-decorator]
+    @property
+    def loss_display(self) -> str | None:
+        return None if self.current_loss is None else loss_text(self.current_loss)
 
 
 class CheckpointInfo(OpenCamelModel):
@@ -122,6 +133,11 @@ class ResourceUsage(OpenCamelModel):
         None, ge=0.0, le=1.0, description="Share of GPU time spent in training steps"
     )
     accrued_until: datetime | None = Field(None, description="Usage is counted up to this instant")
+
+    @computed_field(description='cost in dollars to the cent, e.g. "$1.25" (COST column of kubectl get)')  # type: ignore[prop-decorator]
+    @property
+    def cost_display(self) -> str:
+        return money_text(self.cost)
 
 
 class EstimatedCost(OpenCamelModel):

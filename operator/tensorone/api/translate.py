@@ -232,7 +232,10 @@ def _estimated_completion(job: TrainingJobResource, now: datetime) -> datetime |
 def _progress(job: TrainingJobResource) -> rest.ProgressOut:
     if job.status.progress is None:
         return rest.ProgressOut()
-    return rest.ProgressOut.model_validate(job.status.progress.model_dump())
+    # Only the REST fields: the status also carries display strings for kubectl (percentDisplay).
+    return rest.ProgressOut.model_validate(
+        job.status.progress.model_dump(include=set(rest.ProgressOut.model_fields))
+    )
 
 
 def _metrics(job: TrainingJobResource) -> rest.MetricsOut:

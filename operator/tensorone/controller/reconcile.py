@@ -406,9 +406,13 @@ class Engine:
         if ctx is None:
             return None
         if ctx.uid not in self._support_ready:
-            # All before the pods: a pod naming a missing ServiceAccount is refused by admission. Among themselves
-            # the order does not matter (a RoleBinding may name a Role or account that comes a moment later).
-            await asyncio.gather(*(self.client.create(m) for m in build_support_objects(ctx)))
+            # All before the pods: a pod naming a missing ServiceAccount is refused by admission. Roles come first:
+            # kube-apiserver's RBAC escalation check reads the Role a new RoleBinding names, and refuses the
+            # binding (404) while the Role does not exist yet; the rest in any order.
+            support = build_support_objects(ctx)
+            roles = [m for m in support if m["kind"] == "Role"]
+            await asyncio.gather(*(self.client.create(m) for m in roles))
+            await asyncio.gather(*(self.client.create(m) for m in support if m["kind"] != "Role"))
             self._support_ready.add(ctx.uid)
         expected = self._pods_expected(ctx.uid, pods)
         present = {p.index for p in pods if p.attempt == status.attempts}

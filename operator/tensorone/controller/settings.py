@@ -45,6 +45,12 @@ class OperatorSettings(BaseModel):
     config_mount_path: str = "/etc/tensorone"
     stall_window_seconds: float = Field(600.0, gt=0)
     termination_grace_period_seconds: int = Field(120, ge=1)
+    trainer_user_id: int = Field(
+        1000,
+        ge=1,
+        le=2**31 - 1,
+        description="uid (and gid, fsGroup) worker containers run as: the trainer image's USER; never root",
+    )
     priority_class_names: dict[Priority, str] = Field(
         default_factory=lambda: {
             Priority.HIGH: "tensorone-high",

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from tensorone import __version__
 from tensorone.catalog import load_catalog
-from tensorone.facade import dashboard, errors, openapi
+from tensorone.facade import dashboard, docs, errors, openapi
 from tensorone.facade.auth import KeyRing
 from tensorone.facade.deps import Facade
 from tensorone.facade.kube import Connection, KubeClient
@@ -60,10 +60,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.facade = facade
     errors.install(app)
     openapi.install(app)
+    docs.install(app)
     app.include_router(jobs.router)
     app.include_router(datasets.router)
     app.include_router(service.router)

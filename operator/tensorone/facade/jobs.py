@@ -139,7 +139,7 @@ class JobService:
             gpu_cost=guess.gpu_cost,
             storage_cost=guess.storage_cost,
             start=datetime.now(UTC),
-        ).model_copy(update={"status": effective_status(job)})
+        )
 
     async def admit(self, principal: Principal, body: Any) -> tuple[CreatePlan, DatasetSize]:
         """Every check of create, in its order: the validated plan and what is known of its dataset's size."""

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tensorone.api.accounts import ACCOUNT_NAMESPACE_TEMPLATE, account_namespace
+
 ENV_PREFIX = "TENSORONE_FACADE_"
 API_KEY_LABEL = "training.tensorone.ai/api-key"
 ACCOUNT_LABEL = "training.tensorone.ai/account"
@@ -23,7 +25,7 @@ class Settings(BaseModel):
         None, description="kubeconfig path; None = in-cluster, then ~/.kube/config"
     )
     keys_namespace: str = Field("tensorone-system", description="Namespace of the API-key Secrets")
-    namespace_template: str = Field("tensorone-{account}", description="Namespace of an account")
+    namespace_template: str = Field(ACCOUNT_NAMESPACE_TEMPLATE, description="Namespace of an account")
     catalog_path: str | None = Field(
         None, description="GPU catalog YAML (default: TENSORONE_CONFIG / packaged)"
     )
@@ -53,4 +55,4 @@ class Settings(BaseModel):
 
     def namespace_of(self, account: str) -> str:
         """The namespace holding ``account``'s jobs and datasets."""
-        return self.namespace_template.format(account=account)
+        return account_namespace(account, self.namespace_template)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tensorone.api.errors import ErrorCode
+
 
 class TensorOneError(Exception):
     """An error answered by the API (or no answer at all: ``error == "CONNECTION_ERROR"``)."""
@@ -60,17 +62,17 @@ class APIConnectionError(TensorOneError): ...
 
 
 ERRORS: dict[str, type[TensorOneError]] = {
-    "CONFIGURATION_ERROR": ConfigurationError,
-    "UNAUTHORIZED": UnauthorizedError,
-    "NOT_FOUND": NotFoundError,
-    "JOB_NOT_FOUND": JobNotFoundError,
-    "DATASET_NOT_FOUND": DatasetNotFoundError,
-    "CHECKPOINT_NOT_FOUND": CheckpointNotFoundError,
-    "INVALID_STATE": InvalidStateError,
-    "INSUFFICIENT_RESOURCES": InsufficientResourcesError,
-    "RATE_LIMITED": RateLimitedError,
-    "QUOTA_EXCEEDED": QuotaExceededError,
-    "INTERNAL_ERROR": ServerError,
+    ErrorCode.CONFIGURATION_ERROR: ConfigurationError,
+    ErrorCode.UNAUTHORIZED: UnauthorizedError,
+    ErrorCode.NOT_FOUND: NotFoundError,
+    ErrorCode.JOB_NOT_FOUND: JobNotFoundError,
+    ErrorCode.DATASET_NOT_FOUND: DatasetNotFoundError,
+    ErrorCode.CHECKPOINT_NOT_FOUND: CheckpointNotFoundError,
+    ErrorCode.INVALID_STATE: InvalidStateError,
+    ErrorCode.INSUFFICIENT_RESOURCES: InsufficientResourcesError,
+    ErrorCode.RATE_LIMITED: RateLimitedError,
+    ErrorCode.QUOTA_EXCEEDED: QuotaExceededError,
+    ErrorCode.INTERNAL_ERROR: ServerError,
 }
 
 

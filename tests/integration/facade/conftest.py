@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -30,7 +29,7 @@ def facade(cluster_sandbox: RunningSandbox) -> Iterator[RunningFacade]:
 
 @pytest.fixture(scope="package")
 def cluster(cluster_sandbox: RunningSandbox) -> Cluster:
-    return Cluster(cluster_sandbox.url, Path(cluster_sandbox.kubeconfig_path))
+    return Cluster(cluster_sandbox)
 
 
 @pytest.fixture

@@ -25,14 +25,14 @@ JOB_ID = re.compile(r"^job_[0-9a-f]{16}$")
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
-def test_shape_a_creates_a_queued_job_visible_to_kubectl(alice: Account, cluster: Cluster) -> None:
+def test_shape_a_creates_a_pending_job_visible_to_kubectl(alice: Account, cluster: Cluster) -> None:
     dataset = alice.dataset()
     response = alice.api.post("/v2/training/jobs", json=shape_a(dataset, tags=["demo"], maxWorkers=2))
     assert response.status_code == 201
     job = response.json()
     assert JOB_ID.match(job["id"])
     assert (job["status"], job["modelType"], job["datasetId"], job["tags"]) == (
-        "queued",
+        "pending",
         "llm",
         dataset,
         ["demo"],
@@ -50,6 +50,17 @@ def test_shape_a_creates_a_queued_job_visible_to_kubectl(alice: Account, cluster
     seen = json.loads(cluster.kubectl("get", "trainingjobs", "-n", alice.namespace, "-o", "json"))
     names = {item["metadata"]["name"]: item["spec"] for item in seen["items"]}
     assert names[job["id"].replace("_", "-")]["maxWorkers"] == 2
+
+
+def test_a_job_not_admitted_yet_reads_pending_and_is_listed_as_pending(
+    alice: Account, cluster: Cluster
+) -> None:
+    job_id = alice.job()
+    assert cluster.job(alice.namespace, job_id).get("status", {}).get("phase") in {None, "queued"}
+    assert alice.api.get(f"/v2/training/jobs/{job_id}").json()["status"] == "pending"
+    listed = alice.api.get("/v2/training/jobs", params={"status": "pending"}).json()["jobs"]
+    assert job_id in [j["id"] for j in listed]
+    assert {j["status"] for j in listed} == {"pending"}
 
 
 def test_shape_b_answers_the_compact_create_response(alice: Account, cluster: Cluster) -> None:
@@ -389,7 +400,7 @@ def test_resume(
         key = "checkpointId" if error == "CHECKPOINT_NOT_FOUND" else "status"
         assert response.json()["details"][key] == (body or {}).get("checkpointId", phase)
     else:
-        assert response.json()["status"] == "queued"
+        assert response.json()["status"] == "pending"
 
 
 def test_delete_removes_the_job(alice: Account, cluster: Cluster) -> None:
