@@ -267,6 +267,25 @@ class CompactCreateResponse(ResponseModel):
     created_at: Timestamp
 
 
+class EstimateCostOut(ResponseModel):
+    hourly: float
+    total: float
+    storage: float
+    currency: str
+
+
+class JobEstimateResponse(ResponseModel):
+    """``POST /v2/training/jobs:estimate``: what create would estimate for the same body; nothing is created."""
+
+    gpu_type: str
+    workers: int
+    gpus_per_worker: int
+    estimated_duration: str
+    estimated_duration_seconds: float
+    estimated_cost: EstimateCostOut
+    assumptions: list[str] = Field(default_factory=list)
+
+
 class Pagination(ResponseModel):
     total: int
     limit: int
@@ -286,6 +305,8 @@ class MetricPointOut(ResponseModel):
     eval_loss: float | None = None
     learning_rate: float | None = None
     throughput: float | None = None
+    map50: float | None = Field(None, alias="mAP50")
+    map50_95: float | None = Field(None, alias="mAP50_95")
     time: Timestamp
 
 

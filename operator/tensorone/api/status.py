@@ -122,6 +122,9 @@ class MetricPoint(OpenCamelModel):
     eval_loss: float | None = None
     learning_rate: float | None = None
     throughput: float | None = Field(None, ge=0.0)
+    # A detection model's validation mAP, on the evaluation points of vision jobs.
+    map50: float | None = Field(None, ge=0.0, le=1.0, alias="mAP50")
+    map50_95: float | None = Field(None, ge=0.0, le=1.0, alias="mAP50_95")
     time: datetime
 
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from tensorone import __version__
 from tensorone.catalog import load_catalog
-from tensorone.facade import docs, errors, openapi
+from tensorone.facade import dashboard, docs, errors, openapi
 from tensorone.facade.auth import KeyRing
 from tensorone.facade.deps import Facade
 from tensorone.facade.kube import Connection, KubeClient
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(datasets.router)
     app.include_router(service.router)
+    dashboard.install(app)
     # Outermost last: metrics see every answer; a client over its rate is refused before its body is read.
     app.add_middleware(RequestBodyGuard, max_bytes=facade.settings.max_body_bytes)
     app.add_middleware(ClientRateLimit, requests=facade.client_limiter, failures=facade.auth_failure_limiter)

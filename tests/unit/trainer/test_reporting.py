@@ -176,3 +176,14 @@ def test_prometheus_endpoint_serves_the_latest_metrics() -> None:
     reporter.close()
     assert 'tensorone_trainer_step{job_id="job_x"} 7.0' in body
     assert 'tensorone_trainer_loss{job_id="job_x"} 1.5' in body
+
+
+def test_an_evaluation_with_map_puts_it_in_the_history_for_plotting(tmp_path: Path) -> None:
+    reporter = _reporter([JsonlSink(tmp_path)])
+    reporter.step(step=4, epoch=1.0, loss=1.0, learning_rate=None, throughput=None)
+    reporter.evaluation(step=4, epoch=1.0, eval_loss=0.9, extra={"map50": 0.42, "map50_95": 0.21})
+    reporter.close()
+    evaluated = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert evaluated["mAP50"] == 0.42
+    assert evaluated["mAP50_95"] == 0.21
+    assert reporter.metrics.map50 == 0.42

@@ -184,8 +184,16 @@ class Reporter:
         update: dict[str, Any] = {"eval_loss": eval_loss}
         update.update(extra or {})
         self.metrics = self.metrics.model_copy(update=update)
+        extra = extra or {}
         self._add_point(
-            MetricPoint(step=step, epoch=round(epoch, 6), eval_loss=eval_loss, time=datetime.now(UTC))
+            MetricPoint(
+                step=step,
+                epoch=round(epoch, 6),
+                eval_loss=eval_loss,
+                map50=extra.get("map50"),
+                map50_95=extra.get("map50_95"),
+                time=datetime.now(UTC),
+            )
         )
 
     def optimizations_chosen(self, optimizations: Optimizations) -> None:
