@@ -44,10 +44,15 @@ def test_job_whose_workers_cannot_all_be_placed_says_why_in_its_status(
     )  # fmt: skip
 
     def unschedulable() -> bool:
+        # The scheduler's first word may be about the checkpoint claim the provisioner is still binding; the
+        # one that stays is about the GPUs.
         conditions = platform.job_resource(job.id).get("status", {}).get("conditions", [])
-        return any(c["type"] == "Scheduled" and c["status"] == "False" for c in conditions)
+        return any(
+            c["type"] == "Scheduled" and c["status"] == "False" and "nvidia.com/gpu" in c.get("message", "")
+            for c in conditions
+        )
 
-    platform.wait_job(job.id, lambda _: unschedulable(), "an Unschedulable condition", timeout=60)
+    platform.wait_job(job.id, lambda _: unschedulable(), "an Unschedulable condition about GPUs", timeout=90)
     scheduled = next(
         c for c in platform.job_resource(job.id)["status"]["conditions"] if c["type"] == "Scheduled"
     )

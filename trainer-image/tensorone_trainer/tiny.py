@@ -111,4 +111,8 @@ def build_tiny_llama(
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out_dir))
     tokenizer.save_pretrained(str(out_dir))
+    # A model folder is shared data: the trainer reads it as its own (non-root) user, and safetensors writes
+    # its weights readable by their owner only.
+    for path in [out_dir, *out_dir.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
     return out_dir
