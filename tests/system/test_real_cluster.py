@@ -81,10 +81,13 @@ def test_two_distributed_jobs_train_at_once_and_kubectl_follows_them(
 
     table = kubectl(platform, "get", "tj")
     assert table.returncode == 0, table.stderr
-    header = table.stdout.splitlines()[0].split()
-    assert header[:3] == ["NAME", "STATUS", "PROGRESS"]
-    rows = {line.split()[0]: line.split() for line in table.stdout.splitlines()[1:]}
-    assert {rows[name][1] for name in names} == {"completed"}
+    header, *lines = table.stdout.splitlines()
+    columns = ["NAME", "DISPLAY NAME", "STATUS", "PROGRESS", "LOSS", "GPU", "WORKERS", "COST", "AGE"]
+    assert [header.find(c) for c in columns] == sorted(header.find(c) for c in columns)
+    assert -1 not in [header.find(c) for c in columns]
+    rows = {line.split()[0]: line.split() for line in lines}
+    for name, job in zip(names, jobs, strict=True):
+        assert rows[name][1:4] == [job.name, "completed", "100%"]
 
     worker = f"{names[0]}-worker-1"
     logs = kubectl(platform, "logs", worker)
