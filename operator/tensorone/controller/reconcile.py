@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tensorone.api import names
 from tensorone.api.dataset import DatasetSpec
 from tensorone.api.errors import ConfigurationError
 from tensorone.api.resources import (
@@ -27,7 +28,6 @@ from tensorone.api.resources import (
 from tensorone.api.spec import AnyJobSpec
 from tensorone.api.status import FINISHED_PHASES, ConditionStatus, ConditionType, JobPhase, TrainingJobStatus
 from tensorone.catalog.gpus import GpuCatalog
-from tensorone.controller import names
 from tensorone.controller.admission import (
     NodeOffer,
     Refusal,
@@ -61,6 +61,8 @@ NODE_CACHE_SECONDS = 10.0
 # A worker pod this operator created counts as there for this long even while the watch does not show it yet:
 # a pass woken by another event in between would otherwise POST it again (409 AlreadyExists, a wasted write).
 EXPECT_CREATED_SECONDS = 30.0
+# A deleted worker the kubelet has not reported ended this long after its grace period is let go without its log.
+RELEASE_AFTER_SECONDS = 60.0
 
 
 def log_transition(namespace: str, name: str, change: PhaseChange) -> None:
@@ -366,8 +368,10 @@ class Engine:
         """Carry the decision out; returns what was said of worker pods created (None: none were)."""
         status = decision.status
         created = None
+        await self._release_pods(meta, job, pods, archive=True)
         if decision.archive_attempt is not None:
-            attempt_pods = [p for p in pods if p.attempt == decision.archive_attempt]
+            # Pods the finalizer holds are archived when they have ended (their whole log); older ones now.
+            attempt_pods = [p for p in pods if p.attempt == decision.archive_attempt and not p.held]
             await self._archive_logs(meta, job, decision.archive_attempt, attempt_pods)
         if decision.delete_pods:
             await asyncio.gather(*(
@@ -450,6 +454,58 @@ class Engine:
         logs = {p.index: text for p, text in zip(pods, texts, strict=True)}
         await self.client.create(build_logs_config_map(ctx, attempt, logs))
 
+    async def _release_pods(
+        self, meta: ObjectMeta, job: TrainingJobResource | None, pods: Sequence[PodView], archive: bool
+    ) -> None:
+        """Deleted workers that have ended: archive each one's whole log (``archive``), then let the pod go."""
+        now = utcnow()
+        done = [
+            p for p in pods
+            if p.held and p.deleting and (
+                p.terminated
+                # A kubelet that never reports the end (node lost): give up on the log, do not keep the pod forever.
+                or (p.deletion_deadline is not None and (now - p.deletion_deadline).total_seconds() > RELEASE_AFTER_SECONDS)
+            )
+        ]  # fmt: skip
+        if not done:
+            return
+        if archive and job is not None:
+            await asyncio.gather(*(self._archive_pod_log(meta, job, p) for p in done))
+        results = await asyncio.gather(
+            *(self._drop_finalizer(meta.namespace, p) for p in done), return_exceptions=True
+        )
+        for pod, result in zip(done, results, strict=True):
+            if isinstance(result, Exception) and not isinstance(result, ConflictError):
+                logger.warning("cannot release pod %s/%s: %s", meta.namespace, pod.name, result)
+
+    async def _drop_finalizer(self, namespace: str, pod: PodView) -> None:
+        """Guarded by the pod's resourceVersion: another controller's finalizer added meanwhile is not dropped
+        (a conflict is retried on the next pass, which the pod's change brings)."""
+        rest = [f for f in pod.finalizers if f != names.LOG_ARCHIVE_FINALIZER]
+        await self.client.patch(
+            "Pod",
+            namespace,
+            pod.name,
+            {"metadata": {"finalizers": rest, "resourceVersion": pod.resource_version}},
+        )
+
+    async def _archive_pod_log(self, meta: ObjectMeta, job: TrainingJobResource, pod: PodView) -> None:
+        """Put ``pod``'s log into its attempt's archive (created by the first worker to end)."""
+        text = await self.client.read_log(meta.namespace, pod.name, self.settings.log_tail_bytes)
+        if not text:
+            # Nothing to add, or the pod was already released (a pass on a view that lags our own finalizer patch):
+            # never overwrite what was archived with nothing.
+            return
+        name = names.logs_config_map_name(meta.name, pod.attempt)
+        data = {"data": {names.worker_log_key(pod.index): text}}
+        if await self.client.patch("ConfigMap", meta.namespace, name, data):
+            return
+        ctx = await self._context(meta, job)
+        if ctx is None:
+            return
+        if not await self.client.create(build_logs_config_map(ctx, pod.attempt, {pod.index: text})):
+            await self.client.patch("ConfigMap", meta.namespace, name, data)  # another worker's came first
+
     async def _remove_children(
         self, meta: ObjectMeta, job: TrainingJobResource, pods: Sequence[PodView]
     ) -> None:
@@ -478,6 +534,7 @@ class Engine:
             self.client.delete("Pod", meta.namespace, p.name, self.settings.termination_grace_period_seconds)
             for p in alive
         ))  # fmt: skip
+        await self._release_pods(meta, None, pods, archive=False)  # the archive goes with the job
         try:
             job = self._parse(obj)
         except ConfigurationError:
@@ -499,6 +556,11 @@ class Engine:
             except ConflictError:
                 return False
         if not pods:
+            if meta.annotations.get(names.PURGE_CHECKPOINTS_ANNOTATION) == "true":
+                # Only now: a worker still stopping could be writing a checkpoint onto the claim.
+                await self.client.delete(
+                    "PersistentVolumeClaim", meta.namespace, names.checkpoint_claim_name(meta.name)
+                )
             self.metrics.observe_phase(meta.namespace, meta.name, None)
             self._forget(meta)
         return not pods

@@ -9,21 +9,23 @@ from typing import Any
 
 from tensorone.api.resources import TrainingJobResource
 from tensorone.api.status import RESUMABLE_PHASES, JobPhase
+from tensorone.api.translate import rest_status
 
 ACTIVE_PHASES = frozenset({JobPhase.QUEUED, JobPhase.PENDING, JobPhase.RUNNING})
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def effective_status(job: TrainingJobResource) -> str:
-    """The status a user sees: the operator's phase, or the one a facade write has just asked for."""
+    """The status a user sees: the operator's phase, or the one a facade write has just asked for. The resource's
+    ``queued`` (not yet admitted) reads ``pending``: the REST job object never says ``queued`` (API.md)."""
     phase = job.status.phase or JobPhase.QUEUED
     if job.spec.suspend and phase in ACTIVE_PHASES:
         return str(JobPhase.STOPPING)
     generation, observed = job.metadata.generation, job.status.observed_generation
     spec_unseen = generation is not None and (observed is None or generation > observed)
     if not job.spec.suspend and job.spec.resume_from and phase in RESUMABLE_PHASES and spec_unseen:
-        return str(JobPhase.QUEUED)
-    return str(phase)
+        return str(JobPhase.PENDING)
+    return rest_status(phase)
 
 
 def updated_at(job: TrainingJobResource) -> datetime:

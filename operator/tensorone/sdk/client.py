@@ -162,8 +162,12 @@ class Jobs:
         params = {"purgeCheckpoints": "true"} if purge_checkpoints else None
         self._t.request("DELETE", f"/v2/training/jobs/{job_id}", params=params)
 
-    def logs(self, job_id: str, *, worker: int = 0, tail: int | None = None) -> str:
-        params = {"worker": worker, "tail": tail}
+    def logs(
+        self, job_id: str, *, worker: int = 0, tail: int | None = None, attempt: int | None = None
+    ) -> str:
+        """A worker's log; of a finished job, every attempt's (each under a ``==> attempt N <==`` line when there
+        were several) unless ``attempt`` picks one."""
+        params = {"worker": worker, "tail": tail, "attempt": attempt}
         return self._t.request("GET", f"/v2/training/jobs/{job_id}/logs", params=params).text
 
     def follow_logs(self, job_id: str, *, worker: int = 0, tail: int | None = None) -> Iterator[str]:

@@ -62,6 +62,16 @@ class Checkpoint(ApiModel):
     size: str
 
 
+class Artifact(ApiModel):
+    """An output of the run (``adapter``, ``merged``, ``model``, ``best``, ``last``) on the checkpoint volume."""
+
+    name: str
+    path: str
+    kind: str
+    size: str
+    size_bytes: int
+
+
 class JobError(ApiModel):
     reason: str
     message: str
@@ -87,6 +97,7 @@ class TrainingJob(ApiModel):
     resource_usage: ResourceUsage | None = None
     estimated_cost: EstimatedCost | None = None
     checkpoints: list[Checkpoint] = Field(default_factory=list)
+    artifacts: list[Artifact] = Field(default_factory=list)
     updated_at: datetime | None = None
     completed_at: datetime | None = None
     error: JobError | None = None

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tensorone.api import names
 from tensorone.api.spec import CustomJobSpec
 from tensorone.api.trainer_config import RUN_CONFIG_ENV
 from tensorone.catalog.gpus import GPU_PRODUCT_LABEL, GPU_RESOURCE
-from tensorone.controller import names
 from tensorone.controller.builders.context import JobContext
 from tensorone.controller.builders.support import RUN_CONFIG_KEY
 
@@ -23,7 +23,7 @@ _DATASET_VOLUME = "datasets"
 
 def trainer_arguments(ctx: JobContext, resume_from: str | None) -> list[str]:
     """``run …`` as the trainer CLI takes it (output and checkpoints on the job's volume)."""
-    args = ["run", "--output", f"{ctx.job_dir}/artifacts", "--checkpoint-dir", ctx.job_dir]
+    args = ["run", "--output", f"{ctx.job_dir}/{names.ARTIFACTS_DIR}", "--checkpoint-dir", ctx.job_dir]
     if resume_from:
         args += ["--resume-from", resume_from]
     return args
@@ -151,12 +151,9 @@ def build_worker_pod(ctx: JobContext, index: int, attempt: int, resume_from: str
     if len(ctx.gpu_products) == 1:
         # A single product is also a plain nodeSelector (what most cluster tooling shows).
         pod_spec["nodeSelector"] = {GPU_PRODUCT_LABEL: ctx.gpu_products[0]}
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": ctx.metadata(names.worker_pod_name(ctx.name, index), "worker", labels),
-        "spec": pod_spec,
-    }
+    metadata = ctx.metadata(names.worker_pod_name(ctx.name, index), names.WORKER_COMPONENT, labels)
+    metadata["finalizers"] = [names.LOG_ARCHIVE_FINALIZER]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
 
 
 def build_worker_pods(ctx: JobContext, attempt: int, resume_from: str | None) -> list[dict[str, Any]]:

@@ -1,0 +1,92 @@
+"""A failed job says why, in the trainer's words, wherever a person looks: the REST job's ``error``, the job's
+events, and the Failed condition ``kubectl describe`` shows."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .conftest import NAMESPACE, Platform, learnable_records, lora_config, put_language_assets
+
+KUBECTL = str(Path(sys.executable).with_name("kubectl"))
+PRIVATE = "s3cr3t-payload"
+
+
+def _describe(platform: Platform, job_id: str) -> str:
+    done = subprocess.run(
+        [KUBECTL, "--kubeconfig", str(platform.sandbox.kubeconfig_path), "-n", NAMESPACE,
+         "describe", "trainingjob", job_id.replace("_", "-")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _failed_everywhere(platform: Platform, job_id: str, timeout: float = 240) -> tuple[str, str]:
+    """(reason, message) of the failed job, checked to be the same in REST, the events and kubectl describe."""
+    final = platform.wait_finished(job_id, timeout=timeout)
+    assert final.status == "failed", final
+    assert final.error is not None
+    reason, message = final.error.reason, final.error.message
+    events = platform.client.training.jobs.events(job_id)
+    assert any(e.type == "Warning" and message in e.message for e in events), events
+    described = " ".join(_describe(platform, job_id).split())
+    assert " ".join(message.split()) in described
+    return reason, message
+
+
+def _llm_job(platform: Platform, data: str, config: dict[str, Any]) -> str:
+    dataset = platform.client.datasets.create(name="text", format="jsonl", source=data)
+    job = platform.client.training.jobs.create(
+        name="fails", model_type="llm", dataset_id=dataset.id, gpu_type="a100", config=config
+    )
+    return job.id
+
+
+def test_a_missing_model_path_is_named_as_missing(platform: Platform, tiny_model: Path) -> None:
+    _, data = put_language_assets(platform, tiny_model, learnable_records(8))
+    job_id = _llm_job(platform, data, lora_config("/datasets/models/not-there"))
+    reason, message = _failed_everywhere(platform, job_id)
+    assert reason == "ConfigurationError"
+    assert message.startswith("config.baseModel: /datasets/models/not-there does not exist")
+    assert "Repo id" not in message
+
+
+def test_a_malformed_jsonl_line_is_named_by_file_and_line_in_whole_sentences(
+    platform: Platform, tiny_model: Path
+) -> None:
+    model, data = put_language_assets(platform, tiny_model, learnable_records(8))
+    local = platform.dataset_volume / "text" / "train.jsonl"
+    lines = local.read_text().splitlines()
+    lines[4] = '{"text": "' + PRIVATE
+    local.write_text("\n".join(lines) + "\n")
+    reason, message = _failed_everywhere(platform, _llm_job(platform, data, lora_config(model)))
+    assert reason == "DataError"
+    assert message == f"{data}:5: not valid JSON: Unterminated string starting at column 10"
+    assert PRIVATE not in message
+
+
+CRASHING = """
+def train(context):
+    context.report(step=1, loss=1.0)
+    settings = {"lr": 0.1}
+    return settings["learning_rate"]
+"""
+
+
+def test_custom_code_that_raises_fails_the_job_with_its_exception_and_line(platform: Platform) -> None:
+    dataset = platform.client.datasets.create(name="x", format="jsonl", source="/datasets/x.jsonl")
+    job = platform.client.training.jobs.create(
+        name="crashes", model_type="custom", dataset_id=dataset.id, gpu_type="a100",
+        config={"customCode": CRASHING, "training": {"epochs": 1}},
+    )  # fmt: skip
+    platform.kube.patch(
+        f"/apis/training.tensorone.ai/v1/namespaces/{NAMESPACE}/trainingjobs/{job.id.replace('_', '-')}",
+        json={"spec": {"runPolicy": {"backoffLimit": 0}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    ).raise_for_status()
+    reason, message = _failed_everywhere(platform, job.id)
+    assert reason == "BackoffLimitExceeded"
+    assert message.startswith("worker 0 (exit 1): customCode raised KeyError at line 5: 'learning_rate'")
