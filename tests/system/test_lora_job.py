@@ -21,7 +21,7 @@ def test_two_worker_lora_job_completes_with_progress_falling_loss_checkpoints_an
         name="zen-lora", model_type="llm", dataset_id=dataset.id, gpu_type="a100", max_workers=2,
         config=lora_config(model, epochs=3, save_every_steps=5),
     )  # fmt: skip
-    assert job.status == "queued"
+    assert job.status == "pending"
     seen = {job.status}
     final = platform.wait_job(
         job.id, lambda j: seen.add(j.status) or j.status in {"completed", "failed"}, "completion", timeout=300

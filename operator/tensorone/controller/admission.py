@@ -103,6 +103,19 @@ def refused_status(
     return result
 
 
+def waiting_status(
+    status: TrainingJobStatus, spec: AnyJobSpec, now: datetime, generation: int | None
+) -> TrainingJobStatus:
+    """``queued`` with ``Admitted=False`` saying which dataset the job waits for: applied together (``kubectl
+    apply -f dir/``), a job may come before its Dataset; it starts once the Dataset appears."""
+    result = status.model_copy(deep=True)
+    result.phase = JobPhase.QUEUED
+    result.observed_generation = generation
+    message = f"waiting for Dataset {spec.dataset_ref.name!r}: it does not exist (yet) in this namespace"
+    set_condition(result, ConditionType.ADMITTED, False, Reason.WAITING_FOR_DATASET, message, now, generation)
+    return result
+
+
 def admitted_status(
     status: TrainingJobStatus,
     spec: AnyJobSpec,

@@ -12,6 +12,7 @@ class Reason(StrEnum):
     ADMITTED = "Admitted"
     INVALID_SPEC = "InvalidSpec"
     DATASET_NOT_FOUND = "DatasetNotFound"
+    WAITING_FOR_DATASET = "WaitingForDataset"
     INSUFFICIENT_RESOURCES = "InsufficientResources"
     CHECKPOINT_NOT_FOUND = "CheckpointNotFound"
     WORKERS_CREATED = "WorkersCreated"

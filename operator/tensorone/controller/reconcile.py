@@ -34,6 +34,7 @@ from tensorone.controller.admission import (
     admitted_status,
     check_admission,
     refused_status,
+    waiting_status,
 )
 from tensorone.controller.aggregation import Decision, JobEvent, JobView, PhaseChange, Timing, decide
 from tensorone.controller.builders import (
@@ -61,6 +62,8 @@ NODE_CACHE_SECONDS = 10.0
 # A worker pod this operator created counts as there for this long even while the watch does not show it yet:
 # a pass woken by another event in between would otherwise POST it again (409 AlreadyExists, a wasted write).
 EXPECT_CREATED_SECONDS = 30.0
+# A job whose Dataset does not exist yet looks for it again this often.
+DATASET_WAIT_SECONDS = 3.0
 # A deleted worker the kubelet has not reported ended this long after its grace period is let go without its log.
 RELEASE_AFTER_SECONDS = 60.0
 
@@ -229,7 +232,7 @@ class Engine:
                 await self._write(meta, status, refused_status(status, refusal, utcnow(), meta.generation))
             return None
         admitted = condition(status, ConditionType.ADMITTED)
-        if admitted is None:
+        if admitted is None or admitted.reason == Reason.WAITING_FOR_DATASET:
             return await self._admit(meta, job, pods)
         if admitted.status != ConditionStatus.TRUE:
             return None
@@ -308,6 +311,11 @@ class Engine:
             _, dataset, new = ahead
         else:
             verdict = await self._judge(meta, job)
+            if isinstance(verdict, Refusal) and verdict.reason == Reason.DATASET_NOT_FOUND:
+                await self._write(
+                    meta, job.status, waiting_status(job.status, job.spec, now, meta.generation)
+                )
+                return DATASET_WAIT_SECONDS
             if isinstance(verdict, Refusal):
                 await self._write(meta, job.status, refused_status(job.status, verdict, now, meta.generation))
                 self._observe_admission(meta, now)
@@ -604,6 +612,8 @@ class Engine:
         message = new.error.message if failed and new.error else f"{before or 'queued'} → {after}"
         reason = new.error.reason if failed and new.error else str(after).capitalize()
         admitted = condition(new, ConditionType.ADMITTED)
+        if not failed and admitted is not None and admitted.status != ConditionStatus.TRUE:
+            reason, message = admitted.reason, admitted.message  # waiting (for its dataset): say for what
         log_transition(
             meta.namespace,
             meta.name,

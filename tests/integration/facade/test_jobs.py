@@ -25,19 +25,24 @@ JOB_ID = re.compile(r"^job_[0-9a-f]{16}$")
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
-def test_shape_a_creates_a_queued_job_visible_to_kubectl(alice: Account, cluster: Cluster) -> None:
+def test_shape_a_creates_a_pending_job_visible_to_kubectl(alice: Account, cluster: Cluster) -> None:
     dataset = alice.dataset()
     response = alice.api.post("/v2/training/jobs", json=shape_a(dataset, tags=["demo"], maxWorkers=2))
     assert response.status_code == 201
     job = response.json()
     assert JOB_ID.match(job["id"])
     assert (job["status"], job["modelType"], job["datasetId"], job["tags"]) == (
-        "queued",
+        "pending",
         "llm",
         dataset,
         ["demo"],
     )
     assert job["config"]["parameters"]["rank"] == 8  # defaults filled
+    # As the seed's create response: allocation and cost from the estimate shape B answers with too.
+    assert job["resourceAllocation"] == {"gpuType": "NVIDIA A100", "workers": 2, "memoryPerWorker": None}
+    assert job["estimatedCost"]["hourly"] > 0
+    assert job["estimatedCost"]["total"] > 0
+    assert job["progress"]["totalEpochs"] == 1  # from the config, before the trainer reports
     assert TIMESTAMP.match(job["createdAt"])
     assert TIMESTAMP.match(job["updatedAt"])
     assert set(job["progress"]) >= {
@@ -389,7 +394,7 @@ def test_resume(
         key = "checkpointId" if error == "CHECKPOINT_NOT_FOUND" else "status"
         assert response.json()["details"][key] == (body or {}).get("checkpointId", phase)
     else:
-        assert response.json()["status"] == "queued"
+        assert response.json()["status"] == "pending"
 
 
 def test_delete_removes_the_job(alice: Account, cluster: Cluster) -> None:

@@ -39,7 +39,7 @@ def test_another_accounts_objects_are_not_found(
         else ("DATASET_NOT_FOUND", {"datasetId": dataset})
     )
     assert (response.json()["error"], response.json()["details"]) == expected
-    assert alice.api.get(f"/v2/training/jobs/{job}").json()["status"] == "queued"
+    assert alice.api.get(f"/v2/training/jobs/{job}").json()["status"] == "pending"
     assert cluster.job(alice.namespace, job)["spec"].get("suspend", False) is False
     assert alice.api.get(f"/v2/datasets/{dataset}").status_code == 200
 

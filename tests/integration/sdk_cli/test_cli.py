@@ -22,9 +22,9 @@ def test_create_list_get_stop_delete(env: Account, cluster: Cluster, tmp_path) -
     job_id = json.loads(created.output)["id"]
     listed = runner.invoke(app, ["jobs", "list"])
     assert job_id in listed.output
-    assert "queued" in listed.output
+    assert "pending" in listed.output
     got = yaml.safe_load(runner.invoke(app, ["jobs", "get", job_id, "-o", "yaml"]).output)
-    assert (got["id"], got["status"]) == (job_id, "queued")
+    assert (got["id"], got["status"]) == (job_id, "pending")
     stopped = runner.invoke(app, ["jobs", "stop", job_id])
     assert (stopped.exit_code, stopped.output.strip()) == (0, f"{job_id} stopping")
     again = runner.invoke(app, ["jobs", "resume", job_id])

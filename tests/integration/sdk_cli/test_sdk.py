@@ -17,7 +17,7 @@ def test_the_documented_sdk_session(env: Account, cluster: Cluster) -> None:
         name="sdk-job", model_type="llm", dataset_id=dataset.id, config={"baseModel": "gpt2"},
         gpu_type="a100", max_workers=2,
     )  # fmt: skip
-    assert job.status == "queued"
+    assert job.status == "pending"
     cluster.set_status(
         env.namespace, job.id,
         {"phase": "running", "progress": {"percentage": 40.0, "currentEpoch": 1, "totalEpochs": 3},
@@ -29,7 +29,7 @@ def test_the_documented_sdk_session(env: Account, cluster: Cluster) -> None:
     assert client.training.jobs.stop(job.id, save_checkpoint=True, reason="lunch").status == "stopping"
     cluster.set_status(env.namespace, job.id, {"phase": "stopped"})
     resumed = client.training.jobs.resume(job.id, checkpoint_id="ckpt_epoch_1")
-    assert resumed.status == "queued"
+    assert resumed.status == "pending"
     assert [c.id for c in client.training.jobs.checkpoints(job.id)] == ["ckpt_epoch_1", "ckpt_epoch_2"]
     cluster.set_status(env.namespace, job.id, {"phase": "completed"})
     assert client.training.jobs.wait(job.id, timeout=5, poll_interval=0.1).status == "completed"

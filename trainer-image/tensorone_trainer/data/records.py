@@ -47,7 +47,8 @@ def dataset_files(path: Path, fmt: DatasetFormat) -> list[Path]:
 def json_problem(error: json.JSONDecodeError) -> str:
     """What is wrong and at which column, never the text itself (it may hold private data). ``e.msg`` alone can
     end mid-sentence ("Unterminated string starting at"): the column completes it."""
-    return f"{error.msg} column {error.colno}"
+    joint = " " if error.msg.endswith(" at") else " at "
+    return f"{error.msg}{joint}column {error.colno}"
 
 
 def _read_jsonl(file: Path) -> Iterator[Record]:
@@ -56,7 +57,7 @@ def _read_jsonl(file: Path) -> Iterator[Record]:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = json.loads(line.rstrip("\r\n"))  # columns counted within the line
             except json.JSONDecodeError as e:
                 raise DataError(f"{file}:{number}: not valid JSON: {json_problem(e)}") from e
             if not isinstance(value, dict):
