@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .conftest import NAMESPACE, Platform, learnable_records, lora_config, put_language_assets
+from .conftest import NAMESPACE, Platform, learnable_records, lora_config, put_language_assets, until
 
 KUBECTL = str(Path(sys.executable).with_name("kubectl"))
 PRIVATE = "s3cr3t-payload"
@@ -31,8 +31,14 @@ def _failed_everywhere(platform: Platform, job_id: str, timeout: float = 240) ->
     assert final.status == "failed", final
     assert final.error is not None
     reason, message = final.error.reason, final.error.message
-    events = platform.client.training.jobs.events(job_id)
-    assert any(e.type == "Warning" and message in e.message for e in events), events
+    # The operator writes the status first, then posts the event.
+    until(
+        "a Warning event with the cause",
+        lambda: any(
+            e.type == "Warning" and message in e.message for e in platform.client.training.jobs.events(job_id)
+        ),
+        timeout=20,
+    )
     described = " ".join(_describe(platform, job_id).split())
     assert " ".join(message.split()) in described
     return reason, message
