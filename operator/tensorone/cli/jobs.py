@@ -269,6 +269,8 @@ def watch(
     with api_client(api_key, base_url) as client:
         final = follow_job(client, job_id, console, interval=interval)
         if final.status == "failed":
+            if final.error is not None:  # why, in the trainer's or the operator's words
+                typer.echo(f"failed ({final.error.reason}): {final.error.message}", err=True)
             raise typer.Exit(EXIT_FAILED)
         if final.status in ("stopped", "cancelled"):
             raise typer.Exit(EXIT_STOPPED)
