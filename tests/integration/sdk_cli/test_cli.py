@@ -48,7 +48,9 @@ def test_watch_of_a_failed_job_says_why_and_exits_1(env: Account, cluster: Clust
     job_id = env.job()
     message = "config.baseModel: /models/x does not exist on the worker"
     cluster.set_status(
-        env.namespace, job_id, {"phase": "failed", "error": {"reason": "ConfigurationError", "message": message}}
+        env.namespace,
+        job_id,
+        {"phase": "failed", "error": {"reason": "ConfigurationError", "message": message}},
     )
     result = runner.invoke(app, ["jobs", "watch", job_id, "--interval", "0.1"])
     assert result.exit_code == 1
