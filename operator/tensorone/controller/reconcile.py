@@ -467,18 +467,27 @@ class Engine:
     ) -> None:
         """Deleted workers that have ended: archive each one's whole log (``archive``), then let the pod go."""
         now = utcnow()
-        done = [
-            p for p in pods
-            if p.held and p.deleting and (
-                p.terminated
-                # A kubelet that never reports the end (node lost): give up on the log, do not keep the pod forever.
-                or (p.deletion_deadline is not None and (now - p.deletion_deadline).total_seconds() > RELEASE_AFTER_SECONDS)
-            )
-        ]  # fmt: skip
+
+        def overdue(pod: PodView) -> bool:
+            # A kubelet that never reports the end (node lost), or an archive that keeps failing: give up on the
+            # log rather than keep the pod forever.
+            deadline = pod.deletion_deadline
+            return deadline is not None and (now - deadline).total_seconds() > RELEASE_AFTER_SECONDS
+
+        done = [p for p in pods if p.held and p.deleting and (p.terminated or overdue(p))]
         if not done:
             return
         if archive and job is not None:
-            await asyncio.gather(*(self._archive_pod_log(meta, job, p) for p in done))
+            archived = await asyncio.gather(
+                *(self._archive_pod_log(meta, job, p) for p in done), return_exceptions=True
+            )
+            for pod, result in zip(done, archived, strict=True):
+                if isinstance(result, Exception):
+                    logger.warning("cannot archive the log of %s/%s: %s", meta.namespace, pod.name, result)
+            # A failed archive is tried again on the next pass (the pod stays until it works or is overdue).
+            done = [
+                p for p, r in zip(done, archived, strict=True) if not isinstance(r, Exception) or overdue(p)
+            ]
         results = await asyncio.gather(
             *(self._drop_finalizer(meta.namespace, p) for p in done), return_exceptions=True
         )
