@@ -72,12 +72,45 @@ def test_a_malformed_jsonl_line_is_named_by_file_and_line_in_whole_sentences(
     lines = local.read_text().splitlines()
     lines[4] = '{"text": "' + PRIVATE
     local.write_text("\n".join(lines) + "\n")
-    reason, message = _failed_everywhere(platform, _llm_job(platform, data, lora_config(model)))
+    job_id = _llm_job(platform, data, lora_config(model))
+    reason, message = _failed_everywhere(platform, job_id)
     assert reason == "DataError"
     assert re.fullmatch(
         r"\S*/datasets/text/train\.jsonl:5: not valid JSON: [A-Z][a-z ]+ at column \d+", message
     )
     assert PRIVATE not in message
+    # The dataset check before admission found it: no worker started; the Dataset says it is invalid.
+    resource = platform.job_resource(job_id)
+    assert resource["status"].get("attempts", 0) == 0
+    assert all(e.reason != "WorkersCreated" for e in platform.client.training.jobs.events(job_id))
+
+
+def test_a_dataset_whose_file_is_missing_fails_before_any_worker_starts(
+    platform: Platform, tiny_model: Path
+) -> None:
+    model, _ = put_language_assets(platform, tiny_model, learnable_records(8))
+    job_id = _llm_job(platform, "/datasets/text/not-there.jsonl", lora_config(model))
+    reason, message = _failed_everywhere(platform, job_id)
+    assert reason == "DataError"
+    assert message.endswith("/datasets/text/not-there.jsonl: dataset not found")
+    assert platform.job_resource(job_id)["status"].get("attempts", 0) == 0
+
+
+def test_good_data_is_counted_into_the_dataset_status(platform: Platform, tiny_model: Path) -> None:
+    model, data = put_language_assets(platform, tiny_model, learnable_records(12))
+    dataset = platform.client.datasets.create(name="counted", format="jsonl", source=data)
+    job = platform.client.training.jobs.create(
+        name="counts", model_type="llm", dataset_id=dataset.id, gpu_type="a100",
+        config=lora_config(model, epochs=1),
+    )  # fmt: skip
+    platform.wait_job(job.id, lambda j: j.status in {"running", "completed"}, "the start", timeout=240)
+    name = dataset.id.replace("_", "-")
+    status = platform.kube.get(
+        f"/apis/training.tensorone.ai/v1/namespaces/{NAMESPACE}/datasets/{name}"
+    ).json()["status"]
+    assert (status["phase"], status["numExamples"]) == ("Ready", 12)
+    assert status["sizeBytes"] > 0
+    assert status["message"].startswith("checked: 12 examples; records from ")
 
 
 CRASHING = """

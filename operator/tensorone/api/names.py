@@ -28,6 +28,7 @@ FACADE_MANAGED_BY = "tensorone-facade"
 # Values of COMPONENT_LABEL on a job's children.
 WORKER_COMPONENT = "worker"
 LOGS_COMPONENT = "logs"
+DATA_CHECK_COMPONENT = "data-check"
 CHECKPOINTS_COMPONENT = "checkpoints"
 
 # -- annotations (written by the facade or kubectl, read by the operator) ----------------------------------------
@@ -49,6 +50,11 @@ def worker_pod_name(job: str, index: int) -> str:
 def worker_pod_prefix(job: str) -> str:
     """What every worker pod name of ``job`` starts with (events about workers are found by it)."""
     return f"{job}-worker-"
+
+
+def data_check_pod_name(job: str) -> str:
+    """The short-lived pod that checks the job's dataset before admission (no GPU)."""
+    return f"{job}-data-check"
 
 
 def worker_hostname(index: int) -> str:

@@ -116,6 +116,18 @@ def waiting_status(
     return result
 
 
+def checking_status(
+    status: TrainingJobStatus, spec: AnyJobSpec, now: datetime, generation: int | None
+) -> TrainingJobStatus:
+    """``queued`` with ``Admitted=False`` while the dataset is read once before any worker starts."""
+    result = status.model_copy(deep=True)
+    result.phase = JobPhase.QUEUED
+    result.observed_generation = generation
+    message = f"checking Dataset {spec.dataset_ref.name!r} before any worker starts"
+    set_condition(result, ConditionType.ADMITTED, False, Reason.CHECKING_DATA, message, now, generation)
+    return result
+
+
 def admitted_status(
     status: TrainingJobStatus,
     spec: AnyJobSpec,

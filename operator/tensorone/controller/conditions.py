@@ -13,6 +13,7 @@ class Reason(StrEnum):
     INVALID_SPEC = "InvalidSpec"
     DATASET_NOT_FOUND = "DatasetNotFound"
     WAITING_FOR_DATASET = "WaitingForDataset"
+    CHECKING_DATA = "CheckingData"
     INSUFFICIENT_RESOURCES = "InsufficientResources"
     CHECKPOINT_NOT_FOUND = "CheckpointNotFound"
     WORKERS_CREATED = "WorkersCreated"

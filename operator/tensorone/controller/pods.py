@@ -49,6 +49,7 @@ class PodView:
     message: str = ""
     unschedulable: str | None = None
     finalizers: tuple[str, ...] = ()
+    component: str = names.WORKER_COMPONENT
     resource_version: str | None = None
     deletion_deadline: datetime | None = None
 
@@ -119,6 +120,7 @@ def parse_pod(obj: dict[str, Any]) -> PodView:
         message=str(message).strip(),
         unschedulable=unschedulable,
         finalizers=tuple(str(f) for f in metadata.get("finalizers") or ()),
+        component=str(labels.get(names.COMPONENT_LABEL, names.WORKER_COMPONENT)),
         resource_version=metadata.get("resourceVersion"),
         deletion_deadline=_time(metadata.get("deletionTimestamp")),
     )

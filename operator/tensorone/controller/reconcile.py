@@ -27,23 +27,28 @@ from tensorone.api.resources import (
 )
 from tensorone.api.spec import AnyJobSpec
 from tensorone.api.status import FINISHED_PHASES, ConditionStatus, ConditionType, JobPhase, TrainingJobStatus
+from tensorone.api.trainer_config import DatasetCheck
 from tensorone.catalog.gpus import GpuCatalog
 from tensorone.controller.admission import (
     NodeOffer,
     Refusal,
     admitted_status,
     check_admission,
+    checking_status,
     refused_status,
     waiting_status,
 )
 from tensorone.controller.aggregation import Decision, JobEvent, JobView, PhaseChange, Timing, decide
 from tensorone.controller.builders import (
     JobContext,
+    build_data_check_pod,
     build_logs_config_map,
     build_support_objects,
     build_worker_pods,
+    needs_data_check,
 )
 from tensorone.controller.conditions import Reason, condition
+from tensorone.controller.failures import meaningful_lines
 from tensorone.controller.kube import ConflictError, KubeClient
 from tensorone.controller.metrics import OperatorMetrics
 from tensorone.controller.pods import PodView
@@ -106,6 +111,12 @@ def with_workers_created(events: Sequence[JobEvent], created: str | None) -> lis
         return [JobEvent("Normal", Reason.WORKERS_CREATED, created)]
     last = events[-1]
     return [*events[:-1], JobEvent(last.type, last.reason, f"{last.message}; {created}")]
+
+
+def split_pods(pods: Sequence[PodView]) -> tuple[list[PodView], list[PodView]]:
+    """(worker pods, dataset-check pods): both carry the job's label; only workers take part in decisions."""
+    workers = [p for p in pods if p.component != names.DATA_CHECK_COMPONENT]
+    return workers, [p for p in pods if p.component == names.DATA_CHECK_COMPONENT]
 
 
 def utcnow() -> datetime:
@@ -222,6 +233,7 @@ class Engine:
             return RETRY_SOON
 
     async def _pass(self, obj: dict[str, Any], pods: Sequence[PodView]) -> float | None:
+        pods, checks = split_pods(pods)
         meta = ObjectMeta.model_validate(obj.get("metadata") or {})
         status = TrainingJobStatus.model_validate(obj.get("status") or {})
         try:
@@ -232,8 +244,9 @@ class Engine:
                 await self._write(meta, status, refused_status(status, refusal, utcnow(), meta.generation))
             return None
         admitted = condition(status, ConditionType.ADMITTED)
-        if admitted is None or admitted.reason == Reason.WAITING_FOR_DATASET:
-            return await self._admit(meta, job, pods)
+        if admitted is None or admitted.reason in (Reason.WAITING_FOR_DATASET, Reason.CHECKING_DATA):
+            return await self._admit(meta, job, pods, checks)
+        await self._drop_checks(meta, checks)
         if admitted.status != ConditionStatus.TRUE:
             return None
         return await self._drive(meta, job, pods)
@@ -281,12 +294,13 @@ class Engine:
             job = self._parse(obj)
         except ConfigurationError:
             return
+        pods, _ = split_pods(pods)
         meta = job.metadata
         if condition(job.status, ConditionType.ADMITTED) is not None:
             return  # decided before (an operator restart): the pass goes on from the status
         dataset = await self._judge(meta, job)
-        if isinstance(dataset, Refusal):
-            return
+        if isinstance(dataset, Refusal) or needs_data_check(job.spec, dataset.spec, self.settings):
+            return  # refused, or its data is checked first: no worker ahead of that
         uid = meta.uid or meta.name
         admitted = admitted_status(job.status, job.spec, dataset, self.catalog, utcnow(), meta.generation)
         self._admitted_ahead[uid] = (meta.generation, dataset, admitted)
@@ -301,7 +315,11 @@ class Engine:
                 self._created_ahead[uid] = created
 
     async def _admit(
-        self, meta: ObjectMeta, job: TrainingJobResource, pods: Sequence[PodView]
+        self,
+        meta: ObjectMeta,
+        job: TrainingJobResource,
+        pods: Sequence[PodView],
+        checks: Sequence[PodView] = (),
     ) -> float | None:
         """Admit or refuse; an admitted job's first decision goes into the same status patch."""
         uid = meta.uid or meta.name
@@ -321,12 +339,78 @@ class Engine:
                 self._observe_admission(meta, now)
                 return None
             dataset = verdict
+            if needs_data_check(job.spec, dataset.spec, self.settings):
+                passed, delay = await self._check_data(meta, job, dataset, checks, now)
+                if not passed:
+                    return delay
             new = admitted_status(job.status, job.spec, dataset, self.catalog, now, meta.generation)
         self._datasets[uid] = dataset.spec
         delay = await self._drive(meta, job, pods, admitted=new)  # ConflictError: decided again, same verdict
+        await self._drop_checks(meta, checks)
         self._admitted_ahead.pop(uid, None)
         self._observe_admission(meta, now)
         return delay
+
+    async def _check_data(
+        self,
+        meta: ObjectMeta,
+        job: TrainingJobResource,
+        dataset: DatasetResource,
+        checks: Sequence[PodView],
+        now: datetime,
+    ) -> tuple[bool, float | None]:
+        """Read the dataset once in a small pod before any worker starts: (passed, when to look again). A missing
+        or malformed dataset fails the job here, with the trainer's own sentence, and no GPU is billed."""
+        pod = next((p for p in checks if not p.deleting), None)
+        if pod is None:
+            self._datasets[meta.uid or meta.name] = dataset.spec
+            ctx = await self._context(meta, job)
+            if ctx is None:
+                return False, DATASET_WAIT_SECONDS
+            await self.client.create(build_data_check_pod(ctx))
+            await self._write(meta, job.status, checking_status(job.status, job.spec, now, meta.generation))
+            return False, None  # the check pod's changes wake the job
+        if not pod.terminated:
+            return False, None
+        if pod.exit_code == 0:
+            try:
+                found = DatasetCheck.model_validate_json(pod.message)
+            except ValueError:
+                logger.warning("dataset check of %s/%s said nothing readable", meta.namespace, meta.name)
+            else:
+                await self._record_dataset(meta.namespace, dataset, found, None)
+            return True, None
+        message = meaningful_lines(pod.message) or f"the dataset check exited with {pod.exit_code}"
+        refusal = Refusal(Reason.DATA_ERROR, message, "spec.datasetRef.name")
+        await self._write(meta, job.status, refused_status(job.status, refusal, now, meta.generation))
+        self._observe_admission(meta, now)
+        await self._record_dataset(meta.namespace, dataset, None, message)
+        await self._drop_checks(meta, checks)
+        return False, None
+
+    async def _record_dataset(
+        self, namespace: str, dataset: DatasetResource, found: DatasetCheck | None, problem: str | None
+    ) -> None:
+        """What the check found, in the Dataset's status (best effort: the job does not depend on it)."""
+        if found is not None:
+            where = f"; records from {found.first} to {found.last}" if found.first else ""
+            patch: dict[str, Any] = {
+                "phase": "Ready", "sizeBytes": found.size_bytes, "numExamples": found.num_examples,
+                "message": f"checked: {found.num_examples} examples{where}",
+            }  # fmt: skip
+        else:
+            patch = {"phase": "Invalid", "message": problem}
+        try:
+            await self.client.patch_status("Dataset", namespace, dataset.metadata.name, patch, None)
+        except Exception as e:
+            logger.warning(
+                "cannot write the status of dataset %s/%s: %s", namespace, dataset.metadata.name, e
+            )
+
+    async def _drop_checks(self, meta: ObjectMeta, checks: Sequence[PodView]) -> None:
+        await asyncio.gather(
+            *(self.client.delete("Pod", meta.namespace, p.name) for p in checks if not p.deleting)
+        )
 
     def _observe_admission(self, meta: ObjectMeta, now: datetime) -> None:
         if meta.creation_timestamp is not None:
@@ -559,7 +643,7 @@ class Engine:
         gpu_type = self.catalog.resolve(job.spec.gpu_type)
         decision = decide(
             JobView(meta.name, meta.generation or 1, job.spec, status),
-            pods, utcnow(), self.timing, self.catalog.gpu(gpu_type).price_per_hour,
+            split_pods(pods)[0], utcnow(), self.timing, self.catalog.gpu(gpu_type).price_per_hour,
         )  # fmt: skip
         final = decision.status.model_copy(update={"phase": status.phase, "conditions": status.conditions})
         if status.phase not in FINISHED_PHASES and status.phase is not None:

@@ -237,6 +237,10 @@ NOT_EXERCISED: dict[str, set[tuple[str, str, str]]] = {
         # Only a job deleted with ?purgeCheckpoints=true has its checkpoint claim deleted (Engine.finalize in
         # controller/reconcile.py); this scenario keeps its checkpoints.
         ("", "persistentvolumeclaims", "delete"),
+        # Only an LLM or vision job on the dataset volume has its data checked before admission, and the result
+        # written into the Dataset's status (Engine._record_dataset in controller/reconcile.py); this scenario's
+        # job runs custom code.
+        ("training.tensorone.ai", "datasets/status", "patch"),
     },
     "facade": {
         # A job is created on a dataset the facade's dataset informer has not seen yet (registered with kubectl a

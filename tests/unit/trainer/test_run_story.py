@@ -82,3 +82,21 @@ def test_a_crash_is_told_by_exception_and_place() -> None:
         message = crash_message(e)
     assert message.startswith("OSError at test_run_story.py:")
     assert message.endswith("(in inner): [Errno 98] Address already in use")
+
+
+def test_the_dataset_check_summarises_good_data_and_names_the_bad_line(tmp_path: Path) -> None:
+    from tensorone.api.dataset import DatasetFormat
+    from tensorone_trainer.check_dataset import check
+    from tensorone_trainer.errors import DataError
+
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"text": "one"}\n\n{"text": "two"}\n{"text": "three"}\n')
+    found = check(good, DatasetFormat.JSONL)
+    assert (found.num_examples, found.size_bytes) == (3, good.stat().st_size)
+    assert (found.first, found.last) == (f"{good}:1", f"{good}:4")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "one"}\n{"prompt": "p", "completion": "c"}\n')
+    with pytest.raises(DataError, match=r"bad\.jsonl:2: expected field 'text' like the first record$"):
+        check(bad, DatasetFormat.JSONL)
+    with pytest.raises(DataError, match=r"missing\.jsonl: dataset not found$"):
+        check(tmp_path / "missing.jsonl", DatasetFormat.JSONL)
