@@ -345,8 +345,9 @@ class Engine:
                     return delay
             new = admitted_status(job.status, job.spec, dataset, self.catalog, now, meta.generation)
         self._datasets[uid] = dataset.spec
-        delay = await self._drive(meta, job, pods, admitted=new)  # ConflictError: decided again, same verdict
+        # The check has said its piece: gone before the workers come (a job never has more pods than workers).
         await self._drop_checks(meta, checks)
+        delay = await self._drive(meta, job, pods, admitted=new)  # ConflictError: decided again, same verdict
         self._admitted_ahead.pop(uid, None)
         self._observe_admission(meta, now)
         return delay
