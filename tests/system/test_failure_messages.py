@@ -111,6 +111,8 @@ def test_good_data_is_counted_into_the_dataset_status(platform: Platform, tiny_m
     assert (status["phase"], status["numExamples"]) == ("Ready", 12)
     assert status["sizeBytes"] > 0
     assert status["message"].startswith("checked: 12 examples; records from ")
+    seen = platform.client.datasets.get(dataset.id)  # what a user sees through the API
+    assert (seen.status, seen.num_examples, seen.size_bytes) == ("Ready", 12, status["sizeBytes"])
 
 
 CRASHING = """
