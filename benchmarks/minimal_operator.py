@@ -9,6 +9,7 @@ benchmarks/minimal_operator.py``.
 from __future__ import annotations
 
 import os
+import ssl
 from typing import Any
 
 import aiohttp
@@ -19,22 +20,24 @@ JOB_LABEL = "training.tensorone.ai/job"
 _session: aiohttp.ClientSession | None = None
 
 
-def _server_and_token() -> tuple[str, str | None]:
+def _server_token_ca() -> tuple[str, str | None, str | None]:
     document: dict[str, Any] = yaml.safe_load(open(os.environ["KUBECONFIG"]).read())  # noqa: SIM115
     context = next(c["context"] for c in document["contexts"] if c["name"] == document["current-context"])
     cluster = next(c["cluster"] for c in document["clusters"] if c["name"] == context["cluster"])
     user: dict[str, Any] = next(
         (u["user"] for u in document.get("users", []) if u["name"] == context.get("user")), {}
     )
-    return str(cluster["server"]), user.get("token")
+    return str(cluster["server"]), user.get("token"), cluster.get("certificate-authority")
 
 
 @kopf.on.startup()
 async def open_session(**_: Any) -> None:
     global _session
-    server, token = _server_and_token()
+    server, token, ca = _server_token_ca()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    _session = aiohttp.ClientSession(base_url=server, headers=headers)
+    context = ssl.create_default_context(cafile=ca) if ca else None
+    connector = aiohttp.TCPConnector(ssl=context) if context else None
+    _session = aiohttp.ClientSession(base_url=server, headers=headers, connector=connector)
 
 
 @kopf.on.cleanup()

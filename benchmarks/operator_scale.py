@@ -1,22 +1,23 @@
 """Control-plane scale: N TrainingJobs created at once, the operator beside a minimal kopf operator, same run.
 
-For each N (10, 100, 500) and each operator, a fresh sandbox (one node with plenty of GPUs, pods not run as
-processes) and a fresh operator process. The benchmark creates N single-worker jobs at once (16 concurrent
-POSTs) and measures, server-side and on one clock:
+For each N (100, 500, 1000) and each operator, a fresh sandbox — the real control plane (etcd, kube-apiserver,
+controller manager, scheduler) with one node with plenty of GPUs whose kubelet reports each bound pod Running at
+once without running it — and a fresh operator process. The benchmark creates N single-worker jobs at once (16
+concurrent POSTs) and measures, server-side and on one clock (kube-apiserver's audit log):
 
 - latency from each job's creation (its POST answered 201) to its worker pod's creation (p50, p99), and jobs/s
   (N over first job created → last pod created);
-- latency to running: a stand-in kubelet inside the sandbox marks each bound pod Running at once (no HTTP, so
-  not counted); the operator's job is running when its status says so, the baseline's when its pod runs;
+- latency to running: the operator's job is running when its status says so, the baseline's when its pod runs;
 - API requests per job made by the operator process (writes = POST/PUT/PATCH/DELETE, and all requests) from
   the first job's creation until everything is running and the operator has been quiet for a second;
 - the operator's peak RSS (VmHWM).
 
-Each run waits at most 20 s + 0.2 s per job; jobs not done by then count with the time waited (lower bounds) and
+Each run waits at most 30 s + 0.3 s per job; jobs not done by then count with the time waited (lower bounds) and
 the run is marked incomplete.
 
 The baseline, ``benchmarks/minimal_operator.py``, is one ``@kopf.on.create`` handler creating one pod. Targets
-(reported, not asserted): latency within 1.5x of the baseline; ≤ 10 API writes per single-worker job to running.
+(reported, not asserted): ≤ 8 API writes per single-worker job to running; operator CPU per job ≤ 2.5x the
+minimal operator's; p99 create → worker pod ≤ 3 s at N=500 and ≤ 10 s at N=1000.
 
     python -m benchmarks.operator_scale [--quick] [--sizes 10,100,500]
 """
@@ -26,11 +27,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
 import resource
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
@@ -38,9 +39,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,112 +50,81 @@ import yaml
 
 from benchmarks.results import Result
 from tensorone.facade.testing import free_port
-from tensorone.sandbox.apiserver import errors
-from tensorone.sandbox.apiserver.store import now_rfc3339
 from tensorone.sandbox.config import NodeSpec
-from tensorone.sandbox.runtime import Sandbox
+from tensorone.sandbox.controlplane import ADMIN_USER
 from tensorone.sandbox.testing import RunningSandbox, running_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
-SIZES = (10, 100, 500)
+SIZES = (100, 500, 1000)
 CONCURRENCY = 16
 AGENT = "tensorone-benchmark"
 JOB_LABEL = "training.tensorone.ai/job"
 JOBS = "/apis/training.tensorone.ai/v1/namespaces/default/trainingjobs"
-WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+WRITES = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 OPERATORS = ("minimal kopf operator", "tensorone operator")
 NODES = [NodeSpec(name="sandbox-a100", gpu_type="a100", gpus=4096, pods=4096)]
 
 
+# Request bodies of status writes (to see when a job or pod turns running); everything else by its metadata.
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Request
+  verbs: [patch, update]
+  resources:
+  - group: training.tensorone.ai
+    resources: [trainingjobs/status]
+  - group: ""
+    resources: [pods/status]
+- level: Metadata
+"""
+
+
+def _time(stamp: str) -> float:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+
+
 @dataclass
 class RequestLog:
-    """What the sandbox API server saw, timed with ``time.perf_counter`` on the server's thread."""
+    """What the API server saw (its audit log), each request at the time its response completed."""
 
-    requests: list[tuple[float, str, str, bool]] = field(default_factory=list)  # (t, verb, path, ours)
+    requests: list[tuple[float, str, str, bool]] = field(
+        default_factory=list
+    )  # (t, verb, resource, operator's)
     job_created: dict[str, float] = field(default_factory=dict)
     pod_created: dict[str, float] = field(default_factory=dict)  # by job name
     job_running: dict[str, float] = field(default_factory=dict)  # the operator's status says running
-    pod_running: dict[str, float] = field(default_factory=dict)  # the stand-in kubelet ran the pod
+    pod_running: dict[str, float] = field(default_factory=dict)  # the kubelet reported the pod running
     watching_jobs: bool = False
 
-
-def install_request_log(sandbox: Sandbox, log: RequestLog) -> None:
-    """Wrap the server's routing so every request is logged, and the creations and transitions are timed."""
-    server = sandbox.server
-    route: Callable[[Any], Awaitable[Any]] = server._route
-
-    async def logged(request: Any) -> Any:
-        verb = str(request.method.value).upper()
-        path: str = request.url.path
-        ours = request.headers.get("User-Agent", "") == AGENT
-        log.requests.append((time.perf_counter(), verb, path, ours))
-        if verb == "GET" and request.params.get("watch") in ("true", "1") and "trainingjobs" in path:
-            log.watching_jobs = log.watching_jobs or not ours
-        response = await route(request)
-        if verb in ("POST", "PATCH") and response.status < 300 and request.body:
-            now = time.perf_counter()
-            body = json.loads(request.body)
-            if verb == "POST" and path == JOBS:
-                log.job_created[body["metadata"]["name"]] = now
-            elif verb == "POST" and path.endswith("/pods"):
-                job = body["metadata"].get("labels", {}).get(JOB_LABEL)
-                if job:
-                    log.pod_created.setdefault(job, now)
-            elif (
-                verb == "PATCH"
-                and path.startswith(JOBS)
-                and path.endswith("/status")
-                and (body.get("status") or {}).get("phase") == "running"
-            ):
-                log.job_running.setdefault(path.split("/")[-2], now)
-        return response
-
-    server._route = logged  # type: ignore[method-assign]
-
-
-async def stand_in_kubelet(sandbox: Sandbox, log: RequestLog) -> None:
-    """Mark every bound pod Running at once, from inside the sandbox (the node agent is told not to run pods)."""
-    store = sandbox.store
-    pods = store.registry.get("", "v1", "pods")
-    assert pods is not None
-    queue = store.subscribe()
-    try:
-        while True:
-            event = await queue.get()
-            obj = event.obj
-            if event.plural != "pods" or event.type == "DELETED" or obj["metadata"].get("deletionTimestamp"):
+    @classmethod
+    def from_audit(cls, events: list[dict[str, Any]]) -> RequestLog:
+        log = cls()
+        for event in events:
+            ref = event.get("objectRef") or {}
+            code = (event.get("responseStatus") or {}).get("code", 0)
+            when = _time(event["stageTimestamp"])
+            user = (event.get("user") or {}).get("username", "")
+            ours = event.get("userAgent", "").startswith(AGENT)
+            resource = ref.get("resource", "") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+            operator = user == ADMIN_USER and not ours
+            log.requests.append((when, event["verb"], resource, operator))
+            if operator and event["verb"] == "watch" and resource == "trainingjobs":
+                log.watching_jobs = True
+            if code >= 300:
                 continue
-            if not (obj.get("spec") or {}).get("nodeName") or (obj.get("status") or {}).get("phase") in (
-                "Running", "Succeeded", "Failed"
-            ):  # fmt: skip
-                continue
-            now = now_rfc3339()
-            status = {
-                "phase": "Running",
-                "startTime": now,
-                "conditions": [
-                    {"type": t, "status": "True", "lastTransitionTime": now}
-                    for t in ("Initialized", "Ready", "ContainersReady")
-                ],
-                "containerStatuses": [
-                    {"name": c["name"], "image": c.get("image", ""), "ready": True, "started": True,
-                     "restartCount": 0, "state": {"running": {"startedAt": now}}}
-                    for c in obj["spec"]["containers"]
-                ],
-            }  # fmt: skip
-            meta = obj["metadata"]
-            try:
-                store.patch(
-                    pods, meta["namespace"], meta["name"], "application/merge-patch+json",
-                    {"status": status}, subresource="status",
-                )  # fmt: skip
-            except errors.ApiError:
-                continue
-            job = (meta.get("labels") or {}).get(JOB_LABEL)
-            if job:
-                log.pod_running.setdefault(job, time.perf_counter())
-    finally:
-        store.unsubscribe(queue)
+            name = ref.get("name", "")
+            body = (event.get("requestObject") or {}).get("status") or {}
+            if ours and event["verb"] == "create" and resource == "trainingjobs":
+                log.job_created[name] = when
+            elif operator and event["verb"] == "create" and resource == "pods" and name.endswith("-worker-0"):
+                log.pod_created.setdefault(name.removesuffix("-worker-0"), when)
+            elif resource == "trainingjobs/status" and body.get("phase") == "running":
+                log.job_running.setdefault(name, when)
+            elif resource == "pods/status" and body.get("phase") == "Running":
+                log.pod_running.setdefault(name.removesuffix("-worker-0"), when)
+        return log
 
 
 def operator_command(which: str, sandbox: RunningSandbox, metrics_port: int) -> list[str]:
@@ -217,9 +187,11 @@ def job_manifest(name: str) -> dict[str, Any]:
     }
 
 
-async def create_jobs(url: str, n: int) -> None:
+async def create_jobs(sandbox: RunningSandbox, n: int) -> None:
     names = iter(f"job-{i:04d}" for i in range(n))
-    async with httpx.AsyncClient(base_url=url, headers={"User-Agent": AGENT}, timeout=60) as client:
+    headers = {"User-Agent": AGENT, "Authorization": f"Bearer {sandbox.admin_token}"}
+    verify = ssl.create_default_context(cafile=str(sandbox.ca_file))
+    async with httpx.AsyncClient(base_url=sandbox.url, headers=headers, verify=verify, timeout=60) as client:
 
         async def worker() -> None:
             for name in names:
@@ -230,12 +202,8 @@ async def create_jobs(url: str, n: int) -> None:
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
 
 
-def setup_cluster(http: httpx.Client) -> None:
-    for crd in sorted((REPO / "crds").glob("*.yaml")):
-        response = http.post(
-            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=yaml.safe_load(crd.read_text())
-        )
-        response.raise_for_status()
+def setup_cluster(sandbox: RunningSandbox, http: httpx.Client) -> None:
+    sandbox.install_product_crds()
     dataset = {
         "apiVersion": "training.tensorone.ai/v1",
         "kind": "Dataset",
@@ -245,25 +213,12 @@ def setup_cluster(http: httpx.Client) -> None:
     http.post("/apis/training.tensorone.ai/v1/namespaces/default/datasets", json=dataset).raise_for_status()
 
 
-def resource_of(path: str) -> str:
-    """``pods``, ``trainingjobs/status``… from a request path (names and namespaces left out)."""
-    parts = [p for p in path.split("/") if p]
-    if "namespaces" in parts:
-        index = parts.index("namespaces")
-        rest = parts[index + 2 :]
-    else:
-        rest = parts[2:] if parts[:1] == ["api"] else parts[3:]
-    if not rest:
-        return path
-    return rest[0] + ("/" + rest[2] if len(rest) > 2 else "")
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return True
-        time.sleep(0.05)
+        time.sleep(interval)
     return predicate()
 
 
@@ -311,75 +266,84 @@ def operator_process(
 
 
 def measure(which: str, n: int, tmp: Path, timeout: float) -> Run:
-    """One fresh sandbox, one fresh operator process, N jobs; figures from the server's log."""
-    log = RequestLog()
-    with running_sandbox(tmp / f"{which.split()[0]}-{n}", gpus=NODES, run_pods=False) as sandbox:
-        with httpx.Client(base_url=sandbox.url, headers={"User-Agent": AGENT}, timeout=30) as http:
-            setup_cluster(http)
-        sandbox.call(lambda s: install_request_log(s, log))
-        kubelet: Future[None] = asyncio.run_coroutine_threadsafe(
-            stand_in_kubelet(sandbox.sandbox, log), sandbox.loop
-        )
+    """One fresh sandbox, one fresh operator process, N jobs; figures from the API server's audit log."""
+    directory = tmp / f"{which.split()[0]}-{n}"
+    with running_sandbox(directory, gpus=NODES, run_pods="simulate", audit_policy=AUDIT_POLICY) as sandbox:
+        with sandbox.http() as http:
+            http.headers["User-Agent"] = AGENT
+            setup_cluster(sandbox, http)
         port = free_port()
         env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig_path), "PYTHONUNBUFFERED": "1"}
         log_path = sandbox.dir / "operator.log"
+
+        def log() -> RequestLog:
+            return RequestLog.from_audit(sandbox.audit_events())
+
         with operator_process(operator_command(which, sandbox, port), env, log_path) as process:
-            if not wait_for(lambda: log.watching_jobs, 60):
+            if not wait_for(lambda: log().watching_jobs, 60):
                 raise RuntimeError(
                     f"{which} never watched TrainingJobs; see {log_path}:\n{log_path.read_text()}"
                 )
             time.sleep(1.0)  # the operator's initial listing settles; its start-up requests are not counted
-            started = time.perf_counter()
+            started = time.time()
             operator_cpu, sandbox_cpu = cpu_seconds(process.pid), own_cpu_seconds()
-            done_key = log.job_running if which == OPERATORS[1] else log.pod_running
-            creator = threading.Thread(target=asyncio.run, args=(create_jobs(sandbox.url, n),))
+            control_cpu = sum(cpu_seconds(p.pid) for p in sandbox.sandbox.control.processes.values())  # type: ignore[union-attr]
+            creator = threading.Thread(target=asyncio.run, args=(create_jobs(sandbox, n),))
             creator.start()
-            complete = wait_for(lambda: len(log.pod_created) >= n and len(done_key) >= n, timeout)
+
+            def done(current: RequestLog) -> bool:
+                finished = current.job_running if which == OPERATORS[1] else current.pod_running
+                return len(current.pod_created) >= n and len(finished) >= n
+
+            complete = wait_for(lambda: done(log()), timeout, interval=1.0)
             creator.join()
 
             def last_write() -> float:
-                return max(
-                    (t for t, verb, _, ours in log.requests if verb in WRITES and not ours), default=0.0
-                )
+                writes = [t for t, verb, _, operator in log().requests if verb in WRITES and operator]
+                return max(writes, default=0.0)
 
-            wait_for(lambda: time.perf_counter() - last_write() > 1.0, 10)  # quiet for a second
-            ended = time.perf_counter()
+            wait_for(lambda: time.time() - last_write() > 1.0, 10, interval=0.5)  # quiet for a second
+            ended = time.time()
             operator_cpu = cpu_seconds(process.pid) - operator_cpu
             sandbox_cpu = own_cpu_seconds() - sandbox_cpu
+            control_cpu = (
+                sum(cpu_seconds(p.pid) for p in sandbox.sandbox.control.processes.values()) - control_cpu
+            )  # type: ignore[union-attr]
             peak = peak_rss_bytes(process.pid)
             own = own_request_count(port) if which == OPERATORS[1] else math.nan
-        kubelet.cancel()
-    counted = [(verb, t) for t, verb, _, ours in log.requests if not ours and started <= t <= ended]
+        final = log()
+    done_key = final.job_running if which == OPERATORS[1] else final.pod_running
+    counted = [
+        (verb, resource)
+        for t, verb, resource, operator in final.requests
+        if operator and started <= t <= ended
+    ]
     # A job still without its pod (or not running) when the wait ran out counts with the time it waited: a lower
     # bound, so an incomplete run's percentiles understate, never flatter by dropping the slowest jobs.
-    latencies = [log.pod_created.get(j, ended) - t for j, t in log.job_created.items()]
-    running = [done_key.get(j, ended) - t for j, t in log.job_created.items()]
-    first = min(log.job_created.values(), default=started)
-    last = max(log.pod_created.values(), default=math.nan)
+    latencies = [final.pod_created.get(j, ended) - t for j, t in final.job_created.items()]
+    running = [done_key.get(j, ended) - t for j, t in final.job_created.items()]
+    first = min(final.job_created.values(), default=started)
+    last = max(final.pod_created.values(), default=math.nan)
     return Run(
         operator=which,
         n=n,
         latencies=latencies,
         running_latencies=running,
-        jobs_per_second=len(log.pod_created) / (last - first) if log.pod_created else math.nan,
+        jobs_per_second=len(final.pod_created) / (last - first) if final.pod_created else math.nan,
         writes=sum(1 for verb, _ in counted if verb in WRITES),
         requests=len(counted),
         peak_rss=peak,
         own_requests=own,
         operator_cpu=operator_cpu,
-        sandbox_cpu=sandbox_cpu,
+        sandbox_cpu=sandbox_cpu + control_cpu,
         complete=complete,
-        breakdown=Counter(
-            f"{verb} {resource_of(path)}"
-            for t, verb, path, ours in log.requests
-            if not ours and started <= t <= ended
-        ),
+        breakdown=Counter(f"{verb} {resource}" for verb, resource in counted),
     )
 
 
 def wait_budget(n: int) -> float:
-    """Seconds to wait for N jobs to run: keeps N=500 bounded; a run that needs longer is marked incomplete."""
-    return 20 + 0.2 * n
+    """Seconds to wait for N jobs to run: keeps N=1000 bounded; a run that needs longer is marked incomplete."""
+    return 30 + 0.3 * n
 
 
 def run_all(sizes: tuple[int, ...]) -> list[tuple[Run, Run]]:
@@ -404,7 +368,8 @@ def pair_results(base: Run, ours: Run) -> list[Result]:
     )
     rows: list[tuple[str, float, float, str, str, str]] = [
         (f"create → worker pod created p{q}", ours.pct(ours.latencies, q) * 1000,
-         base.pct(base.latencies, q) * 1000, "ms", "ratio ≤ 1.5", "")
+         base.pct(base.latencies, q) * 1000, "ms",
+         {(99, 500): "≤ 3 s", (99, 1000): "≤ 10 s"}.get((q, n), ""), "")
         for q in (50, 99)
     ]  # fmt: skip
     rows += [
@@ -412,14 +377,15 @@ def pair_results(base: Run, ours: Run) -> list[Result]:
         ("create → running p50", ours.pct(ours.running_latencies, 50) * 1000,
          base.pct(base.running_latencies, 50) * 1000, "ms", "",
          "operator: status phase running; baseline: its pod running"),
-        ("API writes per job (to running)", ours.writes / n, base.writes / n, "writes", "≤ 10 per job", ""),
+        ("API writes per job (to running)", ours.writes / n, base.writes / n, "writes", "≤ 8 per job", ""),
         ("API requests per job (to running)", ours.requests / n, base.requests / n, "requests", "",
          f"operator's own metric: {ours.own_requests / n:.1f}/job (its own client over the whole process, kopf excluded)"),
         ("operator peak RSS (VmHWM)", ours.peak_rss / 2**20, base.peak_rss / 2**20, "MiB", "", ""),
-        ("operator CPU per job", ours.operator_cpu / n * 1000, base.operator_cpu / n * 1000, "ms", "",
+        ("operator CPU per job", ours.operator_cpu / n * 1000, base.operator_cpu / n * 1000, "ms", "ratio ≤ 2.5",
          "the operator process alone, create → all running and quiet"),
-        ("sandbox + load generator CPU per job", ours.sandbox_cpu / n * 1000, base.sandbox_cpu / n * 1000, "ms",
-         "", f"one process beside the operator on {os.cpu_count()} CPUs; serves every API request"),
+        ("control plane + kubelet + load generator CPU per job", ours.sandbox_cpu / n * 1000,
+         base.sandbox_cpu / n * 1000, "ms", "",
+         f"etcd, kube-apiserver, controller manager, scheduler and this process, on {os.cpu_count()} CPUs"),
     ]  # fmt: skip
     return [
         Result("operator_scale", f"{name}, N={n}", value, unit, base.operator, baseline, target,
@@ -447,7 +413,7 @@ def main() -> None:
     sizes = (10,) if args.quick else tuple(int(s) for s in args.sizes.split(","))
     pairs = run_all(sizes)
     print(f"operator scale: N single-worker TrainingJobs created at once ({CONCURRENCY} concurrent POSTs), "
-          f"sandbox API, pods not run ({os.cpu_count()} CPUs)")  # fmt: skip
+          f"real kube-apiserver, pods reported running at once ({os.cpu_count()} CPUs)")  # fmt: skip
     header = f"{'N':>5} {'':22}{'p50 ms':>9}{'p99 ms':>9}{'jobs/s':>8}{'run p50':>9}{'writes/job':>11}" \
              f"{'reqs/job':>9}{'RSS MiB':>9}{'op CPU ms/job':>14}{'sandbox CPU ms/job':>19}"  # fmt: skip
     print(header)
@@ -459,8 +425,9 @@ def main() -> None:
                   f"{r.sandbox_cpu / r.n * 1000:19.1f}{'' if r.complete else '  INCOMPLETE'}")  # fmt: skip
         base, ours = pair
         print(f"{'':6}ratio operator / minimal: p50 {ours.pct(ours.latencies, 50) / base.pct(base.latencies, 50):.2f}x, "
-              f"p99 {ours.pct(ours.latencies, 99) / base.pct(base.latencies, 99):.2f}x (target ≤ 1.5); "
-              f"writes/job {ours.writes / ours.n:.1f} (target ≤ 10)")  # fmt: skip
+              f"p99 {ours.pct(ours.latencies, 99) / base.pct(base.latencies, 99):.2f}x; "
+              f"CPU/job {ours.operator_cpu / base.operator_cpu:.2f}x (target ≤ 2.5); "
+              f"writes/job {ours.writes / ours.n:.1f} (target ≤ 8)")  # fmt: skip
     for r in pairs[-1]:
         calls = ", ".join(f"{k} {v / r.n:.2f}" for k, v in sorted(r.breakdown.items()))
         print(f"requests per job at N={r.n}, {r.operator}: {calls}")

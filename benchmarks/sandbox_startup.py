@@ -1,7 +1,11 @@
-"""Sandbox start-up to ``ready``, beside a bare kmock KubernetesEmulator started the same way, in the same run.
+"""Sandbox start-up to ``ready``, beside the bare API server (etcd + kube-apiserver to ``/readyz``), same run.
 
-Both are started as fresh processes (interpreter, imports, server bind) and timed until they print their ready
-line; the median of a few runs is printed with the ratio sandbox / baseline. The target is under 3 s.
+The sandbox is the real control plane plus our kubelet: ``ready`` means etcd, kube-apiserver, the controller
+manager and the scheduler serve, the nodes are registered and untainted and pods can be created. The baseline is
+the part no sandbox can skip: the same etcd and kube-apiserver, with the same certificates and flags, until the
+API server answers ``/readyz``. Both are fresh processes each run (interpreter and imports included); the
+median of a few runs is printed with the ratio sandbox / baseline. The target is under 10 s with cached
+binaries.
 
     python -m benchmarks.sandbox_startup [--runs 5]
 """
@@ -23,15 +27,21 @@ from benchmarks.results import Result
 REPO = Path(__file__).resolve().parents[1]
 
 BASELINE = """
-import asyncio, aiohttp.web, kmock
+import asyncio, sys
+from pathlib import Path
+from tensorone.sandbox.controlplane import ControlPlane
+from tensorone.sandbox.network import PodNetwork
+
 async def main():
-    handler = kmock.KubernetesEmulator()
-    runner = aiohttp.web.ServerRunner(aiohttp.web.Server(handler))
-    await runner.setup()
-    site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print("ready", flush=True)
-    await asyncio.Event().wait()
+    network = PodNetwork.allocate()
+    control = ControlPlane(Path(sys.argv[1]), network.gateway)
+    try:
+        await control.start(with_controllers=False)
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+    finally:
+        control.stop()
+        network.close()
 asyncio.run(main())
 """
 
@@ -64,7 +74,7 @@ def measure(runs: int) -> tuple[float, float]:
     baseline_times = []
     with tempfile.TemporaryDirectory() as tmp:
         for index in range(runs):
-            baseline_times.append(time_to_ready([sys.executable, "-c", BASELINE]))
+            baseline_times.append(time_to_ready([sys.executable, "-c", BASELINE, f"{tmp}/base-{index}"]))
             sandbox_times.append(
                 time_to_ready(
                     [
@@ -89,7 +99,7 @@ def run(quick: bool) -> list[Result]:
     sandbox, baseline = measure(runs)
     return [
         Result("sandbox_startup", f"start-up to ready, median of {runs}", sandbox, "s",
-               "bare kmock KubernetesEmulator", baseline, "< 3 s")
+               "etcd + kube-apiserver alone to /readyz", baseline, "< 10 s")
     ]  # fmt: skip
 
 
@@ -99,8 +109,8 @@ def main() -> None:
     runs = parser.parse_args().runs
     sandbox, baseline = measure(runs)
     sys.stdout.write(
-        f"sandbox start-up to ready: median {sandbox:.3f} s over {runs} runs (target < 3 s)\n"
-        f"baseline bare kmock KubernetesEmulator: median {baseline:.3f} s\n"
+        f"sandbox start-up to ready: median {sandbox:.3f} s over {runs} runs (target < 10 s)\n"
+        f"baseline etcd + kube-apiserver alone to /readyz: median {baseline:.3f} s\n"
         f"ratio sandbox / baseline: {sandbox / baseline:.2f}x\n"
     )
 

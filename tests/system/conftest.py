@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 import yaml
 
@@ -46,7 +45,7 @@ class Platform:
         self.sandbox = sandbox
         self.client = client
         self.settings = settings
-        self.kube = httpx.Client(base_url=sandbox.url, timeout=30)
+        self.kube = sandbox.http(timeout=30)
         self.operator: subprocess.Popen[bytes] | None = None
         self.operator_starts = 0
 

@@ -3,6 +3,8 @@
 These models are shared by the REST facade (what clients send), the TrainingJob spec (what is stored) and the
 trainer (what it runs). Field names are exactly the API's: ``baseModel`` and ``customCode`` in camelCase,
 everything else in snake_case, as the hosted service spells them. Defaults are filled on validation.
+Every snake_case key is also accepted in camelCase (``batchSize``), as the seed's JavaScript example writes
+them; what is stored and returned keeps the API's spelling.
 """
 
 from __future__ import annotations
@@ -11,14 +13,37 @@ import ast
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, AliasGenerator, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
 from tensorone.api.base import StrictModel
 
+# Every number of the contract has finite bounds (docs/api-notes.md lists them); these are the shared ones.
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-PositiveInt = Annotated[int, Field(ge=1)]
 LearningRate = Annotated[float, Field(ge=1e-6, le=1e-1)]
 ImageSide = Annotated[int, Field(ge=32, le=2048, multiple_of=32)]
+Epochs = Annotated[int, Field(ge=1, le=10_000)]
+BatchSize = Annotated[int, Field(ge=1, le=4096, description="Per-device batch size")]
+WeightDecay = Annotated[float, Field(ge=0.0, le=10.0)]
+StepCount = Annotated[int, Field(ge=1, le=10_000_000)]
+Patience = Annotated[
+    int, Field(ge=1, le=10_000, description="Evaluations without improvement before stopping")
+]
+ModuleName = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def _snake_or_camel(name: str) -> AliasChoices:
+    return AliasChoices(name, to_camel(name))
+
+
+class ConfigModel(StrictModel):
+    """A part of ``config``: keys in the API's snake_case or in camelCase on input; snake_case on output.
+
+    Only the validation alias changes, so the schemas (CRD, OpenAPI) and every dump keep the API's names; a key
+    given in both spellings is refused as an unknown field.
+    """
+
+    model_config = ConfigDict(alias_generator=AliasGenerator(validation_alias=_snake_or_camel))
 
 
 class Strategy(StrEnum):
@@ -45,15 +70,16 @@ class MixedPrecision(StrEnum):
     BF16 = "bf16"
 
 
-class LoraParameters(StrictModel):
+class LoraParameters(ConfigModel):
     """LoRA adapter settings; ``alpha`` defaults to twice the rank."""
 
     rank: int = Field(8, ge=1, le=1024, description="LoRA rank r")
-    alpha: float | None = Field(None, gt=0, description="LoRA alpha (default 2 x rank)")
+    alpha: float | None = Field(None, gt=0, le=16_384, description="LoRA alpha (default 2 x rank)")
     dropout: Fraction = Field(0.05, description="LoRA dropout")
-    target_modules: list[str] | None = Field(
+    target_modules: list[ModuleName] | None = Field(
         None,
         min_length=1,
+        max_length=64,
         description="Module names to adapt (default: the model family's attention projections)",
     )
 
@@ -64,53 +90,58 @@ class LoraParameters(StrictModel):
         return self
 
 
-class CommonTraining(StrictModel):
+class CommonTraining(ConfigModel):
     """Training settings every model type shares (same names and ranges everywhere)."""
 
-    epochs: PositiveInt = 3
-    batch_size: PositiveInt = Field(4, description="Per-device batch size")
+    epochs: Epochs = 3
+    batch_size: BatchSize = 4
     learning_rate: LearningRate = 2e-4
-    weight_decay: float = Field(0.0, ge=0.0)
+    weight_decay: WeightDecay = 0.0
     optimizer: OptimizerName = OptimizerName.ADAMW
     validation_split: float | None = Field(None, ge=0.0, le=0.5)
-    early_stopping_patience: int | None = Field(
-        None, ge=1, description="Evaluations without improvement before stopping"
+    early_stopping_patience: Patience | None = None
+    seed: int = Field(
+        42, ge=0, le=2**32 - 1, description="Random seed (training is deterministic for a given seed on CPU)"
     )
-    seed: int = Field(42, ge=0, description="Random seed (training is deterministic for a given seed on CPU)")
 
 
 class LlmTraining(CommonTraining):
     """Training settings of causal-LM fine-tuning."""
 
-    warmup_steps: int = Field(0, ge=0)
-    gradient_accumulation_steps: PositiveInt = 1
+    warmup_steps: int = Field(0, ge=0, le=10_000_000)
+    gradient_accumulation_steps: int = Field(1, ge=1, le=1024)
     max_seq_length: int | None = Field(None, ge=8, le=131072)
-    save_every_steps: int | None = Field(None, ge=1, description="Checkpoint interval in optimizer steps")
+    save_every_steps: StepCount | None = Field(None, description="Checkpoint interval in optimizer steps")
     lr_scheduler: SchedulerName = SchedulerName.LINEAR
 
 
 class VisionTraining(CommonTraining):
     """Training settings of YOLO detection (ultralytics' defaults)."""
 
-    epochs: PositiveInt = 100
-    batch_size: PositiveInt = 16
+    epochs: Epochs = 100
+    batch_size: BatchSize = 16
     learning_rate: LearningRate = 0.01
-    weight_decay: float = Field(0.0005, ge=0.0)
+    weight_decay: WeightDecay = 0.0005
     optimizer: OptimizerName = OptimizerName.SGD
     validation_split: float | None = Field(0.2, ge=0.0, le=0.5)
     momentum: Fraction = 0.937
-    save_every_epochs: int | None = Field(None, ge=1, description="Checkpoint interval in epochs")
+    save_every_epochs: int | None = Field(None, ge=1, le=10_000, description="Checkpoint interval in epochs")
 
 
-class Optimization(StrictModel):
-    """Numerics and memory settings; ``mixed_precision`` unset means the GPU's best (bf16, or fp16 on V100)."""
+class Optimization(ConfigModel):
+    """Numerics and memory settings; unset ones are chosen per run (precision: best; packing: where exact)."""
 
     mixed_precision: MixedPrecision | None = None
     gradient_checkpointing: bool = False
-    max_grad_norm: float = Field(1.0, gt=0.0)
+    max_grad_norm: float = Field(1.0, gt=0.0, le=1_000.0)
+    packing: bool | None = Field(
+        None,
+        description="Pack prompt/completion and chat examples into full-length rows, attention kept inside"
+        " each example; unset: wherever the model's attention keeps packed examples apart (checked at start)",
+    )
 
 
-class LlmConfig(StrictModel):
+class LlmConfig(ConfigModel):
     """``config`` of an ``llm`` job: LoRA, QLoRA or full fine-tuning of a causal language model."""
 
     base_model: str = Field(
@@ -125,7 +156,7 @@ class LlmConfig(StrictModel):
     optimization: Optimization = Field(default_factory=lambda: Optimization())
 
 
-class Augmentation(StrictModel):
+class Augmentation(ConfigModel):
     """Ultralytics augmentation settings (its defaults filled in)."""
 
     mixup: Fraction = 0.0
@@ -143,7 +174,7 @@ class Augmentation(StrictModel):
     mosaic: Fraction = 1.0
 
 
-class VisionConfig(StrictModel):
+class VisionConfig(ConfigModel):
     """``config`` of a ``vision`` job: Ultralytics YOLO object detection."""
 
     architecture: str = Field(
@@ -152,12 +183,17 @@ class VisionConfig(StrictModel):
         description="yolov8, yolov5 or yolo11 with an optional size suffix n|s|m|l|x (default n)",
     )
     weights: str | None = Field(
-        None, min_length=1, description="Start from these weights (.pt path) instead of scratch"
+        None,
+        min_length=1,
+        max_length=512,
+        description="Start from these weights (.pt path) instead of scratch",
     )
     input_size: list[ImageSide] = Field(
         default_factory=lambda: [640, 640], min_length=2, max_length=2, description="[width, height]"
     )
-    num_classes: PositiveInt | None = Field(None, description="Default: from the dataset's data.yaml")
+    num_classes: int | None = Field(
+        None, ge=1, le=10_000, description="Default: from the dataset's data.yaml"
+    )
     training: VisionTraining = Field(default_factory=lambda: VisionTraining())
     augmentation: Augmentation = Field(default_factory=lambda: Augmentation())
 
@@ -167,7 +203,7 @@ class VisionConfig(StrictModel):
         return value if value[-1] in "nsmlx" else value + "n"
 
 
-class CustomConfig(StrictModel):
+class CustomConfig(ConfigModel):
     """``config`` of a ``custom`` job: Python code defining ``train(context)``, or an image and command."""
 
     # The CRD states "customCode, or image and command" too (kept as a branch constraint by the generator).
@@ -195,7 +231,7 @@ class CustomConfig(StrictModel):
         description="Python source defining train(context)",
     )
     image: str | None = Field(None, min_length=1, max_length=512)
-    command: list[str] | None = Field(None, min_length=1)
+    command: list[Annotated[str, Field(max_length=4096)]] | None = Field(None, min_length=1, max_length=256)
     training: LlmTraining = Field(default_factory=lambda: LlmTraining())
 
     @field_validator("custom_code")

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 from pydantic import TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
 
 from tensorone.api.dataset import DatasetSpec, DatasetStatus
 from tensorone.api.openapi_schema import Schema, drop_defaults, resolve_refs, to_structural
@@ -21,6 +22,7 @@ from tensorone.api.spec import (
     DATASET_PLURAL,
     TRAINING_JOB_KIND,
     TRAINING_JOB_PLURAL,
+    TRAINING_JOB_SPEC_DESCRIPTION,
     TrainingJobSpec,
 )
 from tensorone.api.status import TrainingJobStatus
@@ -28,9 +30,9 @@ from tensorone.api.status import TrainingJobStatus
 CATEGORY = "tensorone"
 
 
-def _structural(adapter_or_model: Any, *, keep_defaults: bool) -> Schema:
+def _structural(adapter_or_model: Any, *, keep_defaults: bool, mode: JsonSchemaMode = "validation") -> Schema:
     adapter = adapter_or_model if isinstance(adapter_or_model, TypeAdapter) else TypeAdapter(adapter_or_model)
-    raw = adapter.json_schema(by_alias=True, mode="validation")
+    raw = adapter.json_schema(by_alias=True, mode=mode)
     return to_structural(resolve_refs(raw), keep_defaults=keep_defaults)
 
 
@@ -42,7 +44,8 @@ def training_job_spec_schema() -> Schema:
 
 
 def _status_schema(model: Any) -> Schema:
-    schema: Schema = drop_defaults(_structural(model, keep_defaults=False))
+    """The status as its writers serialize it: computed fields included (the API server would prune them)."""
+    schema: Schema = drop_defaults(_structural(model, keep_defaults=False, mode="serialization"))
     return schema
 
 
@@ -54,8 +57,9 @@ def _crd(
     spec: Schema,
     status: Schema,
     columns: list[dict[str, Any]],
+    spec_description: str,
 ) -> dict[str, Any]:
-    spec.pop("description", None)
+    spec["description"] = spec_description
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -99,21 +103,24 @@ def _crd(
 
 def training_job_crd() -> dict[str, Any]:
     """The TrainingJob CRD."""
+    # Numbers as people read them (the status carries the strings: printer columns cannot format numbers), and
+    # the name the job was given beside its generated one.
     columns = [
+        {"name": "Display Name", "type": "string", "jsonPath": ".spec.displayName"},
         {"name": "Status", "type": "string", "jsonPath": ".status.phase"},
         {
             "name": "Progress",
-            "type": "number",
-            "jsonPath": ".status.progress.percentage",
-            "description": "percent",
+            "type": "string",
+            "jsonPath": ".status.progress.percentDisplay",
+            "description": "percent done",
         },
-        {"name": "Loss", "type": "number", "jsonPath": ".status.metrics.currentLoss"},
+        {"name": "Loss", "type": "string", "jsonPath": ".status.metrics.lossDisplay"},
         {"name": "GPU", "type": "string", "jsonPath": ".spec.gpuType"},
         {"name": "Workers", "type": "integer", "jsonPath": ".spec.maxWorkers"},
         {
             "name": "Cost",
-            "type": "number",
-            "jsonPath": ".status.resourceUsage.cost",
+            "type": "string",
+            "jsonPath": ".status.resourceUsage.costDisplay",
             "description": "USD so far",
         },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
@@ -125,12 +132,14 @@ def training_job_crd() -> dict[str, Any]:
         spec=training_job_spec_schema(),
         status=_status_schema(TrainingJobStatus),
         columns=columns,
+        spec_description=TRAINING_JOB_SPEC_DESCRIPTION,
     )
 
 
 def dataset_crd() -> dict[str, Any]:
     """The Dataset CRD."""
     columns = [
+        {"name": "Display Name", "type": "string", "jsonPath": ".spec.displayName"},
         {"name": "Format", "type": "string", "jsonPath": ".spec.format"},
         {"name": "Source", "type": "string", "jsonPath": ".spec.source"},
         {"name": "Status", "type": "string", "jsonPath": ".status.phase"},
@@ -143,6 +152,7 @@ def dataset_crd() -> dict[str, Any]:
         spec=_structural(DatasetSpec, keep_defaults=True),
         status=_status_schema(DatasetStatus),
         columns=columns,
+        spec_description=DatasetSpec.__doc__ or "",
     )
 
 

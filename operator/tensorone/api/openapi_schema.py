@@ -14,7 +14,7 @@ from typing import Any
 
 Schema = dict[str, Any]
 
-_DROPPED_KEYS = frozenset({"title", "discriminator", "examples", "additionalProperties", "$defs"})
+_DROPPED_KEYS = frozenset({"title", "discriminator", "examples", "additionalProperties", "$defs", "readOnly"})
 _LEAF_IGNORED_IN_COMPARISON = frozenset({"default", "description"})
 
 
@@ -73,6 +73,13 @@ def to_structural(node: Schema, *, keep_defaults: bool = True) -> Schema:
             out[key] = value
     if "properties" in out:
         out.setdefault("type", "object")
+        # Computed fields (serialization schemas mark them readOnly and required) are written by every model
+        # that serializes, but a client patching the object without the models need not send them.
+        computed = {k for k, v in node["properties"].items() if isinstance(v, dict) and v.get("readOnly")}
+        if computed and "required" in out:
+            out["required"] = [k for k in out["required"] if k not in computed]
+            if not out["required"]:
+                del out["required"]
     if "enum" in out and "type" not in out:
         out["type"] = "string"
     return out

@@ -2,7 +2,7 @@
 
 The operator (trusted) owns phase, conditions, timestamps, attempts, allocation, estimates, usage and cost.
 The trainer's rank 0 (untrusted user code may run beside it) writes only ``progress``, ``metrics``,
-``checkpoints``, ``history``, ``artifacts`` and ``lastReportTime`` (see ``TRAINER_STATUS_FIELDS``). Cost is never computed
+``optimizations``, ``checkpoints``, ``history``, ``artifacts`` and ``lastReportTime`` (see ``TRAINER_STATUS_FIELDS``). Cost is never computed
 from what the trainer reports.
 """
 
@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from tensorone.api.base import OpenCamelModel
+from tensorone.api.display import loss_text, money_text, percent_text
 
 
 class JobPhase(StrEnum):
@@ -67,6 +68,11 @@ class Progress(OpenCamelModel):
     elapsed_time: float = Field(0.0, ge=0.0, description="Seconds of training so far")
     remaining_time: float | None = Field(None, ge=0.0, description="Seconds left, from measured step times")
 
+    @computed_field(description='percentage as a whole percent, e.g. "42%" (PROGRESS column of kubectl get)')  # type: ignore[prop-decorator]
+    @property
+    def percent_display(self) -> str:
+        return percent_text(self.percentage)
+
 
 class Metrics(OpenCamelModel):
     current_loss: float | None = None
@@ -78,6 +84,22 @@ class Metrics(OpenCamelModel):
     memory_usage: str | None = Field(None, description='Peak memory, e.g. "38.2GB"')
     map50: float | None = Field(None, alias="mAP50")
     map50_95: float | None = Field(None, alias="mAP50_95")
+
+    @computed_field(description="currentLoss to 4 significant digits (LOSS column of kubectl get)")  # type: ignore[prop-decorator]
+    @property
+    def loss_display(self) -> str | None:
+        return None if self.current_loss is None else loss_text(self.current_loss)
+
+
+class Optimizations(OpenCamelModel):
+    """What the trainer chose for this run's speed (each from the model, the GPU, the data and the config)."""
+
+    packing: bool = Field(description="Examples packed into full-length rows, attention kept inside each")
+    attention: str = Field(max_length=64, description='Attention implementation, e.g. "sdpa"')
+    mixed_precision: str = Field(max_length=16, description='"no", "fp16" or "bf16"')
+    fused_optimizer: bool = Field(description="Fused optimizer kernel (CUDA only)")
+    pinned_memory: bool = Field(description="Batches copied to the GPU from pinned host memory")
+    gradient_checkpointing: bool = False
 
 
 class CheckpointInfo(OpenCamelModel):
@@ -114,6 +136,9 @@ class MetricPoint(OpenCamelModel):
     eval_loss: float | None = None
     learning_rate: float | None = None
     throughput: float | None = Field(None, ge=0.0)
+    # A detection model's validation mAP, on the evaluation points of vision jobs.
+    map50: float | None = Field(None, ge=0.0, le=1.0, alias="mAP50")
+    map50_95: float | None = Field(None, ge=0.0, le=1.0, alias="mAP50_95")
     time: datetime
 
 
@@ -133,6 +158,11 @@ class ResourceUsage(OpenCamelModel):
         None, ge=0.0, le=1.0, description="Share of GPU time spent in training steps"
     )
     accrued_until: datetime | None = Field(None, description="Usage is counted up to this instant")
+
+    @computed_field(description='cost in dollars to the cent, e.g. "$1.25" (COST column of kubectl get)')  # type: ignore[prop-decorator]
+    @property
+    def cost_display(self) -> str:
+        return money_text(self.cost)
 
 
 class EstimatedCost(OpenCamelModel):
@@ -171,6 +201,7 @@ class TrainingJobStatus(OpenCamelModel):
     # Written by the trainer (rank 0):
     progress: Progress | None = None
     metrics: Metrics | None = None
+    optimizations: Optimizations | None = None
     checkpoints: list[CheckpointInfo] = Field(default_factory=list)
     history: list[MetricPoint] = Field(default_factory=list, max_length=2000)
     artifacts: list[Artifact] = Field(default_factory=list, max_length=32)
@@ -178,5 +209,5 @@ class TrainingJobStatus(OpenCamelModel):
 
 
 TRAINER_STATUS_FIELDS = frozenset(
-    {"progress", "metrics", "checkpoints", "history", "artifacts", "lastReportTime"}
+    {"progress", "metrics", "optimizations", "checkpoints", "history", "artifacts", "lastReportTime"}
 )

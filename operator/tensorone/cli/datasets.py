@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tensorone.cli.jobs import ApiKey, BaseUrl, Output, OutputOption, _age, api_client, emit
+from tensorone.cli.common import ApiKey, BaseUrl, Output, OutputOption, age, api_client, emit
 from tensorone.sdk.models import Dataset
 
 app = typer.Typer(help="Datasets: create (register), list, get, delete.", no_args_is_help=True)
@@ -18,7 +18,7 @@ def datasets_table(datasets: list[Dataset]) -> Table:
     for column in ("ID", "NAME", "FORMAT", "SOURCE", "STATUS", "AGE"):
         table.add_column(column)
     for d in datasets:
-        table.add_row(d.id, d.name, d.format, d.source, d.status or "-", _age(d.created_at))
+        table.add_row(d.id, d.name, d.format, d.source, d.status or "-", age(d.created_at))
     return table
 
 

@@ -1,138 +1,45 @@
-"""``tensorone jobs …``: submit, list, inspect, watch, stop, resume, follow logs and delete training jobs.
+"""``tensorone jobs …``: submit, list, inspect, watch, stop, resume, follow logs and delete training jobs, and
+read their events, metric history and checkpoints.
 
-Exit codes scripts can rely on: 0 success; 1 other API error (and ``watch``: the job failed); 2 invalid input
-(``CONFIGURATION_ERROR`` or usage); 3 not found; 4 unauthorized; 5 refused in this state (``INVALID_STATE``,
-``INSUFFICIENT_RESOURCES``); 6 rate limited or over quota; 7 API unreachable; 8 (``watch``) the job was stopped
-or cancelled.
+Every command that takes a JOB accepts its id, its Kubernetes name or its name (see ``tensorone.cli.lookup``).
+Exit codes: see ``tensorone.cli.common``.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from enum import StrEnum
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
-from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
+from rich.live import Live
 
-from tensorone.cli.progress import follow_job, loss_text
-from tensorone.sdk.client import TensorOneClient
-from tensorone.sdk.errors import TensorOneError
-from tensorone.sdk.models import TrainingJob
+from tensorone.cli.common import (
+    EXIT_FAILED,
+    EXIT_STOPPED,
+    ApiKey,
+    BaseUrl,
+    Output,
+    OutputOption,
+    api_client,
+    console,
+    emit,
+    err_console,
+)
+from tensorone.cli.lookup import resolve_job_id
+from tensorone.cli.progress import follow_job
+from tensorone.cli.tables import checkpoints_table, events_table, job_table, jobs_table, metrics_table
+from tensorone.sdk.models import JobList, JobSummary
 
 app = typer.Typer(
-    help="Training jobs: create, list, get, watch, stop, resume, logs, delete.", no_args_is_help=True
+    help="Training jobs: create, list, get, watch, stop, resume, logs, events, metrics, checkpoints, delete.",
+    no_args_is_help=True,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-EXIT_CODES = {
-    "CONFIGURATION_ERROR": 2,
-    "NOT_FOUND": 3,
-    "JOB_NOT_FOUND": 3,
-    "DATASET_NOT_FOUND": 3,
-    "CHECKPOINT_NOT_FOUND": 3,
-    "UNAUTHORIZED": 4,
-    "INVALID_STATE": 5,
-    "INSUFFICIENT_RESOURCES": 5,
-    "RATE_LIMITED": 6,
-    "QUOTA_EXCEEDED": 6,
-    "CONNECTION_ERROR": 7,
-}
-EXIT_FAILED, EXIT_STOPPED = 1, 8
-
-
-class Output(StrEnum):
-    TABLE = "table"
-    JSON = "json"
-    YAML = "yaml"
-
-
-ApiKey = Annotated[str | None, typer.Option("--api-key", envvar="TENSORONE_API_KEY", help="API key")]
-BaseUrl = Annotated[str | None, typer.Option("--base-url", envvar="TENSORONE_BASE_URL", help="API URL")]
-OutputOption = Annotated[Output, typer.Option("--output", "-o", help="table, json or yaml")]
-
-
-@contextmanager
-def api_client(api_key: str | None, base_url: str | None) -> Iterator[TensorOneClient]:
-    """A client whose API errors end the command with the documented exit code and a one-line message."""
-    try:
-        with TensorOneClient(api_key=api_key, base_url=base_url) as client:
-            yield client
-    except TensorOneError as e:
-        field = e.details.get("field")
-        where = f" ({field}: {e.details.get('reason')})" if field else ""
-        err_console.print(f"[red]error[/red] {e.error}: {e.message}{where}", highlight=False)
-        raise typer.Exit(EXIT_CODES.get(e.error, 1)) from e
-
-
-def emit(
-    data: BaseModel | list[Any] | dict[str, Any], output: Output, table: Callable[[], Table] | None
-) -> None:
-    """Print ``data`` as JSON/YAML (wire names) or as a table."""
-    if isinstance(data, BaseModel):
-        plain: Any = data.model_dump(mode="json", by_alias=True)
-    elif isinstance(data, list):
-        plain = [d.model_dump(mode="json", by_alias=True) if isinstance(d, BaseModel) else d for d in data]
-    else:
-        plain = data
-    if output == Output.JSON or (output == Output.TABLE and table is None):
-        typer.echo(json.dumps(plain, indent=2))
-    elif output == Output.YAML:
-        typer.echo(yaml.safe_dump(plain, sort_keys=False).rstrip())
-    else:
-        assert table is not None
-        console.print(table())
-
-
-def _age(moment: datetime | None) -> str:
-    if moment is None:
-        return "-"
-    seconds = int((datetime.now(UTC) - moment).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{max(seconds, 0)}s"
-
-
-def jobs_table(jobs: list[TrainingJob]) -> Table:
-    table = Table(box=None, header_style="bold")
-    for column in ("ID", "NAME", "STATUS", "TYPE", "PROGRESS", "LOSS", "AGE"):
-        table.add_column(column)
-    for job in jobs:
-        table.add_row(
-            job.id, job.name, job.status, job.model_type, f"{job.progress.percentage:.1f}%", loss_text(job),
-            _age(job.created_at),
-        )  # fmt: skip
-    return table
-
-
-def job_table(job: TrainingJob) -> Table:
-    table = Table(box=None, show_header=False)
-    table.add_column(style="bold")
-    table.add_column()
-    cost = job.resource_usage.cost if job.resource_usage else 0.0
-    rows = [
-        ("ID", job.id), ("Name", job.name), ("Status", job.status), ("Model type", job.model_type),
-        ("Dataset", job.dataset_id or "-"),
-        ("Progress", f"{job.progress.percentage:.1f}% (epoch {job.progress.current_epoch}/"
-                     f"{job.progress.total_epochs}, step {job.progress.current_step}/{job.progress.total_steps})"),
-        ("Loss", loss_text(job)), ("Throughput", job.metrics.throughput or "-"), ("Cost so far", f"${cost:.2f}"),
-        ("Checkpoints", ", ".join(c.id for c in job.checkpoints) or "-"), ("Created", str(job.created_at)),
-    ]  # fmt: skip
-    if job.error is not None:
-        rows.append(("Error", f"{job.error.reason}: {job.error.message}"))
-    for key, value in rows:
-        table.add_row(key, value)
-    return table
+JobRef = Annotated[str, typer.Argument(metavar="JOB", help="Job id, Kubernetes name or name")]
 
 
 def _load(path: Path) -> Any:
@@ -165,31 +72,69 @@ def list_jobs(
     offset: int = 0,
     sort: str = "created_at",
     order: str = "desc",
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Keep the table up to date until Ctrl-C")
+    ] = False,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between refreshes with --watch")] = 2.0,
     output: OutputOption = Output.TABLE,
     api_key: ApiKey = None,
     base_url: BaseUrl = None,
 ) -> None:
-    """List jobs (newest first)."""
+    """List jobs (newest first); with --watch, a table that refreshes until Ctrl-C."""
+    if watch and output != Output.TABLE:
+        err_console.print("[red]error[/red] --watch shows a table; leave out --output", highlight=False)
+        raise typer.Exit(2)
     with api_client(api_key, base_url) as client:
-        page = client.training.jobs.list(
-            status=status, model_type=model_type, limit=limit, offset=offset, sort=sort, order=order
-        )
-        emit(page, output, lambda: jobs_table(page.jobs))
+
+        def fetch() -> JobList:
+            return client.training.jobs.list(
+                status=status, model_type=model_type, limit=limit, offset=offset, sort=sort, order=order
+            )
+
+        if not watch:
+            page = fetch()
+            emit(page, output, lambda: jobs_table(page.jobs))
+            return
+        try:
+            _watch_table(lambda: fetch().jobs, interval)
+        except KeyboardInterrupt:
+            return
+
+
+def _watch_table(fetch: Callable[[], list[JobSummary]], interval: float) -> None:
+    """Redraw the table in place on a terminal; elsewhere print it again whenever a job changed (like
+    ``kubectl get -w``), ignoring the AGE column."""
+    jobs = fetch()
+    if console.is_terminal:
+        with Live(jobs_table(jobs), console=console, auto_refresh=False) as live:
+            while True:
+                time.sleep(interval)
+                live.update(jobs_table(fetch()), refresh=True)
+    seen: object = None
+    while True:
+        state = [(j.id, j.name, j.status, j.progress.percentage, j.metrics.current_loss) for j in jobs]
+        if state != seen:
+            console.print(jobs_table(jobs))
+            console.file.flush()
+            seen = state
+        time.sleep(interval)
+        jobs = fetch()
 
 
 @app.command("get")
 def get(
-    job_id: str, output: OutputOption = Output.TABLE, api_key: ApiKey = None, base_url: BaseUrl = None
+    job_ref: JobRef, output: OutputOption = Output.TABLE, api_key: ApiKey = None, base_url: BaseUrl = None
 ) -> None:
     """Show one job."""
     with api_client(api_key, base_url) as client:
+        job_id = resolve_job_id(client, job_ref)
         job = client.training.jobs.get(job_id)
         emit(job, output, lambda: job_table(job))
 
 
 @app.command("stop")
 def stop(
-    job_id: str,
+    job_ref: JobRef,
     no_checkpoint: Annotated[bool, typer.Option("--no-checkpoint", help="Stop without a checkpoint")] = False,
     reason: Annotated[str | None, typer.Option(help="Why (kept on the job)")] = None,
     output: OutputOption = Output.TABLE,
@@ -198,6 +143,7 @@ def stop(
 ) -> None:
     """Stop a job (workers checkpoint first unless --no-checkpoint)."""
     with api_client(api_key, base_url) as client:
+        job_id = resolve_job_id(client, job_ref)
         job = client.training.jobs.stop(job_id, save_checkpoint=not no_checkpoint, reason=reason)
         emit(job, output, lambda: job_table(job)) if output != Output.TABLE else typer.echo(
             f"{job.id} {job.status}"
@@ -206,7 +152,7 @@ def stop(
 
 @app.command("resume")
 def resume(
-    job_id: str,
+    job_ref: JobRef,
     checkpoint: Annotated[
         str | None, typer.Option("--checkpoint", help="Checkpoint id (default: latest)")
     ] = None,
@@ -216,6 +162,7 @@ def resume(
 ) -> None:
     """Resume a stopped job from a checkpoint."""
     with api_client(api_key, base_url) as client:
+        job_id = resolve_job_id(client, job_ref)
         job = client.training.jobs.resume(job_id, checkpoint_id=checkpoint)
         emit(job, output, lambda: job_table(job)) if output != Output.TABLE else typer.echo(
             f"{job.id} {job.status}"
@@ -224,20 +171,21 @@ def resume(
 
 @app.command("delete")
 def delete(
-    job_id: str,
+    job_ref: JobRef,
     purge_checkpoints: Annotated[bool, typer.Option("--purge-checkpoints")] = False,
     api_key: ApiKey = None,
     base_url: BaseUrl = None,
 ) -> None:
     """Delete a job (cancelling it if it runs); checkpoints are kept unless --purge-checkpoints."""
     with api_client(api_key, base_url) as client:
+        job_id = resolve_job_id(client, job_ref)
         client.training.jobs.delete(job_id, purge_checkpoints=purge_checkpoints)
         typer.echo(f"{job_id} deleted")
 
 
 @app.command("logs")
 def logs(
-    job_id: str,
+    job_ref: JobRef,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming")] = False,
     worker: Annotated[int, typer.Option(help="Worker index")] = 0,
     tail: Annotated[int | None, typer.Option(help="Only the last N lines")] = None,
@@ -249,6 +197,7 @@ def logs(
 ) -> None:
     """Print a worker's log (of a finished job: every attempt's, unless --attempt picks one)."""
     with api_client(api_key, base_url) as client:
+        job_id = resolve_job_id(client, job_ref)
         if follow:
             for chunk in client.training.jobs.follow_logs(job_id, worker=worker, tail=tail):
                 sys.stdout.write(chunk)
@@ -259,18 +208,51 @@ def logs(
 
 @app.command("watch")
 def watch(
-    job_id: str,
+    job_ref: JobRef,
     interval: Annotated[float, typer.Option(help="Seconds between polls")] = 2.0,
     api_key: ApiKey = None,
     base_url: BaseUrl = None,
 ) -> None:
-    """Follow a job until it finishes: a live bar with loss, throughput, ETA and cost (plain lines without a
-    terminal). Exit 0 completed, 1 failed, 8 stopped/cancelled."""
+    """Follow a job until it finishes: live progress, loss, throughput, ETA and cost.
+
+    Exit 0 completed; 1 failed (its reason and message are printed); 8 stopped or cancelled.
+    """
     with api_client(api_key, base_url) as client:
+        job_id = resolve_job_id(client, job_ref)
         final = follow_job(client, job_id, console, interval=interval)
         if final.status == "failed":
-            if final.error is not None:  # why, in the trainer's or the operator's words
-                typer.echo(f"failed ({final.error.reason}): {final.error.message}", err=True)
+            why = f"{final.error.reason}: {final.error.message}" if final.error else "(no reason recorded)"
+            err_console.print(f"[red]job failed[/red] {why}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_FAILED)
         if final.status in ("stopped", "cancelled"):
             raise typer.Exit(EXIT_STOPPED)
+
+
+@app.command("events")
+def events(
+    job_ref: JobRef, output: OutputOption = Output.TABLE, api_key: ApiKey = None, base_url: BaseUrl = None
+) -> None:
+    """The job's Kubernetes events (admission, scheduling, workers, retries, failures), oldest first."""
+    with api_client(api_key, base_url) as client:
+        items = client.training.jobs.events(resolve_job_id(client, job_ref))
+        emit({"events": items}, output, lambda: events_table(items))
+
+
+@app.command("metrics")
+def metrics(
+    job_ref: JobRef, output: OutputOption = Output.TABLE, api_key: ApiKey = None, base_url: BaseUrl = None
+) -> None:
+    """The job's metric history: one row per logged optimizer step, across every attempt."""
+    with api_client(api_key, base_url) as client:
+        points = client.training.jobs.metrics(resolve_job_id(client, job_ref))
+        emit({"points": points}, output, lambda: metrics_table(points))
+
+
+@app.command("checkpoints")
+def checkpoints(
+    job_ref: JobRef, output: OutputOption = Output.TABLE, api_key: ApiKey = None, base_url: BaseUrl = None
+) -> None:
+    """The job's checkpoints (ids for `jobs resume --checkpoint`)."""
+    with api_client(api_key, base_url) as client:
+        items = client.training.jobs.checkpoints(resolve_job_id(client, job_ref))
+        emit({"checkpoints": items}, output, lambda: checkpoints_table(items))

@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Annotated
 
+import kopf
 import typer
 import uvloop
 
 from tensorone.controller import run
 from tensorone.controller.settings import SettingsError, load_settings
+
+logger = logging.getLogger("tensorone.operator")
+
+
+def configure_json_logging(level: str) -> None:
+    """One JSON object per line on stderr, for log shippers: kopf's own JSON format (python-json-logger, with the
+    Kubernetes object a handler logs about under ``object``), at ``level``; warnings and uncaught exceptions of
+    threads go through the same handler, so no line of the operator's log is anything but JSON."""
+    level = level.upper()
+    kopf.configure(debug=level == "DEBUG", log_format=kopf.LogFormat.JSON)
+    logging.getLogger().setLevel(level)
+    logging.captureWarnings(True)
+
+    def log_thread_crash(args: threading.ExceptHookArgs) -> None:
+        thread = args.thread.name if args.thread else "?"
+        logger.critical("uncaught exception in thread %s", thread, exc_info=args.exc_value)
+
+    threading.excepthook = log_thread_crash
 
 
 def operator_command(
@@ -31,24 +51,25 @@ def operator_command(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING, ERROR")] = "INFO",
 ) -> None:
     """Run the operator: admit TrainingJobs, run their workers, keep their status, usage and cost."""
-    logging.basicConfig(
-        level=log_level.upper(),
-        format='{"time": "%(asctime)s", "level": "%(levelname)s", "logger": "%(name)s", "message": %(message)r}',
-    )
+    configure_json_logging(log_level)
     try:
         settings = load_settings(config)
     except SettingsError as e:
-        typer.echo(f"error: {e}", err=True)
+        logger.error("invalid operator settings: %s", e)
         raise typer.Exit(2) from e
     # uvloop, as kopf's own CLI uses when it is installed: the operator spends much of its time in the event loop
     # and in socket I/O (watch streams, one request per child), both cheaper on libuv.
-    uvloop.run(
-        run(
-            settings,
-            namespace=namespace,
-            kubeconfig=kubeconfig,
-            metrics_port=metrics_port,
-            liveness_port=liveness_port,
-            peering=peering,
+    try:
+        uvloop.run(
+            run(
+                settings,
+                namespace=namespace,
+                kubeconfig=kubeconfig,
+                metrics_port=metrics_port,
+                liveness_port=liveness_port,
+                peering=peering,
+            )
         )
-    )
+    except Exception:
+        logger.critical("the operator stopped on an unexpected error", exc_info=True)
+        raise typer.Exit(1) from None

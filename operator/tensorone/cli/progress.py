@@ -11,10 +11,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
 from tensorone.sdk.client import TensorOneClient
-from tensorone.sdk.models import TrainingJob
+from tensorone.sdk.models import JobSummary, TrainingJob
 
 
-def loss_text(job: TrainingJob) -> str:
+def loss_text(job: JobSummary) -> str:
     loss = job.metrics.current_loss
     return f"{loss:.4f}" if loss is not None else "-"
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -14,8 +15,31 @@ from typing import Annotated
 import typer
 
 sandbox_app = typer.Typer(
-    name="sandbox", help="A local Kubernetes stand-in (API server, GPU nodes, pods).", no_args_is_help=True
+    name="sandbox",
+    help="The platform on one machine: a real Kubernetes control plane, GPU nodes run by our kubelet.",
+    no_args_is_help=True,
 )
+
+
+def exports_text(kubeconfig: Path, directory: Path, facade_url: str | None) -> str:
+    """What a person pastes into another shell to use this sandbox with kubectl, the CLI and the SDK."""
+    lines = [
+        "",
+        "To use it from another shell:",
+        f"  export KUBECONFIG={shlex.quote(str(kubeconfig.resolve()))}",
+    ]
+    if facade_url:
+        key_file = shlex.quote(str((directory / "api-key").resolve()))
+        lines += [
+            f"  export TENSORONE_BASE_URL={facade_url}",
+            f"  export TENSORONE_API_KEY=$(cat {key_file})",
+            f"then `tensorone jobs list`, `kubectl get trainingjobs`, API docs at {facade_url}/docs.",
+        ]
+    else:
+        lines.append("then `kubectl get nodes`.")
+    lines.append(f"Stop it with Ctrl-C or `tensorone sandbox down --dir {shlex.quote(str(directory))}`.")
+    return "\n".join(lines)
+
 
 DirOption = Annotated[Path, typer.Option("--dir", help="Sandbox directory (kubeconfig, pod folders, logs).")]
 
@@ -28,27 +52,40 @@ async def _serve(
     with_facade: bool,
     operator_config: Path | None = None,
 ) -> None:
+    from tensorone.api.accounts import SANDBOX_ACCOUNT, account_namespace
+    from tensorone.facade.dashboard import UI_PREFIX
     from tensorone.sandbox.components import ComponentError, Components, install_product_crds
+    from tensorone.sandbox.controlplane import ControlPlaneError
+    from tensorone.sandbox.network import NetworkError
     from tensorone.sandbox.runtime import Sandbox
 
-    sandbox = Sandbox(directory, port=port, gpus=gpus)
-    await sandbox.start()
+    # kubectl with DIR/kubeconfig shows the jobs the CLI and REST API of the sandbox's account create.
+    namespace = account_namespace(SANDBOX_ACCOUNT) if with_facade else "default"
+    sandbox = Sandbox(directory, port=port, gpus=gpus, kubeconfig_namespace=namespace)
     components = Components(sandbox)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        await sandbox.start()
         if with_operator or with_facade:
-            install_product_crds(sandbox)
+            assert sandbox.admin is not None
+            await install_product_crds(sandbox.admin)
+            await components.install_identities()
         if with_operator:
             await components.start_operator(operator_config)
         if with_facade:
             await components.start_facade()
-        extra = f" api={components.facade_url}" if components.facade_url else ""
-        typer.echo(f"ready {sandbox.url} kubeconfig={sandbox.kubeconfig_path}{extra}")
-        await stop.wait()
-    except ComponentError as exc:
+        extra = (
+            f" api={components.facade_url} ui={components.facade_url}{UI_PREFIX}"
+            if components.facade_url
+            else ""
+        )
+        typer.echo(f"ready {sandbox.url} kubeconfig={sandbox.kubeconfig_path}{extra}", err=False)
+        typer.echo(exports_text(sandbox.kubeconfig_path, directory, components.facade_url))
+        await components.supervise(stop)
+    except (ComponentError, ControlPlaneError, NetworkError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     finally:

@@ -14,6 +14,7 @@ class Reason(StrEnum):
     DATASET_NOT_FOUND = "DatasetNotFound"
     WAITING_FOR_DATASET = "WaitingForDataset"
     CHECKING_DATA = "CheckingData"
+    INVALID_DATASET = "InvalidDataset"
     INSUFFICIENT_RESOURCES = "InsufficientResources"
     CHECKPOINT_NOT_FOUND = "CheckpointNotFound"
     WORKERS_CREATED = "WorkersCreated"

@@ -270,13 +270,17 @@ class Engine:
 
     async def _judge(self, meta: ObjectMeta, job: TrainingJobResource) -> DatasetResource | Refusal:
         """Admission's verdict: the job's dataset when admitted, else why not."""
-        raw_dataset = await self._find_dataset(meta.namespace, job.spec.dataset_ref.name)
+        name = job.spec.dataset_ref.name
+        raw_dataset = await self._find_dataset(meta.namespace, name)
         dataset: DatasetResource | None = None
         if raw_dataset is not None:
             try:
                 dataset = DatasetResource.from_k8s(raw_dataset)
-            except ConfigurationError:
-                dataset = None
+            except ConfigurationError as e:
+                # A Dataset the CRD let in but the model refuses (a source outside the data volume, made before
+                # the CRD carried the rule): no worker may read it.
+                message = f"Dataset {name!r} {e.field}: {e.reason}"
+                return Refusal(Reason.INVALID_DATASET, message, "spec.datasetRef.name")
         refusal = check_admission(job.spec, dataset, await self._node_offers(fresh=False), self.catalog)
         if refusal is not None and refusal.reason == Reason.INSUFFICIENT_RESOURCES:
             # The cached offer may be out of date: refuse only on what the nodes offer now.
@@ -503,9 +507,13 @@ class Engine:
         if ctx is None:
             return None
         if ctx.uid not in self._support_ready:
-            # All before the pods: a pod naming a missing ServiceAccount is refused by admission. Among themselves
-            # the order does not matter (a RoleBinding may name a Role or account that comes a moment later).
-            await asyncio.gather(*(self.client.create(m) for m in build_support_objects(ctx)))
+            # All before the pods: a pod naming a missing ServiceAccount is refused by admission. Roles come first:
+            # kube-apiserver's RBAC escalation check reads the Role a new RoleBinding names, and refuses the
+            # binding (404) while the Role does not exist yet; the rest in any order.
+            support = build_support_objects(ctx)
+            roles = [m for m in support if m["kind"] == "Role"]
+            await asyncio.gather(*(self.client.create(m) for m in roles))
+            await asyncio.gather(*(self.client.create(m) for m in support if m["kind"] != "Role"))
             self._support_ready.add(ctx.uid)
         expected = self._pods_expected(ctx.uid, pods)
         present = {p.index for p in pods if p.attempt == status.attempts}

@@ -1,26 +1,11 @@
-"""Response shapes the contract leaves to the facade (API.md "also expected by users"); the rest are in
-``tensorone.api.rest``."""
+"""Response shapes of the facade's own service routes; the v2 API's shapes (jobs, datasets, checkpoints,
+events) live in ``tensorone.api.rest``, where the SDK reads them too."""
 
 from __future__ import annotations
 
-from tensorone.api.rest import CheckpointOut, ResponseModel, Timestamp
+from tensorone.api.rest import CheckpointListResponse, EventListResponse, EventOut, ResponseModel
 
-
-class CheckpointListResponse(ResponseModel):
-    checkpoints: list[CheckpointOut]
-
-
-class EventOut(ResponseModel):
-    type: str
-    reason: str
-    message: str
-    object: str
-    count: int = 1
-    time: Timestamp | None = None
-
-
-class EventListResponse(ResponseModel):
-    events: list[EventOut]
+__all__ = ["CheckpointListResponse", "EventListResponse", "EventOut", "HealthResponse"]
 
 
 class HealthResponse(ResponseModel):

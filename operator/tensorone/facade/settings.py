@@ -7,9 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tensorone.api.accounts import ACCOUNT_NAMESPACE_TEMPLATE, account_namespace
 from tensorone.api.names import ACCOUNT_LABEL, API_KEY_LABEL, MANAGED_BY_LABEL
 from tensorone.api.names import FACADE_MANAGED_BY as MANAGED_BY
 
+# The labels are the platform's shared names (tensorone.api.names), re-exported for the facade's modules.
 __all__ = ["ACCOUNT_LABEL", "API_KEY_LABEL", "ENV_PREFIX", "MANAGED_BY", "MANAGED_BY_LABEL", "Settings"]
 
 ENV_PREFIX = "TENSORONE_FACADE_"
@@ -24,12 +26,20 @@ class Settings(BaseModel):
         None, description="kubeconfig path; None = in-cluster, then ~/.kube/config"
     )
     keys_namespace: str = Field("tensorone-system", description="Namespace of the API-key Secrets")
-    namespace_template: str = Field("tensorone-{account}", description="Namespace of an account")
+    namespace_template: str = Field(ACCOUNT_NAMESPACE_TEMPLATE, description="Namespace of an account")
     catalog_path: str | None = Field(
         None, description="GPU catalog YAML (default: TENSORONE_CONFIG / packaged)"
     )
     rate_limit_per_second: float = Field(50.0, gt=0, description="Sustained requests/s per API key")
     rate_limit_burst: int = Field(100, ge=1, description="Requests a key may burst above the sustained rate")
+    client_rate_limit_per_second: float = Field(
+        200.0, gt=0, description="Sustained requests/s per client address, counted before authentication"
+    )
+    client_rate_limit_burst: int = Field(400, ge=1, description="Requests a client address may burst")
+    auth_failure_rate_per_second: float = Field(
+        5.0, gt=0, description="Sustained failed authentications/s per client address before 429"
+    )
+    auth_failure_burst: int = Field(50, ge=1, description="Failed authentications a client may burst")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted")
     max_active_jobs: int = Field(20, ge=1, description="Unfinished jobs an account may have at once")
     max_active_gpus: int = Field(
@@ -54,4 +64,4 @@ class Settings(BaseModel):
 
     def namespace_of(self, account: str) -> str:
         """The namespace holding ``account``'s jobs and datasets."""
-        return self.namespace_template.format(account=account)
+        return account_namespace(account, self.namespace_template)

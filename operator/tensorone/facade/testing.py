@@ -27,15 +27,26 @@ from tensorone.facade.settings import Settings
 CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", namespaced=False)
 
 
-async def install_crds(kube: KubeClient) -> None:
-    """Create the TrainingJob and Dataset CRDs unless they exist."""
-    for crd in (training_job_crd(), dataset_crd()):
+async def install_crds(kube: KubeClient, timeout: float = 30) -> None:
+    """Create the TrainingJob and Dataset CRDs unless they exist, and wait until the server serves them."""
+    crds = (training_job_crd(), dataset_crd())
+    for crd in crds:
         try:
             await kube.create(CRDS, None, crd)
         except KubeError as e:
             if e.status != 409:
                 raise
-    await kube.aclose()
+    deadline = time.monotonic() + timeout
+    for crd in crds:
+        while not _established(await kube.get(CRDS, None, crd["metadata"]["name"])):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"CRD {crd['metadata']['name']} not established after {timeout:.0f} s")
+            await asyncio.sleep(0.1)
+
+
+def _established(crd: dict[str, Any]) -> bool:
+    conditions = (crd.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
 
 def bootstrap_key(kubeconfig: str | None, account: str, settings: Settings | None = None) -> str:
@@ -75,7 +86,11 @@ def running_facade(kubeconfig: str, **settings: Any) -> Iterator[RunningFacade]:
     config = Settings.from_env(kubeconfig=kubeconfig, **settings)
 
     async def prepare() -> None:
-        await install_crds(KubeClient(Connection.discover(kubeconfig)))
+        kube = KubeClient(Connection.discover(kubeconfig))
+        try:
+            await install_crds(kube)
+        finally:
+            await kube.aclose()
 
     asyncio.run(prepare())
     port = free_port()

@@ -9,15 +9,17 @@ from typing import Any
 
 from tensorone.api.resources import TrainingJobResource
 from tensorone.api.status import RESUMABLE_PHASES, JobPhase
-from tensorone.api.translate import rest_status
 
 ACTIVE_PHASES = frozenset({JobPhase.QUEUED, JobPhase.PENDING, JobPhase.RUNNING})
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def effective_status(job: TrainingJobResource) -> str:
-    """The status a user sees: the operator's phase, or the one a facade write has just asked for. The resource's
-    ``queued`` (not yet admitted) reads ``pending``: the REST job object never says ``queued`` (API.md)."""
+    """The status a user sees: the operator's phase, or the one a facade write has just asked for.
+
+    A job not admitted yet (phase ``queued``, kept for kubectl) reads ``pending``, as API.md says: clients poll
+    ``while status in ("pending", "running")`` straight after create or resume.
+    """
     phase = job.status.phase or JobPhase.QUEUED
     if job.spec.suspend and phase in ACTIVE_PHASES:
         return str(JobPhase.STOPPING)
@@ -25,7 +27,7 @@ def effective_status(job: TrainingJobResource) -> str:
     spec_unseen = generation is not None and (observed is None or generation > observed)
     if not job.spec.suspend and job.spec.resume_from and phase in RESUMABLE_PHASES and spec_unseen:
         return str(JobPhase.PENDING)
-    return rest_status(phase)
+    return str(JobPhase.PENDING if phase == JobPhase.QUEUED else phase)
 
 
 def updated_at(job: TrainingJobResource) -> datetime:

@@ -1,9 +1,12 @@
-"""Starting the product's own components (operator, REST facade) against a running sandbox.
+"""Starting the product's own components (operator, REST facade) against a running sandbox, as the chart would.
 
-They run as separate processes, exactly as they would beside a real cluster, configured only through the
-sandbox's kubeconfig; their output goes to ``DIR/operator.log`` and ``DIR/facade.log``. The product CRDs are
-registered first (rendered from the pydantic models, the single source of truth). With the facade, an API key for
-the ``default`` account is created and written to ``DIR/api-key`` and the base URL to ``DIR/api-url``.
+They run as separate processes, exactly as they would beside a real cluster, with the identities the Helm chart
+gives them: the chart is rendered with the real Helm engine, its ServiceAccounts, (Cluster)Roles, bindings and
+PriorityClasses are created, and each component gets a kubeconfig with its own ServiceAccount's token (never the
+admin's), so a permission the chart forgot is a 403 here as on a cluster. Their output goes to
+``DIR/operator.log`` and ``DIR/facade.log``. The product CRDs are registered first (rendered from the pydantic
+models, the single source of truth) and awaited until Established. With the facade, an API key for the
+``default`` account is created and written to ``DIR/api-key`` (mode 0600) and the base URL to ``DIR/api-url``.
 """
 
 from __future__ import annotations
@@ -18,21 +21,42 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from tensorone.sandbox.apiserver import errors
-from tensorone.sandbox.runtime import Sandbox
+from tensorone.api.accounts import SANDBOX_ACCOUNT
+from tensorone.facade.kube import KubeClient, KubeError, Resource
+from tensorone.sandbox.controlplane import DIE_WITH_PARENT, write_kubeconfig
+from tensorone.sandbox.runtime import DATASET_CLAIM, Sandbox
 
-DEFAULT_ACCOUNT = "default"
+DEFAULT_ACCOUNT = SANDBOX_ACCOUNT
+RELEASE = "tensorone"
+SYSTEM_NAMESPACE = "tensorone-system"
+CHART_DIR = Path(__file__).resolve().parents[3] / "charts" / "tensorone-training"
 # What the Helm values set on a cluster, for this machine: a dataset volume (``DIR/volumes/<ns>/datasets``) and
 # timings short enough for interactive use; everything else keeps the operator's defaults.
 SANDBOX_OPERATOR_SETTINGS = {
-    "datasetVolumeClaim": "datasets",
+    "datasetVolumeClaim": DATASET_CLAIM,
     "terminationGracePeriodSeconds": 60,
     "reportIntervalSeconds": 1.0,
     "resyncSeconds": 5.0,
     "usageFlushSeconds": 5.0,
+}
+CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", namespaced=False)
+NAMESPACES = Resource("", "v1", "namespaces", namespaced=False)
+SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts")
+SECRETS = Resource("", "v1", "secrets")
+# The kinds of the chart that give the components their identity and rights.
+IDENTITY_KINDS = {
+    "ServiceAccount": SERVICE_ACCOUNTS,
+    "ClusterRole": Resource("rbac.authorization.k8s.io", "v1", "clusterroles", namespaced=False),
+    "ClusterRoleBinding": Resource(
+        "rbac.authorization.k8s.io", "v1", "clusterrolebindings", namespaced=False
+    ),
+    "Role": Resource("rbac.authorization.k8s.io", "v1", "roles"),
+    "RoleBinding": Resource("rbac.authorization.k8s.io", "v1", "rolebindings"),
+    "PriorityClass": Resource("scheduling.k8s.io", "v1", "priorityclasses", namespaced=False),
 }
 
 
@@ -40,15 +64,28 @@ class ComponentError(RuntimeError):
     """A component did not come up."""
 
 
-def install_product_crds(sandbox: Sandbox) -> None:
-    """Create the TrainingJob and Dataset CRDs (idempotent)."""
-    from tensorone.api.crd_gen import render_crds
+async def install_product_crds(kube: KubeClient, timeout: float = 30) -> None:
+    """Create the TrainingJob and Dataset CRDs (idempotent) and wait until the server serves them."""
+    from tensorone.facade.testing import install_crds
 
-    crds = sandbox.registry.get("apiextensions.k8s.io", "v1", "customresourcedefinitions")
-    assert crds is not None
-    for text in render_crds().values():
-        with contextlib.suppress(errors.ApiError):
-            sandbox.store.create(crds, None, yaml.safe_load(text))
+    try:
+        await install_crds(kube, timeout)
+    except RuntimeError as exc:
+        raise ComponentError(str(exc)) from exc
+
+
+def chart_identities(release: str = RELEASE, namespace: str = SYSTEM_NAMESPACE) -> list[dict[str, Any]]:
+    """The chart's ServiceAccounts, RBAC and PriorityClasses, rendered by the real Helm engine."""
+    import helm_python as helm
+
+    rendered: dict[str, str] = helm.Chart.load(CHART_DIR).render(
+        {}, name=release, namespace=namespace, is_install=True
+    )
+    documents = []
+    for path, text in sorted(rendered.items()):
+        if path.endswith(".yaml"):
+            documents += [d for d in yaml.safe_load_all(text) if d and d.get("kind") in IDENTITY_KINDS]
+    return documents
 
 
 def _free_port() -> int:
@@ -63,31 +100,114 @@ class Components:
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.facade_url: str | None = None
+        self.restarts: dict[str, int] = {}
+        self._commands: dict[str, tuple[list[str], Path]] = {}
+        self._identities: dict[str, Path] = {}
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    @property
+    def admin(self) -> KubeClient:
+        assert self.sandbox.admin is not None
+        return self.sandbox.admin
+
+    async def install_identities(self) -> None:
+        """The system namespace and the chart's ServiceAccounts, RBAC and PriorityClasses."""
+        with contextlib.suppress(KubeError):
+            await self.admin.create(NAMESPACES, None, {"metadata": {"name": SYSTEM_NAMESPACE}})
+        for document in await asyncio.to_thread(chart_identities):
+            resource = IDENTITY_KINDS[document["kind"]]
+            namespace = SYSTEM_NAMESPACE if resource.namespaced else None
+            if namespace is not None:
+                document["metadata"]["namespace"] = namespace
+            try:
+                await self.admin.create(resource, namespace, document)
+            except KubeError as exc:
+                if exc.status != 409:
+                    raise
+
+    async def _kubeconfig_of(self, component: str, timeout: float = 30) -> Path:
+        """A kubeconfig with the token of the chart's ServiceAccount for ``component`` (made by the token
+        controller, as on a 1.20 cluster)."""
+        if component in self._identities:
+            return self._identities[component]
+        account = f"{RELEASE}-tensorone-training-{component}"
+        deadline = time.monotonic() + timeout
+        while True:
+            sa = await self.admin.get(SERVICE_ACCOUNTS, SYSTEM_NAMESPACE, account)
+            names = [s["name"] for s in sa.get("secrets") or []]
+            if names:
+                secret = await self.admin.get(SECRETS, SYSTEM_NAMESPACE, names[0])
+                token = (secret.get("data") or {}).get("token")
+                if token:
+                    break
+            if time.monotonic() > deadline:
+                raise ComponentError(f"no token for ServiceAccount {SYSTEM_NAMESPACE}/{account}")
+            await asyncio.sleep(0.1)
+        import base64
+
+        folder = self.sandbox.dir / "component-tokens"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        path = folder / f"{component}.kubeconfig"
+        write_kubeconfig(
+            path, self.sandbox.url, self.sandbox.ca_file, base64.b64decode(token).decode(),
+            user=f"system:serviceaccount:{SYSTEM_NAMESPACE}:{account}",
+        )  # fmt: skip
+        self._identities[component] = path
+        return path
+
+    def _spawn(self, name: str, args: list[str], kubeconfig: Path) -> subprocess.Popen[bytes]:
         log = open(self.sandbox.dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
-        env = {**os.environ, "KUBECONFIG": str(self.sandbox.kubeconfig_path)}
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
         process = subprocess.Popen(
-            [sys.executable, "-m", "tensorone", *args],
+            [*DIE_WITH_PARENT, sys.executable, "-m", "tensorone", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
         )
         log.close()
-        self.processes.append(process)
+        self.processes[name] = process
+        self._commands[name] = (args, kubeconfig)
         return process
 
+    async def supervise(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        """Until ``stop``: restart the operator or facade when its process dies (as a Deployment's ReplicaSet
+        would), saying so on stderr and in its log; give up on the control plane if one of its processes dies."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await stop.wait()
+            if stop.is_set():
+                return
+            for name, process in list(self.processes.items()):
+                if process.poll() is None:
+                    continue
+                args, kubeconfig = self._commands[name]
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                message = f"sandbox: {name} exited with {process.returncode}; restarting it (restart {self.restarts[name]})"
+                print(message, file=sys.stderr, flush=True)
+                with open(self.sandbox.dir / f"{name}.log", "a") as log:
+                    log.write(message + "\n")
+                self._spawn(name, args, kubeconfig)
+            control = self.sandbox.control
+            failed = control.check() if control is not None else None
+            if failed is not None:
+                print(
+                    f"sandbox: {failed} exited; see {self.sandbox.dir}/logs/{failed}.log",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return
+
     async def start_operator(self, settings: Path | None = None) -> None:
-        """Run ``tensorone operator`` against the sandbox, with ``settings`` or the sandbox's own."""
+        """Run ``tensorone operator`` as the chart's operator ServiceAccount."""
         if settings is None:
             settings = self.sandbox.dir / "operator.yaml"
             settings.write_text(yaml.safe_dump(SANDBOX_OPERATOR_SETTINGS, sort_keys=False))
+        kubeconfig = await self._kubeconfig_of("operator")
         process = self._spawn(
-            "operator",
-            ["operator", "--kubeconfig", str(self.sandbox.kubeconfig_path), "--config", str(settings)],
+            "operator", ["operator", "--kubeconfig", str(kubeconfig), "--config", str(settings)], kubeconfig
         )
         await asyncio.sleep(0.5)
         if process.poll() is not None:
@@ -96,10 +216,11 @@ class Components:
             )
 
     async def start_facade(self, timeout: float = 30) -> None:
-        """Run ``tensorone serve`` against the sandbox, wait for it, create the default account's key."""
+        """Run ``tensorone serve`` as the chart's facade ServiceAccount; create the default account's key."""
         port = _free_port()
+        kubeconfig = await self._kubeconfig_of("facade")
         process = self._spawn(
-            "facade", ["serve", "--kubeconfig", str(self.sandbox.kubeconfig_path), "--port", str(port)]
+            "facade", ["serve", "--kubeconfig", str(kubeconfig), "--port", str(port)], kubeconfig
         )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout
@@ -109,18 +230,22 @@ class Components:
             await asyncio.sleep(0.2)
         from tensorone.facade.testing import bootstrap_key
 
+        # Keys are made by the platform team (the admin), as `tensorone keys create` does on a cluster.
         key = await asyncio.to_thread(bootstrap_key, str(self.sandbox.kubeconfig_path), DEFAULT_ACCOUNT)
         (self.sandbox.dir / "api-url").write_text(url + "\n")
-        (self.sandbox.dir / "api-key").write_text(key + "\n")
+        key_file = self.sandbox.dir / "api-key"
+        key_file.touch(mode=0o600)
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
         self.facade_url = url
 
     async def stop(self, grace: float = 10) -> None:
         """SIGTERM every component's process group, SIGKILL what is left after the grace period."""
-        for process in self.processes:
+        for process in self.processes.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        for process in self.processes:
+        for process in self.processes.values():
             while process.poll() is None and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             with contextlib.suppress(ProcessLookupError):

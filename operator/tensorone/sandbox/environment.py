@@ -16,14 +16,17 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tensorone.sandbox.apiserver import errors
-from tensorone.sandbox.apiserver.store import Obj, Store
+Obj = dict[str, Any]
+# (plural, namespace, name) -> the ConfigMap or Secret, or None: the node agent fetches what a pod references
+# from the API server before it starts the pod, and these functions read that snapshot.
+Lookup = Callable[[str, str, str], Obj | None]
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-_PASSTHROUGH = ("LANG", "LC_ALL", "LD_LIBRARY_PATH", "HOME", "TMPDIR", "TORCH_HOME", "XDG_CACHE_HOME", "USER")
+_PASSTHROUGH = ("LANG", "LC_ALL", "LD_LIBRARY_PATH", "TMPDIR")
 _PASSTHROUGH_PREFIXES = ("CUDA_", "NVIDIA_", "HF_", "TRANSFORMERS_", "OMP_", "MKL_")
 
 
@@ -53,15 +56,9 @@ def rewrite_file_paths(folder: Path, mapping: dict[str, str]) -> None:
             path.write_text(rewritten, encoding="utf-8")
 
 
-def _lookup(store: Store, plural: str, namespace: str, name: str) -> Obj | None:
-    rtype = store.registry.get("", "v1", plural)
-    assert rtype is not None
-    return store.find(rtype, namespace, name)
-
-
-def _key_value(store: Store, plural: str, namespace: str, ref: dict[str, Any]) -> str | None:
+def _key_value(store: Lookup, plural: str, namespace: str, ref: dict[str, Any]) -> str | None:
     kind = "secret" if plural == "secrets" else "configmap"
-    obj = _lookup(store, plural, namespace, ref.get("name", ""))
+    obj = store(plural, namespace, ref.get("name", ""))
     optional = bool(ref.get("optional"))
     if obj is None:
         if optional:
@@ -92,10 +89,10 @@ def _field_ref(pod: Obj, path: str) -> str:
         "metadata.uid": meta["uid"],
         "spec.nodeName": (pod.get("spec") or {}).get("nodeName", ""),
         "spec.serviceAccountName": (pod.get("spec") or {}).get("serviceAccountName", ""),
-        "status.podIP": "127.0.0.1",
-        "status.hostIP": "127.0.0.1",
-        "status.podIPs": "127.0.0.1",
-        "status.hostIPs": "127.0.0.1",
+        "status.podIP": (pod.get("status") or {}).get("podIP", ""),
+        "status.hostIP": (pod.get("status") or {}).get("hostIP", ""),
+        "status.podIPs": (pod.get("status") or {}).get("podIP", ""),
+        "status.hostIPs": (pod.get("status") or {}).get("hostIP", ""),
     }
     if path in simple:
         return str(simple[path])
@@ -116,15 +113,20 @@ def _expand(value: str, env: dict[str, str]) -> str:
     ).replace("$$", "$")
 
 
-def base_environment(hook_dir: Path, hosts_file: Path, api_host: str, api_port: int) -> dict[str, str]:
-    """What every container gets besides its own env: PATH with this Python first, service discovery vars."""
+def base_environment(api_host: str, api_port: int) -> dict[str, str]:
+    """What every container gets besides its own env: PATH with this Python first, the API server's address.
+
+    The sandbox runs no images: the "image" is this machine with this Python, so the interpreter's folder
+    comes first on PATH and the project's source folders on PYTHONPATH. ``KUBERNETES_SERVICE_*`` name the API
+    server's address on the pod network (a kubelet sets them from the ``kubernetes`` Service).
+    """
     env = {k: v for k, v in os.environ.items() if k in _PASSTHROUGH or k.startswith(_PASSTHROUGH_PREFIXES)}
     venv_bin = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join([venv_bin, os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")])
-    python_path = [str(hook_dir)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PATH"] = os.pathsep.join([venv_bin, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+    python_path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     python_path += [p for p in sys.path if p.endswith(("operator", "trainer-image")) and p not in python_path]
-    env["PYTHONPATH"] = os.pathsep.join(python_path)
-    env["TENSORONE_SANDBOX_HOSTS"] = str(hosts_file)
+    if python_path:
+        env["PYTHONPATH"] = os.pathsep.join(python_path)
     env["KUBERNETES_SERVICE_HOST"] = api_host
     env["KUBERNETES_SERVICE_PORT"] = str(api_port)
     env["KUBERNETES_SERVICE_PORT_HTTPS"] = str(api_port)
@@ -133,7 +135,7 @@ def base_environment(hook_dir: Path, hosts_file: Path, api_host: str, api_port: 
 
 
 def container_environment(
-    store: Store, pod: Obj, container: Obj, base: dict[str, str], mapping: dict[str, str]
+    store: Lookup, pod: Obj, container: Obj, base: dict[str, str], mapping: dict[str, str]
 ) -> dict[str, str]:
     """The container's env: envFrom, env (values, $(VAR) expansion, fieldRef, resourceFieldRef, key refs)."""
     namespace = pod["metadata"].get("namespace", "default")
@@ -145,7 +147,7 @@ def container_environment(
             ref = source.get(key)
             if not ref:
                 continue
-            obj = _lookup(store, plural, namespace, ref.get("name", ""))
+            obj = store(plural, namespace, ref.get("name", ""))
             if obj is None:
                 if ref.get("optional"):
                     continue
@@ -182,24 +184,30 @@ def container_environment(
 
 
 def materialise_volumes(
-    store: Store, pod: Obj, pod_dir: Path, volumes_root: Path, api_token: str
+    store: Lookup, pod: Obj, pod_dir: Path, claims: dict[str, Path], tokens: dict[str, str]
 ) -> dict[str, Path]:
-    """Create a folder per pod volume (filling ConfigMap/Secret/token content); returns volume name -> folder."""
+    """Create a folder per pod volume (filling ConfigMap/Secret/token content); returns volume name -> folder.
+
+    ``claims`` maps each PVC name to the folder of the PersistentVolume bound to it; ``tokens`` maps each
+    projected ServiceAccount token's path to the token the API server issued for this pod.
+    """
     namespace = pod["metadata"].get("namespace", "default")
     folders: dict[str, Path] = {}
     for volume in (pod.get("spec") or {}).get("volumes") or []:
         name = volume["name"]
         folder = pod_dir / "volumes" / name
         if "persistentVolumeClaim" in volume:
-            folder = volumes_root / namespace / volume["persistentVolumeClaim"]["claimName"]
+            folder = claims[volume["persistentVolumeClaim"]["claimName"]]
         elif "hostPath" in volume:
-            folder = volumes_root.parent / "hostpath" / volume["hostPath"]["path"].lstrip("/")
+            folder = Path(volume["hostPath"]["path"])
         folder.mkdir(parents=True, exist_ok=True)
+        if "emptyDir" in volume:
+            folder.chmod(0o777)
         for plural, key in (("configmaps", "configMap"), ("secrets", "secret")):
             if key in volume:
                 source = volume[key]
                 ref_name = source.get("name") or source.get("secretName", "")
-                obj = _lookup(store, plural, namespace, ref_name)
+                obj = store(plural, namespace, ref_name)
                 if obj is None:
                     if source.get("optional"):
                         continue
@@ -214,57 +222,38 @@ def materialise_volumes(
                     target = folder / item["path"]
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(content)
+                    target.chmod(int(item.get("mode") or source.get("defaultMode") or 0o644))
         if "projected" in volume or "downwardAPI" in volume:
-            _write_projected(pod, volume, folder, api_token)
+            _write_projected(store, pod, volume, folder, tokens)
         folders[name] = folder
     return folders
 
 
-def _write_projected(pod: Obj, volume: Obj, folder: Path, api_token: str) -> None:
-    sources = (volume.get("projected") or {}).get("sources") or []
-    for source in sources:
+def _write_projected(store: Lookup, pod: Obj, volume: Obj, folder: Path, tokens: dict[str, str]) -> None:
+    namespace = pod["metadata"].get("namespace", "default")
+    for source in (volume.get("projected") or {}).get("sources") or []:
+        for plural, key in (("configmaps", "configMap"), ("secrets", "secret")):
+            if key not in source:
+                continue
+            ref = source[key]
+            obj = store(plural, namespace, ref.get("name", ""))
+            if obj is None:
+                if ref.get("optional"):
+                    continue
+                raise ContainerConfigError(f'{key.lower()} "{ref.get("name")}" not found')
+            data = obj.get("data") or {}
+            for item in ref.get("items") or [{"key": k, "path": k} for k in data]:
+                raw = data.get(item["key"], "")
+                (folder / item["path"]).write_bytes(
+                    base64.b64decode(raw) if plural == "secrets" else str(raw).encode()
+                )
         if "serviceAccountToken" in source:
-            (folder / source["serviceAccountToken"].get("path", "token")).write_text(api_token)
-    items = (volume.get("downwardAPI") or {}).get("items") or []
-    for item in items:
+            path = source["serviceAccountToken"].get("path", "token")
+            (folder / path).write_text(tokens.get(path, ""))
+            (folder / path).chmod(0o644)
+        for item in (source.get("downwardAPI") or {}).get("items") or []:
+            if "fieldRef" in item:
+                (folder / item["path"]).write_text(_field_ref(pod, item["fieldRef"]["fieldPath"]))
+    for item in (volume.get("downwardAPI") or {}).get("items") or []:
         if "fieldRef" in item:
             (folder / item["path"]).write_text(_field_ref(pod, item["fieldRef"]["fieldPath"]))
-
-
-def service_account_folder(pod: Obj, pod_dir: Path, api_token: str, ca_file: Path | None = None) -> Path:
-    """The auto-mounted service-account directory (token, namespace, ca.crt) kubelets give every pod."""
-    folder = pod_dir / "serviceaccount"
-    folder.mkdir(parents=True, exist_ok=True)
-    if ca_file is not None:
-        (folder / "ca.crt").write_bytes(ca_file.read_bytes())
-    (folder / "token").write_text(api_token)
-    (folder / "namespace").write_text(pod["metadata"].get("namespace", "default"))
-    return folder
-
-
-def install_machine_service_account(ca_file: Path | None, root: Path = Path(SERVICE_ACCOUNT_DIR)) -> bool:
-    """Write token and ca.crt to the real ``/var/run/secrets/kubernetes.io/serviceaccount`` when possible.
-
-    Libraries read that fixed path (the kubernetes client's ``load_incluster_config`` does), so rewriting
-    arguments cannot reach them. All sandboxes share one CA, so one directory serves them all. Its
-    ``namespace`` file says ``default``: pods should learn their namespace from the downward API.
-    """
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        (root / "token").write_text("tensorone-sandbox")
-        if not (root / "namespace").exists():
-            (root / "namespace").write_text("default")
-        if ca_file is not None:
-            (root / "ca.crt").write_bytes(ca_file.read_bytes())
-    except OSError:
-        return False
-    return True
-
-
-def check_references(store: Store, pod: Obj) -> None:
-    """Fail early (CreateContainerConfigError) for missing ConfigMaps/Secrets, as the kubelet does."""
-    try:
-        for container in (pod.get("spec") or {}).get("containers") or []:
-            container_environment(store, pod, container, {}, {})
-    except errors.ApiError as exc:
-        raise ContainerConfigError(exc.message) from exc

@@ -7,12 +7,16 @@ client) and asynchronous ones (kopf, aiohttp, httpx) in the test's own loop can 
 from __future__ import annotations
 
 import asyncio
+import json
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
+
+import httpx
 
 from tensorone.sandbox.config import NodeSpec
 from tensorone.sandbox.runtime import Sandbox
@@ -29,7 +33,7 @@ class RunningSandbox:
 
     @property
     def url(self) -> str:
-        """API server base URL, e.g. ``http://127.0.0.1:41234``."""
+        """API server base URL, e.g. ``https://10.234.1.1:41234``."""
         return self.sandbox.url
 
     @property
@@ -42,13 +46,40 @@ class RunningSandbox:
         """The sandbox directory (pods' folders, volumes, logs)."""
         return self.sandbox.dir
 
-    def call(self, fn: Callable[[Sandbox], T]) -> T:
-        """Run ``fn(sandbox)`` on the sandbox's loop (e.g. to inspect the store without races)."""
+    @property
+    def ca_file(self) -> Path:
+        """The cluster CA (the API server's and kubelets' certificates are signed by it)."""
+        return self.sandbox.ca_file
 
-        async def wrapper() -> T:
-            return fn(self.sandbox)
+    @property
+    def admin_token(self) -> str:
+        """The cluster-admin bearer token (the one in ``kubeconfig_path``)."""
+        assert self.sandbox.control is not None
+        return self.sandbox.control.admin_token
 
-        return asyncio.run_coroutine_threadsafe(wrapper(), self.loop).result(timeout=30)
+    def http(self, timeout: float = 10) -> httpx.Client:
+        """A synchronous client for raw API calls as the cluster admin (TLS checked against the sandbox's CA)."""
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        return httpx.Client(base_url=self.url, verify=context, headers=headers, timeout=timeout)
+
+    def audit_events(self) -> list[dict[str, Any]]:
+        """Every request the API server has logged so far (start the sandbox with ``audit=True``)."""
+        assert self.sandbox.control is not None
+        path = self.sandbox.control.audit_log
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def install_product_crds(self) -> None:
+        """Register the TrainingJob and Dataset CRDs and wait until they are served."""
+        from tensorone.sandbox.components import install_product_crds
+
+        async def install(sandbox: Sandbox) -> None:
+            assert sandbox.admin is not None
+            await install_product_crds(sandbox.admin)
+
+        self.run(install)
 
     def run(self, coro_fn: Callable[[Sandbox], Awaitable[T]]) -> T:
         """Await ``coro_fn(sandbox)`` on the sandbox's loop."""
@@ -63,14 +94,14 @@ class RunningSandbox:
 def running_sandbox(
     directory: Path | str, *, gpus: str | list[NodeSpec] | None = None, port: int = 0, **options: Any
 ) -> Iterator[RunningSandbox]:
-    """Start a sandbox (API server, nodes, scheduler, agent) in a thread; stop it and its processes on exit.
+    """Start a sandbox (control plane, nodes, kubelet) in a thread; stop it and its processes on exit.
 
     Args:
         directory: the sandbox directory (``tmp_path`` in tests); ``kubeconfig`` is written there.
         gpus: nodes as ``"a100=8,h100=2"``, a YAML path, or NodeSpec list (default: one a100 node with 8 GPUs).
         port: API port (0 picks a free one).
-        options: passed to :class:`~tensorone.sandbox.runtime.Sandbox` (``bookmark_interval``,
-            ``history_size``, ``run_pods``).
+        options: passed to :class:`~tensorone.sandbox.runtime.Sandbox` (``run_pods``, ``priority_classes``,
+            ``dataset_claim``, ``audit``).
     """
     loop = asyncio.new_event_loop()
     started: Future[Sandbox] = Future()
@@ -94,9 +125,9 @@ def running_sandbox(
     )
     thread.start()
     try:
-        sandbox = started.result(timeout=30)
+        sandbox = started.result(timeout=120)
         yield RunningSandbox(sandbox, loop)
     finally:
         loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=30)
+        thread.join(timeout=60)
         loop.close()

@@ -2,20 +2,21 @@
 
 ``api_key`` and ``base_url`` come from the arguments, else ``TENSORONE_API_KEY`` / ``TENSORONE_BASE_URL``.
 Idempotent calls (GET, DELETE, stop) are retried with exponential backoff on 429, 5xx and connection errors;
-every call is retried on 429 (the server did nothing), honouring ``Retry-After``.
+every call is retried on 429 (the server did nothing), honouring ``Retry-After``. The endpoints themselves
+are described once in ``tensorone.sdk.calls``; ``AsyncTensorOneClient`` sends the same calls.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import os
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Collection, Iterator
+from typing import Any, TypeVar
 
 import httpx
 
+from tensorone.sdk import calls
 from tensorone.sdk.errors import APIConnectionError, TensorOneError, from_response
 from tensorone.sdk.models import (
     Checkpoint,
@@ -24,73 +25,73 @@ from tensorone.sdk.models import (
     DatasetList,
     Event,
     JobList,
+    JobSummary,
     MetricPoint,
     TrainingJob,
 )
+from tensorone.sdk.policy import JobWait, retry_delay
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
-_MAX_BACKOFF = 30.0
+DEFAULT_PAGE_SIZE = 100  # the API's largest page: fewest round trips
+USER_AGENT = "tensorone-python"
+
+T = TypeVar("T")
+
+
+def resolve_settings(api_key: str | None, base_url: str | None) -> tuple[str, str]:
+    """The key and URL from the arguments, else the environment; no key is an error before any request."""
+    key = api_key or os.environ.get("TENSORONE_API_KEY")
+    if not key:
+        raise TensorOneError("UNAUTHORIZED", "No API key: pass api_key= or set TENSORONE_API_KEY", {}, 401)
+    url = base_url or os.environ.get("TENSORONE_BASE_URL") or DEFAULT_BASE_URL
+    return key, url.rstrip("/")
+
+
+def error_of(response: httpx.Response) -> TensorOneError:
+    """The typed exception for an error answer (its body read already)."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    return from_response(response.status_code, body)
 
 
 class _Transport:
     def __init__(self, api_key: str, base_url: str, timeout: float, max_retries: int):
         self.max_retries = max_retries
         self.http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "tensorone-python"},
+            base_url=base_url,
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT},
             timeout=timeout,
         )
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        idempotent: bool | None = None,
-    ) -> httpx.Response:
-        idempotent = method in ("GET", "DELETE", "HEAD") if idempotent is None else idempotent
-        clean = {k: v for k, v in (params or {}).items() if v is not None}
+    def send(self, call: calls.Call[T]) -> T:
         attempt = 0
         while True:
             try:
-                response = self.http.request(method, path, json=json, params=clean)
+                response = self.http.request(call.method, call.path, json=call.json, params=call.query())
             except httpx.TransportError as e:
-                if not idempotent or attempt >= self.max_retries:
+                delay = retry_delay(attempt=attempt, max_retries=self.max_retries, idempotent=call.idempotent,
+                                    status_code=None, retry_after=None)  # fmt: skip
+                if delay is None:
                     raise APIConnectionError("CONNECTION_ERROR", str(e) or type(e).__name__) from e
-                self._sleep(attempt, None)
-                attempt += 1
-                continue
-            retryable = response.status_code == 429 or (idempotent and response.status_code >= 500)
-            if response.status_code < 400:
-                return response
-            if not retryable or attempt >= self.max_retries:
-                raise self._error(response)
-            self._sleep(attempt, response.headers.get("Retry-After"))
+            else:
+                if response.status_code < 400:
+                    return call.read(response)
+                delay = retry_delay(attempt=attempt, max_retries=self.max_retries, idempotent=call.idempotent,
+                                    status_code=response.status_code,
+                                    retry_after=response.headers.get("Retry-After"))  # fmt: skip
+                if delay is None:
+                    raise error_of(response)
+            time.sleep(delay)
             attempt += 1
 
-    @staticmethod
-    def _error(response: httpx.Response) -> TensorOneError:
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = response.text
-        return from_response(response.status_code, body)
-
-    @staticmethod
-    def _sleep(attempt: int, retry_after: str | None) -> None:
-        delay = min(_MAX_BACKOFF, 0.25 * 2**attempt)
-        if retry_after:
-            with contextlib.suppress(ValueError):
-                delay = min(_MAX_BACKOFF, float(retry_after))
-        time.sleep(delay)
-
     def stream(self, path: str, params: dict[str, Any]) -> Iterator[str]:
-        with self.http.stream("GET", path, params=params, timeout=None) as response:
+        query = {k: v for k, v in params.items() if v is not None}
+        with self.http.stream("GET", path, params=query, timeout=None) as response:
             if response.status_code >= 400:
                 response.read()
-                raise self._error(response)
+                raise error_of(response)
             yield from response.iter_text()
 
 
@@ -108,7 +109,7 @@ class Jobs:
         config: dict[str, Any] | None = None,
         *,
         description: str | None = None,
-        tags: list[str] | None = None,
+        tags: builtins.list[str] | None = None,
         gpu_type: str | None = None,
         max_workers: int | None = None,
         priority: str | None = None,
@@ -119,14 +120,11 @@ class Jobs:
         Returns the job (shape A) or the compact create response (shape B).
         """
         if body is None:
-            fields = {
-                "name": name, "description": description, "tags": tags, "modelType": model_type,
-                "datasetId": dataset_id, "config": config, "gpuType": gpu_type, "maxWorkers": max_workers,
-                "priority": priority,
-            }  # fmt: skip
-            body = {k: v for k, v in fields.items() if v is not None}
-        data = self._t.request("POST", "/v2/training/jobs", json=body).json()
-        return CreatedJob.model_validate(data) if "jobId" in data else TrainingJob.model_validate(data)
+            body = calls.job_body(
+                name=name, model_type=model_type, dataset_id=dataset_id, config=config, description=description,
+                tags=tags, gpu_type=gpu_type, max_workers=max_workers, priority=priority,
+            )  # fmt: skip
+        return self._t.send(calls.create_job(body))
 
     def list(
         self,
@@ -138,75 +136,96 @@ class Jobs:
         sort: str | None = None,
         order: str | None = None,
     ) -> JobList:
-        params = {"status": status, "modelType": model_type, "limit": limit, "offset": offset, "sort": sort,
-                  "order": order}  # fmt: skip
-        return JobList.model_validate(self._t.request("GET", "/v2/training/jobs", params=params).json())
+        """One page of jobs (the short form); ``list_all`` walks every page."""
+        return self._t.send(calls.list_jobs(status=status, model_type=model_type, limit=limit, offset=offset,
+                                            sort=sort, order=order))  # fmt: skip
+
+    def list_all(
+        self,
+        *,
+        status: str | None = None,
+        model_type: str | None = None,
+        sort: str | None = None,
+        order: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[JobSummary]:
+        """Every job matching the filters, fetching pages of ``page_size`` as the loop goes.
+
+        A job that moves to a later page while the loop runs (a job created meanwhile shifts the pages) is
+        yielded once.
+        """
+        seen: set[str] = set()
+        offset = 0
+        while True:
+            page = self.list(status=status, model_type=model_type, limit=page_size, offset=offset, sort=sort,
+                             order=order)  # fmt: skip
+            for job in page.jobs:
+                if job.id not in seen:
+                    seen.add(job.id)
+                    yield job
+            if not page.pagination.has_more or not page.jobs:
+                return
+            offset += len(page.jobs)
 
     def get(self, job_id: str) -> TrainingJob:
-        return TrainingJob.model_validate(self._t.request("GET", f"/v2/training/jobs/{job_id}").json())
+        return self._t.send(calls.get_job(job_id))
 
     def stop(self, job_id: str, *, save_checkpoint: bool = True, reason: str | None = None) -> TrainingJob:
-        body: dict[str, Any] = {"saveCheckpoint": save_checkpoint}
-        if reason is not None:
-            body["reason"] = reason
-        response = self._t.request("POST", f"/v2/training/jobs/{job_id}/stop", json=body, idempotent=True)
-        return TrainingJob.model_validate(response.json())
+        return self._t.send(calls.stop_job(job_id, save_checkpoint=save_checkpoint, reason=reason))
 
     def resume(self, job_id: str, *, checkpoint_id: str | None = None) -> TrainingJob:
-        body = {"checkpointId": checkpoint_id} if checkpoint_id else {}
-        return TrainingJob.model_validate(
-            self._t.request("POST", f"/v2/training/jobs/{job_id}/resume", json=body).json()
-        )
+        return self._t.send(calls.resume_job(job_id, checkpoint_id=checkpoint_id))
 
     def delete(self, job_id: str, *, purge_checkpoints: bool = False) -> None:
-        params = {"purgeCheckpoints": "true"} if purge_checkpoints else None
-        self._t.request("DELETE", f"/v2/training/jobs/{job_id}", params=params)
+        self._t.send(calls.delete_job(job_id, purge_checkpoints=purge_checkpoints))
 
     def logs(
         self, job_id: str, *, worker: int = 0, tail: int | None = None, attempt: int | None = None
     ) -> str:
         """A worker's log; of a finished job, every attempt's (each under a ``==> attempt N <==`` line when there
         were several) unless ``attempt`` picks one."""
-        params = {"worker": worker, "tail": tail, "attempt": attempt}
-        return self._t.request("GET", f"/v2/training/jobs/{job_id}/logs", params=params).text
+        return self._t.send(calls.job_logs(job_id, worker=worker, tail=tail, attempt=attempt))
 
     def follow_logs(self, job_id: str, *, worker: int = 0, tail: int | None = None) -> Iterator[str]:
         """The worker's log as it is written (until the worker ends)."""
-        params: dict[str, Any] = {"worker": worker, "follow": "true"}
-        if tail is not None:
-            params["tail"] = tail
-        yield from self._t.stream(f"/v2/training/jobs/{job_id}/logs", params)
+        yield from self._t.stream(calls.logs_path(job_id), calls.logs_params(worker, tail, follow=True))
 
     def checkpoints(self, job_id: str) -> builtins.list[Checkpoint]:
-        data = self._t.request("GET", f"/v2/training/jobs/{job_id}/checkpoints").json()
-        return [Checkpoint.model_validate(c) for c in data["checkpoints"]]
+        return self._t.send(calls.job_checkpoints(job_id))
 
     def metrics(self, job_id: str) -> builtins.list[MetricPoint]:
-        data = self._t.request("GET", f"/v2/training/jobs/{job_id}/metrics").json()
-        return [MetricPoint.model_validate(p) for p in data["points"]]
+        return self._t.send(calls.job_metrics(job_id))
 
     def events(self, job_id: str) -> builtins.list[Event]:
-        data = self._t.request("GET", f"/v2/training/jobs/{job_id}/events").json()
-        return [Event.model_validate(e) for e in data["events"]]
+        return self._t.send(calls.job_events(job_id))
 
     def wait(
         self,
         job_id: str,
         *,
-        until: frozenset[str] | set[str] | None = None,
-        timeout: float | None = None,
+        on_progress: Callable[[TrainingJob], object] | None = None,
         poll_interval: float = 2.0,
+        timeout: float | None = None,
+        until: Collection[str] | None = None,
     ) -> TrainingJob:
-        """Poll until the job reaches one of ``until`` (default: any finished status); TimeoutError after
-        ``timeout`` seconds."""
-        targets = until or {"completed", "failed", "cancelled", "stopped"}
-        deadline = None if timeout is None else time.monotonic() + timeout
+        """Poll the job until its status is one of ``until`` (default: finished) and return it.
+
+        Args:
+            job_id: the job.
+            on_progress: called with the job at the first poll and whenever its status, progress or metrics
+                changed since the previous poll (the final job included).
+            poll_interval: seconds between polls.
+            timeout: seconds; ``TimeoutError`` after that (the job keeps running).
+            until: the statuses that end the wait.
+        """
+        waiting = JobWait(job_id, until, timeout)
         while True:
             job = self.get(job_id)
-            if job.status in targets:
+            if on_progress is not None and waiting.changed(job):
+                on_progress(job)
+            if waiting.reached(job):
                 return job
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"job {job_id} is still {job.status} after {timeout} s")
+            waiting.check_deadline(job)
             time.sleep(poll_interval)
 
     def watch(self, job_id: str, *, poll_interval: float = 2.0) -> Iterator[TrainingJob]:
@@ -231,22 +250,32 @@ class Datasets:
         self._t = transport
 
     def create(self, name: str, format: str, source: str, *, description: str | None = None) -> Dataset:
-        body = {"name": name, "format": format, "source": source}
-        if description is not None:
-            body["description"] = description
-        return Dataset.model_validate(self._t.request("POST", "/v2/datasets", json=body).json())
+        return self._t.send(calls.create_dataset(name, format, source, description))
 
     register = create
 
     def list(self, *, limit: int | None = None, offset: int | None = None) -> DatasetList:
-        params = {"limit": limit, "offset": offset}
-        return DatasetList.model_validate(self._t.request("GET", "/v2/datasets", params=params).json())
+        return self._t.send(calls.list_datasets(limit=limit, offset=offset))
+
+    def list_all(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[Dataset]:
+        """Every dataset of the account, fetching pages of ``page_size`` as the loop goes."""
+        seen: set[str] = set()
+        offset = 0
+        while True:
+            page = self.list(limit=page_size, offset=offset)
+            for dataset in page.datasets:
+                if dataset.id not in seen:
+                    seen.add(dataset.id)
+                    yield dataset
+            if not page.pagination.has_more or not page.datasets:
+                return
+            offset += len(page.datasets)
 
     def get(self, dataset_id: str) -> Dataset:
-        return Dataset.model_validate(self._t.request("GET", f"/v2/datasets/{dataset_id}").json())
+        return self._t.send(calls.get_dataset(dataset_id))
 
     def delete(self, dataset_id: str) -> None:
-        self._t.request("DELETE", f"/v2/datasets/{dataset_id}")
+        self._t.send(calls.delete_dataset(dataset_id))
 
 
 class TensorOneClient:
@@ -267,12 +296,7 @@ class TensorOneClient:
         timeout: float = 30.0,
         max_retries: int = 3,
     ):
-        key = api_key or os.environ.get("TENSORONE_API_KEY")
-        if not key:
-            raise TensorOneError(
-                "UNAUTHORIZED", "No API key: pass api_key= or set TENSORONE_API_KEY", {}, 401
-            )
-        url = base_url or os.environ.get("TENSORONE_BASE_URL") or DEFAULT_BASE_URL
+        key, url = resolve_settings(api_key, base_url)
         self._transport = _Transport(key, url, timeout, max_retries)
         self.base_url = url
         self.training = Training(self._transport)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tensorone.api.errors import ErrorCode
+
 
 class TensorOneError(Exception):
     """An error answered by the API (or no answer at all: ``error == "CONNECTION_ERROR"``)."""
@@ -21,6 +23,10 @@ class ConfigurationError(TensorOneError):
     def field(self) -> str | None:
         value = self.details.get("field")
         return str(value) if value is not None else None
+
+
+class PayloadTooLargeError(ConfigurationError):
+    """413: the request body is over the server's limit (``details.limit`` bytes)."""
 
 
 class UnauthorizedError(TensorOneError): ...
@@ -60,17 +66,18 @@ class APIConnectionError(TensorOneError): ...
 
 
 ERRORS: dict[str, type[TensorOneError]] = {
-    "CONFIGURATION_ERROR": ConfigurationError,
-    "UNAUTHORIZED": UnauthorizedError,
-    "NOT_FOUND": NotFoundError,
-    "JOB_NOT_FOUND": JobNotFoundError,
-    "DATASET_NOT_FOUND": DatasetNotFoundError,
-    "CHECKPOINT_NOT_FOUND": CheckpointNotFoundError,
-    "INVALID_STATE": InvalidStateError,
-    "INSUFFICIENT_RESOURCES": InsufficientResourcesError,
-    "RATE_LIMITED": RateLimitedError,
-    "QUOTA_EXCEEDED": QuotaExceededError,
-    "INTERNAL_ERROR": ServerError,
+    ErrorCode.CONFIGURATION_ERROR: ConfigurationError,
+    ErrorCode.PAYLOAD_TOO_LARGE: PayloadTooLargeError,
+    ErrorCode.UNAUTHORIZED: UnauthorizedError,
+    ErrorCode.NOT_FOUND: NotFoundError,
+    ErrorCode.JOB_NOT_FOUND: JobNotFoundError,
+    ErrorCode.DATASET_NOT_FOUND: DatasetNotFoundError,
+    ErrorCode.CHECKPOINT_NOT_FOUND: CheckpointNotFoundError,
+    ErrorCode.INVALID_STATE: InvalidStateError,
+    ErrorCode.INSUFFICIENT_RESOURCES: InsufficientResourcesError,
+    ErrorCode.RATE_LIMITED: RateLimitedError,
+    ErrorCode.QUOTA_EXCEEDED: QuotaExceededError,
+    ErrorCode.INTERNAL_ERROR: ServerError,
 }
 
 

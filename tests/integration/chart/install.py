@@ -4,6 +4,7 @@ recording every API request so the rendered RBAC can be checked against what the
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import signal
@@ -13,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,75 +57,69 @@ class ApiCall:
 
 @dataclass
 class RequestLog:
-    """Every API request (the sandbox's own log is trimmed in long runs)."""
+    """Every API request of the chart's components, from the real API server's audit log (read afresh on every
+    call, so a test can wait for a request to happen)."""
 
-    calls: list[ApiCall] = field(default_factory=list)
+    sandbox: RunningSandbox
+    release: str = "t1"
 
-    def record(self, method: str, path: str, query: dict[str, str], authorization: str | None) -> None:
-        call = api_call(method, path, query, (authorization or "").removeprefix("Bearer ").strip())
-        if call is not None:
-            self.calls.append(call)
+    def identity(self, username: str) -> str | None:
+        prefix = f"system:serviceaccount:{SYSTEM_NS}:{self.release}-tensorone-training-"
+        return username.removeprefix(prefix) if username.startswith(prefix) else None
+
+    @property
+    def calls(self) -> list[ApiCall]:
+        calls = []
+        for event in self.sandbox.audit_events():
+            ref = event.get("objectRef")
+            identity = self.identity(event.get("user", {}).get("username", ""))
+            if ref is None or identity is None:
+                continue
+            resource = ref.get("resource", "") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+            calls.append(
+                ApiCall(identity, event["verb"], ref.get("apiGroup", ""), resource, ref.get("namespace"))
+            )
+        return calls
+
+    def denied(self, identity: str) -> list[str]:
+        """Requests of ``identity`` the API server refused as forbidden."""
+        return [
+            f"{e['verb']} {e.get('requestURI')}"
+            for e in self.sandbox.audit_events()
+            if self.identity(e.get("user", {}).get("username", "")) == identity
+            and e.get("responseStatus", {}).get("code") == 403
+        ]
 
     def of(self, identity: str) -> set[ApiCall]:
         return {c for c in self.calls if c.identity == identity}
 
 
-def api_call(method: str, path: str, query: dict[str, str], identity: str) -> ApiCall | None:
-    """The RBAC attributes of a request; None for discovery and other non-resource paths."""
-    parts = [p for p in path.split("/") if p]
-    if len(parts) >= 2 and parts[0] == "api":
-        group, rest = "", parts[2:]
-    elif len(parts) >= 3 and parts[0] == "apis":
-        group, rest = parts[1], parts[3:]
-    else:
-        return None
-    if not rest:
-        return None
-    namespace = None
-    if rest[0] == "namespaces" and len(rest) >= 3:
-        namespace, rest = rest[1], rest[2:]
-    resource, name = rest[0], rest[1] if len(rest) > 1 else None
-    if len(rest) > 2:
-        resource += "/" + rest[2]
-    verbs = {"POST": "create", "PUT": "update", "PATCH": "patch"}
-    if method == "GET":
-        verb = "get" if name else ("watch" if query.get("watch") in ("true", "1") else "list")
-    elif method == "DELETE":
-        verb = "delete" if name else "deletecollection"
-    else:
-        verb = verbs[method]
-    return ApiCall(identity, verb, group, resource, namespace)
-
-
-class _RecordingList(list[Any]):
-    def __init__(self, log: RequestLog) -> None:
-        super().__init__()
-        self.log = log
-
-    def append(self, request: Any) -> None:
-        method = getattr(request.method, "value", request.method)
-        self.log.record(
-            str(method).upper(),
-            request.url.path,
-            dict(request.url.query),
-            request.headers.get("Authorization"),
-        )
-        super().append(request)
-
-
 def record_requests(sandbox: RunningSandbox) -> RequestLog:
-    log = RequestLog()
-    sandbox.call(lambda sb: setattr(sb.server, "_requests", _RecordingList(log)))
-    return log
+    """The requests of the chart's components (the sandbox must run with ``audit=True``)."""
+    return RequestLog(sandbox)
 
 
-def kubeconfig_for(sandbox: RunningSandbox, identity: str, directory: Path) -> Path:
-    """The sandbox kubeconfig with ``identity`` as bearer token: requests say which component made them."""
+def kubeconfig_for(sandbox: RunningSandbox, identity: str, directory: Path, timeout: float = 30) -> Path:
+    """A kubeconfig with the token of the installed chart's ServiceAccount for ``identity`` (operator, facade):
+    the component runs with exactly the rights the chart gives it."""
+    account = f"t1-tensorone-training-{identity}"
+    deadline = time.monotonic() + timeout
+    token = ""
+    while not token:
+        assert time.monotonic() < deadline, f"no token for {account}"
+        secrets = kubectl(
+            sandbox, "get", "serviceaccount", account, "-n", SYSTEM_NS, "-o", "jsonpath={.secrets[*].name}"
+        )
+        for name in secrets.split():
+            data = kubectl(sandbox, "get", "secret", name, "-n", SYSTEM_NS, "-o", "jsonpath={.data.token}")
+            token = base64.b64decode(data).decode()
+        time.sleep(0.1)
     config = yaml.safe_load(sandbox.kubeconfig_path.read_text())
     for user in config["users"]:
-        user["user"] = {"token": identity}
+        user["user"] = {"token": token}
     path = directory / f"{identity}.kubeconfig"
     path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
     return path
 
 
@@ -152,7 +147,9 @@ def install(sandbox: RunningSandbox, values: dict[str, Any]) -> list[Manifest]:
     documents = render(values, namespace=SYSTEM_NS)
     kubectl(sandbox, "create", "namespace", SYSTEM_NS)
     crds = [d for d in documents if d["kind"] == "CustomResourceDefinition"]
-    rest = [d for d in documents if d["kind"] != "CustomResourceDefinition"]
+    # The Deployments' containers are run by the test as local processes (Pod below), each with its chart
+    # ServiceAccount's token; applying them too would start a second operator and facade in the cluster.
+    rest = [d for d in documents if d["kind"] not in ("CustomResourceDefinition", "Deployment")]
     kubectl(sandbox, "apply", "-f", "-", stdin=yaml.safe_dump_all(crds))
     kubectl(sandbox, "apply", "--namespace", SYSTEM_NS, "-f", "-", stdin=yaml.safe_dump_all(rest))
     return documents

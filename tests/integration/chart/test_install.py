@@ -85,7 +85,7 @@ def _probe(pod: Pod, base: str, name: str) -> int:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     tmp = tmp_path_factory.mktemp("chart-install")
-    with running_sandbox(tmp / "sandbox", gpus="a100=8") as sandbox:
+    with running_sandbox(tmp / "sandbox", gpus="a100=8", audit=True) as sandbox:
         log = record_requests(sandbox)
         documents = install(sandbox, SANDBOX_VALUES)
         operator = Pod(sandbox, one(documents, "Deployment", "-operator$"), tmp / "operator")
@@ -255,6 +255,7 @@ def test_rbac_allows_every_call_the_component_makes(installed: Installed, compon
     grants = _grants(installed.documents, f"t1-tensorone-training-{component}")
     calls = installed.log.of(component)
     assert calls, f"no requests recorded for {component}"
+    assert installed.log.denied(component) == []
     denied = sorted(
         f"{c.verb} {c.group}/{c.resource} in {c.namespace}" for c in calls if not _allows(grants, c)
     )

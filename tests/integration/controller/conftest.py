@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
@@ -42,7 +41,7 @@ class Cluster:
 
     def __init__(self, sandbox: RunningSandbox, settings_path: Path) -> None:
         self.sandbox = sandbox
-        self.http = httpx.Client(base_url=sandbox.url, timeout=30)
+        self.http = sandbox.http(timeout=30)
         self.settings_path = settings_path
         self.operators: list[subprocess.Popen[bytes]] = []
 
@@ -160,12 +159,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     settings_path.write_text(yaml.safe_dump(settings))
     with running_sandbox(tmp_path / "sandbox", gpus="a100=8") as sandbox:
         cluster = Cluster(sandbox, settings_path)
-        for crd in sorted((ROOT / "crds").glob("*.yaml")):
-            response = cluster.http.post(
-                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-                json=yaml.safe_load(crd.read_text()),
-            )
-            assert response.status_code == 201, response.text
+        sandbox.install_product_crds()
         dataset = {
             "apiVersion": "training.tensorone.ai/v1",
             "kind": "Dataset",

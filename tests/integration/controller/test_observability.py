@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -62,3 +64,20 @@ def test_operator_log_tells_each_phase_change_with_its_reason(cluster: Cluster) 
     assert (
         cluster.wait("three transitions logged", lambda: len(story()) >= 3 and story(), timeout=5) == expected
     )
+
+
+def test_every_line_of_the_operator_log_is_a_json_object(cluster: Cluster) -> None:
+    cluster.start_operator(log_level="DEBUG")
+    cluster.create_job("job-ok", config={"customCode": fake_code(seconds=0.5)})
+    failing = fake_code(seconds=0.2, exit=78, message='bad "config": line 3')
+    cluster.create_job("job-bad", config={"customCode": failing}, runPolicy={"backoffLimit": 0})
+    cluster.create_job("job-lost", dataset="no-such-dataset")
+    cluster.wait_phase("job-ok", "completed")
+    cluster.wait_phase("job-bad", "failed")
+    cluster.wait("the lost job's transition logged", lambda: "job-lost" in cluster.operator_log())
+    records = [json.loads(line) for line in cluster.operator_log().splitlines()]
+    assert all(isinstance(record, dict) and isinstance(record["message"], str) for record in records)
+    assert {record["severity"] for record in records} >= {"debug", "info", "warn"}
+    failed = [r for r in records if r.get("job") == "job-bad" and r.get("to_phase") == "failed"]
+    assert len(failed) == 1
+    assert failed[0]["message"].startswith("job transition ")

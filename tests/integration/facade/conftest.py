@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -23,14 +22,18 @@ def cluster_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
 @pytest.fixture(scope="package")
 def facade(cluster_sandbox: RunningSandbox) -> Iterator[RunningFacade]:
     with running_facade(
-        str(cluster_sandbox.kubeconfig_path), rate_limit_per_second=10_000, rate_limit_burst=10_000
+        str(cluster_sandbox.kubeconfig_path),
+        rate_limit_per_second=10_000,
+        rate_limit_burst=10_000,
+        client_rate_limit_per_second=10_000,
+        client_rate_limit_burst=10_000,
     ) as running:
         yield running
 
 
 @pytest.fixture(scope="package")
 def cluster(cluster_sandbox: RunningSandbox) -> Cluster:
-    return Cluster(cluster_sandbox.url, Path(cluster_sandbox.kubeconfig_path))
+    return Cluster(cluster_sandbox)
 
 
 @pytest.fixture

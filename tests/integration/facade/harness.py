@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from tensorone.facade.testing import RunningFacade
+from tensorone.sandbox.testing import RunningSandbox
 
 KUBECTL = str(Path(sys.executable).with_name("kubectl"))
 JOBS_PATH = "/apis/training.tensorone.ai/v1/namespaces/{ns}/trainingjobs"
@@ -49,7 +50,7 @@ class Account:
 
     def dataset(self, name: str = "data") -> str:
         response = self.api.post(
-            "/v2/datasets", json={"name": name, "format": "jsonl", "source": "/data/t.jsonl"}
+            "/v2/datasets", json={"name": name, "format": "jsonl", "source": "/datasets/t.jsonl"}
         )
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
@@ -63,9 +64,9 @@ class Account:
 class Cluster:
     """The sandbox as the operator and kubectl see it."""
 
-    def __init__(self, url: str, kubeconfig: Path):
-        self.http = httpx.Client(base_url=url, timeout=30)
-        self.kubeconfig = kubeconfig
+    def __init__(self, sandbox: RunningSandbox):
+        self.http = sandbox.http(timeout=30)
+        self.kubeconfig = sandbox.kubeconfig_path
 
     def job(self, ns: str, job_id: str) -> dict[str, Any]:
         response = self.http.get(f"{JOBS_PATH.format(ns=ns)}/{job_id.replace('_', '-')}")

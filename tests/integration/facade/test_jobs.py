@@ -57,6 +57,17 @@ def test_shape_a_creates_a_pending_job_visible_to_kubectl(alice: Account, cluste
     assert names[job["id"].replace("_", "-")]["maxWorkers"] == 2
 
 
+def test_a_job_not_admitted_yet_reads_pending_and_is_listed_as_pending(
+    alice: Account, cluster: Cluster
+) -> None:
+    job_id = alice.job()
+    assert cluster.job(alice.namespace, job_id).get("status", {}).get("phase") in {None, "queued"}
+    assert alice.api.get(f"/v2/training/jobs/{job_id}").json()["status"] == "pending"
+    listed = alice.api.get("/v2/training/jobs", params={"status": "pending"}).json()["jobs"]
+    assert job_id in [j["id"] for j in listed]
+    assert {j["status"] for j in listed} == {"pending"}
+
+
 def test_shape_b_answers_the_compact_create_response(alice: Account, cluster: Cluster) -> None:
     response = alice.api.post("/v2/training/jobs", json=shape_b(alice.dataset()))
     assert response.status_code == 201
@@ -74,12 +85,12 @@ def test_shape_b_answers_the_compact_create_response(alice: Account, cluster: Cl
 
 
 def test_shape_b_with_a_dataset_url_registers_the_dataset(alice: Account) -> None:
-    body = shape_b("", datasetConfig={"datasetUrl": "s3://bucket/train.jsonl", "format": "jsonl"})
+    body = shape_b("", datasetConfig={"datasetUrl": "/datasets/train.jsonl", "format": "jsonl"})
     response = alice.api.post("/v2/training/jobs", json=body)
     assert response.status_code == 201, response.text
     job = alice.api.get(f"/v2/training/jobs/{response.json()['jobId']}").json()
     dataset = alice.api.get(f"/v2/datasets/{job['datasetId']}").json()
-    assert (dataset["source"], dataset["format"]) == ("s3://bucket/train.jsonl", "jsonl")
+    assert (dataset["source"], dataset["format"]) == ("/datasets/train.jsonl", "jsonl")
 
 
 BAD_REQUESTS = [

@@ -1,26 +1,30 @@
-"""Fixtures of the sandbox contract tests."""
+"""Fixtures of the sandbox tests: one sandbox per module, a fresh namespace per test."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tensorone.sandbox.testing import RunningSandbox
-from tests.integration.sandbox.helpers import WIDGET_CRD, WIDGETS, Api
+from tensorone.sandbox.testing import RunningSandbox, running_sandbox
+from tests.integration.sandbox.helpers import Api
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    """A sandbox (control plane, one a100 node with 8 GPUs, kubelet) shared by the tests of a module."""
+    directory: Path = tmp_path_factory.mktemp("sandbox")
+    with running_sandbox(directory) as running:
+        yield running
 
 
 @pytest.fixture
 def api(sandbox: RunningSandbox) -> Iterator[Api]:
-    """An HTTP client bound to the sandbox."""
-    client = Api(sandbox.url)
+    """An admin API client working in a namespace of its own; the namespace's pods are gone after the test."""
+    client = Api(sandbox, f"t-{uuid.uuid4().hex[:8]}")
+    client.create_namespace()
     yield client
+    client.delete_namespace()
     client.client.close()
-
-
-@pytest.fixture
-def widgets(api: Api) -> str:
-    """The Widget CRD registered through the API; returns the collection path in namespace default."""
-    response = api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", WIDGET_CRD)
-    assert response.status_code == 201, response.text
-    return WIDGETS

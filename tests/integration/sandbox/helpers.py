@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from tensorone.sandbox.testing import RunningSandbox
+
 WIDGETS = "/apis/example.tensorone.ai/v1/namespaces/default/widgets"
 
 WIDGET_CRD: dict[str, Any] = {
@@ -80,8 +82,27 @@ WIDGET_CRD: dict[str, Any] = {
 class Api:
     """Raw HTTP access to the sandbox, as any Kubernetes client would do it."""
 
-    def __init__(self, url: str) -> None:
-        self.client = httpx.Client(base_url=url, timeout=10)
+    def __init__(self, sandbox: RunningSandbox, namespace: str = "default") -> None:
+        self.client = sandbox.http()
+        self.namespace = namespace
+
+    @property
+    def pods(self) -> str:
+        return f"/api/v1/namespaces/{self.namespace}/pods"
+
+    def create_namespace(self) -> None:
+        """Create the namespace and wait for its default ServiceAccount (pods are refused until it exists)."""
+        assert self.post("/api/v1/namespaces", {"metadata": {"name": self.namespace}}).status_code == 201
+        self.wait_for(
+            f"/api/v1/namespaces/{self.namespace}/serviceaccounts/default",
+            lambda r: r.status_code == 200 and bool(r.json().get("secrets")),
+        )
+
+    def delete_namespace(self, timeout: float = 30) -> None:
+        """Delete the namespace's pods at once (their GPUs free for the next test), then the namespace."""
+        self.request("DELETE", self.pods, {"gracePeriodSeconds": 0})
+        self.wait_for(self.pods, lambda r: not r.json().get("items"), timeout=timeout)
+        self.delete(f"/api/v1/namespaces/{self.namespace}")
 
     def request(
         self, method: str, path: str, body: Any = None, content_type: str = "application/json", **params: Any

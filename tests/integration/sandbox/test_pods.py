@@ -13,13 +13,12 @@ import pytest
 from tensorone.sandbox.testing import RunningSandbox
 from tests.integration.sandbox.helpers import Api, pod
 
-PODS = "/api/v1/namespaces/default/pods"
 PY = sys.executable
 
 
 def _phase(api: Api, name: str, *phases: str, timeout: float = 15) -> dict[str, Any]:
     return api.wait_for(
-        f"{PODS}/{name}", lambda r: r.json().get("status", {}).get("phase") in phases, timeout=timeout
+        f"{api.pods}/{name}", lambda r: r.json().get("status", {}).get("phase") in phases, timeout=timeout
     ).json()
 
 
@@ -28,21 +27,21 @@ def _terminated(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_pod_that_exits_zero_succeeds_with_reason_completed(api: Api) -> None:
-    api.post(PODS, pod("ok", ["python", "-c", "print('hello')"]))
+    api.post(api.pods, pod("ok", ["python", "-c", "print('hello')"]))
     done = _phase(api, "ok", "Succeeded", "Failed")
     assert done["status"]["phase"] == "Succeeded"
     assert _terminated(done)["exitCode"] == 0
     assert _terminated(done)["reason"] == "Completed"
     ready = next(c for c in done["status"]["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "PodCompleted")
-    assert api.get(f"{PODS}/ok/log").text == "hello\n"
+    assert api.get(f"{api.pods}/ok/log").text == "hello\n"
 
 
 def test_pod_whose_command_fails_is_failed_with_exit_code_reason_error_and_termination_message(
     api: Api,
 ) -> None:
     script = "import sys; open('/dev/termination-log', 'w').write('bad config: lr'); sys.exit(3)"
-    api.post(PODS, pod("bad", ["python", "-c", script]))
+    api.post(api.pods, pod("bad", ["python", "-c", script]))
     done = _phase(api, "bad", "Succeeded", "Failed")
     assert done["status"]["phase"] == "Failed"
     assert _terminated(done)["exitCode"] == 3
@@ -53,29 +52,26 @@ def test_pod_whose_command_fails_is_failed_with_exit_code_reason_error_and_termi
 def test_fallback_to_logs_on_error_uses_log_tail_as_message(api: Api) -> None:
     container = {"terminationMessagePolicy": "FallbackToLogsOnError"}
     api.post(
-        PODS, pod("bad", ["python", "-c", "import sys; print('boom'); sys.exit(1)"], container=container)
+        api.pods, pod("bad", ["python", "-c", "import sys; print('boom'); sys.exit(1)"], container=container)
     )
     assert _terminated(_phase(api, "bad", "Failed"))["message"] == "boom"
 
 
 def test_pod_that_fits_no_node_stays_pending_unschedulable_with_scheduler_message(api: Api) -> None:
     container = {"resources": {"limits": {"nvidia.com/gpu": "16"}}}
-    api.post(PODS, pod("big", ["python", "-c", "pass"], container=container))
+    api.post(api.pods, pod("big", ["python", "-c", "pass"], container=container))
     pending = api.wait_for(
-        f"{PODS}/big",
+        f"{api.pods}/big",
         lambda r: any(c["type"] == "PodScheduled" for c in r.json()["status"].get("conditions", [])),
     )
     condition = next(c for c in pending.json()["status"]["conditions"] if c["type"] == "PodScheduled")
     assert pending.json()["status"]["phase"] == "Pending"
     assert (condition["status"], condition["reason"]) == ("False", "Unschedulable")
-    assert condition["message"] == (
-        "0/1 nodes are available: 1 Insufficient nvidia.com/gpu. preemption: 0/1 nodes"
-        " are available: 1 No preemption victims found for incoming pod."
-    )
-    events = api.get("/api/v1/namespaces/default/events", fieldSelector="involvedObject.name=big").json()[
-        "items"
-    ]
-    assert [(e["type"], e["reason"]) for e in events] == [("Warning", "FailedScheduling")]
+    assert condition["message"].startswith("0/1 nodes are available: 1 Insufficient nvidia.com/gpu.")
+    events = api.get(
+        f"/api/v1/namespaces/{api.namespace}/events", fieldSelector="involvedObject.name=big"
+    ).json()["items"]
+    assert {(e["type"], e["reason"]) for e in events} == {("Warning", "FailedScheduling")}
 
 
 @pytest.mark.parametrize(
@@ -83,7 +79,7 @@ def test_pod_that_fits_no_node_stays_pending_unschedulable_with_scheduler_messag
     [
         pytest.param(
             {"nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}},
-            "1 node(s) didn't match Pod's node affinity/selector",
+            "1 node(s) didn't match Pod's node affinity",
             id="node-selector",
         ),
         pytest.param(
@@ -106,7 +102,7 @@ def test_pod_that_fits_no_node_stays_pending_unschedulable_with_scheduler_messag
                     }
                 }
             },
-            "1 node(s) didn't match Pod's node affinity/selector",
+            "1 node(s) didn't match Pod's node affinity",
             id="node-affinity",
         ),
     ],
@@ -114,24 +110,24 @@ def test_pod_that_fits_no_node_stays_pending_unschedulable_with_scheduler_messag
 def test_pod_whose_selector_matches_no_node_is_unschedulable(
     api: Api, spec: dict[str, Any], reason: str
 ) -> None:
-    api.post(PODS, pod("p", ["python", "-c", "pass"], **spec))
+    api.post(api.pods, pod("p", ["python", "-c", "pass"], **spec))
     pending = api.wait_for(
-        f"{PODS}/p",
+        f"{api.pods}/p",
         lambda r: any(c["type"] == "PodScheduled" for c in r.json()["status"].get("conditions", [])),
     )
     condition = next(c for c in pending.json()["status"]["conditions"] if c["type"] == "PodScheduled")
-    assert condition["message"].startswith(f"0/1 nodes are available: {reason}.")
+    assert condition["message"].startswith(f"0/1 nodes are available: {reason}")
 
 
 def test_gpu_requests_are_accounted_against_node_capacity(api: Api) -> None:
     gpus = {"resources": {"limits": {"nvidia.com/gpu": "6"}}}
-    api.post(PODS, pod("first", ["python", "-c", "import time; time.sleep(30)"], container=gpus))
-    api.wait_for(f"{PODS}/first", lambda r: bool(r.json()["spec"].get("nodeName")))
-    api.post(PODS, pod("second", ["python", "-c", "pass"], container=gpus))
-    pending = api.wait_for(f"{PODS}/second", lambda r: bool(r.json()["status"].get("conditions")))
+    api.post(api.pods, pod("first", ["python", "-c", "import time; time.sleep(30)"], container=gpus))
+    api.wait_for(f"{api.pods}/first", lambda r: bool(r.json()["spec"].get("nodeName")))
+    api.post(api.pods, pod("second", ["python", "-c", "pass"], container=gpus))
+    pending = api.wait_for(f"{api.pods}/second", lambda r: bool(r.json()["status"].get("conditions")))
     assert "Insufficient nvidia.com/gpu" in pending.json()["status"]["conditions"][0]["message"]
-    api.delete(f"{PODS}/first", {"gracePeriodSeconds": 0})
-    api.wait_for(f"{PODS}/second", lambda r: bool(r.json()["spec"].get("nodeName")))
+    api.delete(f"{api.pods}/first", {"gracePeriodSeconds": 0})
+    api.wait_for(f"{api.pods}/second", lambda r: bool(r.json()["spec"].get("nodeName")))
 
 
 def test_deleted_pod_gets_sigterm_then_disappears_after_graceful_exit(
@@ -143,32 +139,35 @@ def test_deleted_pod_gets_sigterm_then_disappears_after_graceful_exit(
         "print('running', flush=True)\n"
         "time.sleep(60)\n"
     )
-    api.post(PODS, pod("svc", ["python", "-c", script], terminationGracePeriodSeconds=10))
-    api.wait_for(f"{PODS}/svc/log", lambda r: r.text == "running\n")
-    deleting = api.delete(f"{PODS}/svc").json()
+    api.post(api.pods, pod("svc", ["python", "-c", script], terminationGracePeriodSeconds=10))
+    api.wait_for(f"{api.pods}/svc/log", lambda r: r.text == "running\n")
+    deleting = api.delete(f"{api.pods}/svc").json()
     assert deleting["metadata"]["deletionTimestamp"]
     assert deleting["metadata"]["deletionGracePeriodSeconds"] == 10
-    api.wait_for(f"{PODS}/svc", lambda r: r.status_code == 404)
-    log = sandbox.dir / "pods/default/svc/containers/main/log"
+    api.wait_for(f"{api.pods}/svc", lambda r: r.status_code == 404)
+    log = sandbox.dir / f"pods/{api.namespace}/svc/containers/main/log"
     assert log.read_text() == "running\ngot sigterm\n"
 
 
 def test_pod_ignoring_sigterm_is_killed_after_grace_period(api: Api) -> None:
     script = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
-    api.post(PODS, pod("stubborn", ["python", "-c", script], terminationGracePeriodSeconds=1))
-    api.wait_for(f"{PODS}/stubborn/log", lambda r: r.text == "up\n")
+    api.post(api.pods, pod("stubborn", ["python", "-c", script], terminationGracePeriodSeconds=1))
+    api.wait_for(f"{api.pods}/stubborn/log", lambda r: r.text == "up\n")
     started = time.monotonic()
-    api.delete(f"{PODS}/stubborn")
-    api.wait_for(f"{PODS}/stubborn", lambda r: r.status_code == 404)
+    api.delete(f"{api.pods}/stubborn")
+    api.wait_for(f"{api.pods}/stubborn", lambda r: r.status_code == 404)
     assert time.monotonic() - started >= 1.0
 
 
 def test_container_env_resolves_values_field_refs_secrets_and_config_maps(api: Api) -> None:
     api.post(
-        "/api/v1/namespaces/default/secrets",
+        f"/api/v1/namespaces/{api.namespace}/secrets",
         {"metadata": {"name": "s"}, "data": {"token": base64.b64encode(b"t0k").decode()}},
     )
-    api.post("/api/v1/namespaces/default/configmaps", {"metadata": {"name": "c"}, "data": {"mode": "fast"}})
+    api.post(
+        f"/api/v1/namespaces/{api.namespace}/configmaps",
+        {"metadata": {"name": "c"}, "data": {"mode": "fast"}},
+    )
     env = [
         {"name": "PLAIN", "value": "v"},
         {"name": "EXPANDED", "value": "$(PLAIN)-x"},
@@ -180,15 +179,15 @@ def test_container_env_resolves_values_field_refs_secrets_and_config_maps(api: A
     script = (
         "import os; print(' '.join(os.environ[k] for k in ['PLAIN','EXPANDED','NAME','TEAM','TOKEN','MODE']))"
     )
-    api.post(PODS, pod("env", ["python", "-c", script], container={"env": env}, labels={"team": "ml"}))
+    api.post(api.pods, pod("env", ["python", "-c", script], container={"env": env}, labels={"team": "ml"}))
     _phase(api, "env", "Succeeded")
-    assert api.get(f"{PODS}/env/log").text == "v v-x env ml t0k fast\n"
+    assert api.get(f"{api.pods}/env/log").text == "v v-x env ml t0k fast\n"
 
 
 def test_missing_secret_reference_is_create_container_config_error(api: Api) -> None:
     env = [{"name": "T", "valueFrom": {"secretKeyRef": {"name": "nope", "key": "k"}}}]
-    api.post(PODS, pod("p", ["python", "-c", "pass"], container={"env": env}))
-    waiting = api.wait_for(f"{PODS}/p", lambda r: bool(r.json()["status"].get("containerStatuses")))
+    api.post(api.pods, pod("p", ["python", "-c", "pass"], container={"env": env}))
+    waiting = api.wait_for(f"{api.pods}/p", lambda r: bool(r.json()["status"].get("containerStatuses")))
     state = waiting.json()["status"]["containerStatuses"][0]["state"]["waiting"]
     assert state == {"reason": "CreateContainerConfigError", "message": 'secret "nope" not found'}
     assert waiting.json()["status"]["phase"] == "Pending"
@@ -198,7 +197,8 @@ def test_volumes_are_local_folders_and_mount_paths_are_rewritten_in_args_and_env
     api: Api, sandbox: RunningSandbox
 ) -> None:
     api.post(
-        "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "cfg"}, "data": {"job.json": "{}"}}
+        f"/api/v1/namespaces/{api.namespace}/configmaps",
+        {"metadata": {"name": "cfg"}, "data": {"job.json": "{}"}},
     )
     script = (
         "import os, sys; open(sys.argv[1] + '/ckpt', 'w').write('w');"
@@ -216,20 +216,23 @@ def test_volumes_are_local_folders_and_mount_paths_are_rewritten_in_args_and_env
         {"name": "ckpt", "persistentVolumeClaim": {"claimName": "data"}},
         {"name": "cfg", "configMap": {"name": "cfg"}},
     ]
-    api.post(PODS, pod("vol", ["python", "-c", script], container=container, volumes=volumes))
+    claim = {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
+             "resources": {"requests": {"storage": "1Gi"}}}}  # fmt: skip
+    assert api.post(f"/api/v1/namespaces/{api.namespace}/persistentvolumeclaims", claim).status_code == 201
+    api.post(api.pods, pod("vol", ["python", "-c", script], container=container, volumes=volumes))
     _phase(api, "vol", "Succeeded", "Failed")
-    assert api.get(f"{PODS}/vol/log").text == "{}\n"
-    assert (sandbox.dir / "volumes/default/data/ckpt").read_text() == "w"
+    assert api.get(f"{api.pods}/vol/log").text == "{}\n"
+    assert (sandbox.dir / f"volumes/{api.namespace}/data/ckpt").read_text() == "w"
 
 
 def test_paths_named_inside_a_mounted_config_file_reach_the_mounted_volume(
     api: Api, sandbox: RunningSandbox
 ) -> None:
     # In a real container a config file naming /datasets/train.txt finds the file on the mounted volume.
-    (sandbox.dir / "volumes/default/datasets").mkdir(parents=True)
-    (sandbox.dir / "volumes/default/datasets/train.txt").write_text("hello")
+    (sandbox.dir / f"volumes/{api.namespace}/datasets").mkdir(parents=True, exist_ok=True)
+    (sandbox.dir / f"volumes/{api.namespace}/datasets/train.txt").write_text("hello")
     api.post(
-        "/api/v1/namespaces/default/configmaps",
+        f"/api/v1/namespaces/{api.namespace}/configmaps",
         {"metadata": {"name": "job"}, "data": {"job.json": '{"dataset": "/datasets/train.txt"}'}},
     )
     script = "import json; print(open(json.load(open('/etc/tensorone/job.json'))['dataset']).read())"
@@ -243,9 +246,9 @@ def test_paths_named_inside_a_mounted_config_file_reach_the_mounted_volume(
         {"name": "data", "persistentVolumeClaim": {"claimName": "datasets"}},
         {"name": "cfg", "configMap": {"name": "job"}},
     ]
-    api.post(PODS, pod("cfgpath", ["python", "-c", script], container=container, volumes=volumes))
+    api.post(api.pods, pod("cfgpath", ["python", "-c", script], container=container, volumes=volumes))
     _phase(api, "cfgpath", "Succeeded", "Failed")
-    assert api.get(f"{PODS}/cfgpath/log").text == "hello\n"
+    assert api.get(f"{api.pods}/cfgpath/log").text == "hello\n"
 
 
 def test_processes_a_container_leaves_behind_end_when_its_main_process_ends(api: Api, tmp_path: Path) -> None:
@@ -255,38 +258,79 @@ def test_processes_a_container_leaves_behind_end_when_its_main_process_ends(api:
     script = (
         f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {child!r}]); print('main done')"
     )
-    api.post(PODS, pod("orphans", ["python", "-c", script]))
+    api.post(api.pods, pod("orphans", ["python", "-c", script]))
     _phase(api, "orphans", "Succeeded", "Failed")
     time.sleep(4)
     assert not marker.exists()
 
 
-def test_pod_hostname_and_headless_service_names_resolve_to_loopback(api: Api) -> None:
-    script = "import socket; print(socket.gethostbyname('w-0.job.default.svc.cluster.local'), socket.gethostbyname('w-0.job'))"
-    api.post(PODS, pod("w-0", ["python", "-c", script], hostname="w-0", subdomain="job"))
-    _phase(api, "w-0", "Succeeded", "Failed")
-    assert api.get(f"{PODS}/w-0/log").text == "127.0.0.1 127.0.0.1\n"
+def test_pod_has_its_own_ip_and_its_names_resolve_to_it(api: Api) -> None:
+    script = (
+        "import socket; print(socket.gethostname(), socket.gethostbyname('w-0.job.' + open('/var/run/secrets/kubernetes.io/serviceaccount/namespace').read() + '.svc.cluster.local'),"
+        " socket.gethostbyname('w-0.job'))"
+    )
+    api.post(api.pods, pod("w-0", ["python", "-c", script], hostname="w-0", subdomain="job"))
+    done = _phase(api, "w-0", "Succeeded", "Failed")
+    ip = done["status"]["podIP"]
+    assert ip not in ("127.0.0.1", done["status"]["hostIP"])
+    assert api.get(f"{api.pods}/w-0/log").text == f"w-0 {ip} {ip}\n"
 
 
-def test_in_pod_kubernetes_client_uses_in_cluster_config(api: Api) -> None:
+def test_two_pods_listen_on_the_same_port_and_reach_each_other_by_name(api: Api) -> None:
+    server = (
+        "import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1);"
+        " s.bind(('0.0.0.0', 29500)); s.listen(); c, _ = s.accept(); c.sendall(socket.gethostname().encode());"
+        " c.close()"
+    )
+    client = (
+        "import socket, time\n"
+        "for _ in range(100):\n"
+        "    try:\n"
+        "        c = socket.create_connection(('{peer}.pair', 29500), timeout=1); break\n"
+        "    except OSError:\n"
+        "        time.sleep(0.1)\n"
+        "print(c.recv(100).decode())"
+    )
+    api.post(f"/api/v1/namespaces/{api.namespace}/services", {"metadata": {"name": "pair"},
+             "spec": {"clusterIP": "None", "selector": {"app": "pair"}}})  # fmt: skip
+    for name, peer in (("a", "b"), ("b", "a")):
+        script = f"import threading; threading.Thread(target=lambda: exec({server!r})).start(); exec({client.format(peer=peer)!r})"
+        api.post(
+            api.pods,
+            pod(name, ["python", "-c", script], hostname=name, subdomain="pair", labels={"app": "pair"}),
+        )
+    for name, peer in (("a", "b"), ("b", "a")):
+        done = _phase(api, name, "Succeeded", "Failed", timeout=30)
+        assert done["status"]["phase"] == "Succeeded", api.get(f"{api.pods}/{name}/log").text
+        assert api.get(f"{api.pods}/{name}/log").text == f"{peer}\n"
+
+
+def test_in_pod_kubernetes_client_uses_in_cluster_config_with_its_service_account_rights(api: Api) -> None:
+    api.post(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{api.namespace}/roles", {"metadata": {"name": "read-pods"},
+             "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]})  # fmt: skip
+    api.post(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{api.namespace}/rolebindings", {
+        "metadata": {"name": "read-pods"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-pods"},
+        "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": api.namespace}],
+    })  # fmt: skip
     script = (
         "import kubernetes; kubernetes.config.load_incluster_config();"
         " v1 = kubernetes.client.CoreV1Api();"
-        " print(v1.read_namespaced_pod('client', 'default').metadata.name)"
+        " print(v1.read_namespaced_pod('client', open('/var/run/secrets/kubernetes.io/serviceaccount/namespace').read()).metadata.name)"
     )
-    api.post(PODS, pod("client", ["python", "-c", script]))
+    api.post(api.pods, pod("client", ["python", "-c", script]))
     done = _phase(api, "client", "Succeeded", "Failed", timeout=30)
-    assert api.get(f"{PODS}/client/log").text == "client\n", done["status"]
+    assert api.get(f"{api.pods}/client/log").text == "client\n", done["status"]
 
 
 def test_log_endpoint_supports_tail_lines_and_follow(api: Api) -> None:
     script = "import time\nfor i in range(3):\n    print(i, flush=True)\n    time.sleep(0.2)"
-    api.post(PODS, pod("counter", ["python", "-c", script]))
-    api.wait_for(f"{PODS}/counter/log", lambda r: r.status_code == 200)
-    with api.client.stream("GET", f"{PODS}/counter/log", params={"follow": "true"}) as response:
+    api.post(api.pods, pod("counter", ["python", "-c", script]))
+    api.wait_for(f"{api.pods}/counter/log", lambda r: r.status_code == 200)
+    with api.client.stream("GET", f"{api.pods}/counter/log", params={"follow": "true"}) as response:
         followed = "".join(response.iter_text())
     assert followed == "0\n1\n2\n"
-    assert api.get(f"{PODS}/counter/log", tailLines=1).text == "2\n"
+    assert api.get(f"{api.pods}/counter/log", tailLines=1).text == "2\n"
 
 
 def test_logs_of_pod_with_two_containers_need_a_container_name(api: Api) -> None:
@@ -294,15 +338,15 @@ def test_logs_of_pod_with_two_containers_need_a_container_name(api: Api) -> None
     manifest["spec"]["containers"].append(
         {"name": "side", "image": "i", "command": ["python", "-c", "print(1)"]}
     )
-    api.post(PODS, manifest)
+    api.post(api.pods, manifest)
     _phase(api, "two", "Succeeded")
-    response = api.get(f"{PODS}/two/log")
+    response = api.get(f"{api.pods}/two/log")
     assert response.status_code == 400
     assert (
         response.json()["message"]
         == "a container name must be specified for pod two, choose one of: [main side]"
     )
-    assert api.get(f"{PODS}/two/log", container="side").text == "1\n"
+    assert api.get(f"{api.pods}/two/log", container="side").text == "1\n"
 
 
 def test_processes_do_not_outlive_the_sandbox(tmp_path: Path) -> None:
@@ -311,9 +355,9 @@ def test_processes_do_not_outlive_the_sandbox(tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
     script = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
     with running_sandbox(tmp_path / "sb") as sandbox:
-        api = Api(sandbox.url)
-        api.post(PODS, pod("sleeper", [PY, "-c", script]))
-        api.wait_for(f"{PODS}/sleeper", lambda r: r.json()["status"].get("phase") == "Running")
+        api = Api(sandbox)
+        api.post(api.pods, pod("sleeper", [PY, "-c", script]))
+        api.wait_for(f"{api.pods}/sleeper", lambda r: r.json()["status"].get("phase") == "Running")
         deadline = time.monotonic() + 10
         while not pid_file.exists() or not pid_file.read_text():
             assert time.monotonic() < deadline
@@ -334,10 +378,10 @@ def _running(pid: int) -> bool:
 
 
 def test_pod_priority_comes_from_its_priority_class(api: Api) -> None:
-    created = api.post(PODS, pod("p", ["python", "-c", "pass"], priorityClassName="tensorone-low")).json()
+    created = api.post(api.pods, pod("p", ["python", "-c", "pass"], priorityClassName="tensorone-low")).json()
     assert created["spec"]["priority"] == 100
     assert created["spec"]["preemptionPolicy"] == "Never"
-    missing = api.post(PODS, pod("q", ["python", "-c", "pass"], priorityClassName="nope"))
+    missing = api.post(api.pods, pod("q", ["python", "-c", "pass"], priorityClassName="nope"))
     assert missing.status_code == 403
     assert missing.json()["message"] == 'pods "q" is forbidden: no PriorityClass with name nope was found'
 
@@ -346,11 +390,59 @@ def test_higher_priority_pod_preempts_lower_priority_pod_when_gpus_run_out(api: 
     api.post("/apis/scheduling.k8s.io/v1/priorityclasses", {"metadata": {"name": "high"}, "value": 1000})
     gpus = {"resources": {"limits": {"nvidia.com/gpu": "8"}}}
     sleeper = ["python", "-c", "import time; time.sleep(60)"]
-    api.post(PODS, pod("low", sleeper, container=gpus, terminationGracePeriodSeconds=1))
-    api.wait_for(f"{PODS}/low", lambda r: r.json()["status"].get("phase") == "Running")
-    api.post(PODS, pod("high", ["python", "-c", "pass"], container=gpus, priorityClassName="high"))
-    api.wait_for(f"{PODS}/low", lambda r: r.status_code == 404)
+    api.post(api.pods, pod("low", sleeper, container=gpus, terminationGracePeriodSeconds=1))
+    api.wait_for(f"{api.pods}/low", lambda r: r.json()["status"].get("phase") == "Running")
+    api.post(api.pods, pod("high", ["python", "-c", "pass"], container=gpus, priorityClassName="high"))
+    api.wait_for(f"{api.pods}/low", lambda r: r.status_code == 404)
     done = _phase(api, "high", "Succeeded")
     assert done["spec"]["nodeName"] == "sandbox-a100"
-    events = api.get("/api/v1/namespaces/default/events", fieldSelector="reason=Preempted").json()["items"]
+    events = api.get(f"/api/v1/namespaces/{api.namespace}/events", fieldSelector="reason=Preempted").json()[
+        "items"
+    ]
     assert [e["involvedObject"]["name"] for e in events] == ["low"]
+
+
+def test_container_runs_as_its_security_context_user_and_sees_none_of_the_clusters_credentials(
+    api: Api, sandbox: RunningSandbox
+) -> None:
+    secrets = [sandbox.dir / "pki" / "ca.key", sandbox.kubeconfig_path, sandbox.dir / "pki" / "tokens.csv"]
+    script = (
+        "import os, sys\n"
+        "print(os.getuid(), os.getgid(), sorted(os.getgroups()))\n"
+        "for path in sys.argv[1:]:\n"
+        "    try:\n"
+        "        print(path.rsplit('/', 1)[1], len(open(path).read()))\n"
+        "    except OSError as e:\n"
+        "        print(path.rsplit('/', 1)[1], type(e).__name__)\n"
+        "open('/checkpoints/owned', 'w').write('x')\n"
+    )
+    claim = {"metadata": {"name": "ckpt"}, "spec": {"accessModes": ["ReadWriteOnce"],
+             "resources": {"requests": {"storage": "1Gi"}}}}  # fmt: skip
+    assert api.post(f"/api/v1/namespaces/{api.namespace}/persistentvolumeclaims", claim).status_code == 201
+    manifest = pod(
+        "user",
+        ["python", "-c", script, *map(str, secrets)],
+        securityContext={"runAsUser": 1000, "runAsGroup": 3000, "fsGroup": 2000},
+        container={"volumeMounts": [{"name": "ckpt", "mountPath": "/checkpoints"}]},
+        volumes=[{"name": "ckpt", "persistentVolumeClaim": {"claimName": "ckpt"}}],
+    )
+    api.post(api.pods, manifest)
+    done = _phase(api, "user", "Succeeded", "Failed")
+    log = api.get(f"{api.pods}/user/log").text
+    assert done["status"]["phase"] == "Succeeded", log
+    lines = log.splitlines()
+    assert lines[0] == "1000 3000 [2000]"
+    # Masked in the container's mount namespace (the key folder an empty tmpfs, the kubeconfig /dev/null) and
+    # out of reach of a non-root user anyway: never the content.
+    assert [line.split()[0] for line in lines[1:]] == ["ca.key", "kubeconfig", "tokens.csv"]
+    assert {line.split()[1] for line in lines[1:]} <= {"0", "PermissionError", "FileNotFoundError"}
+    assert (sandbox.dir / f"volumes/{api.namespace}/ckpt/owned").stat().st_uid == 1000
+
+
+def test_root_container_cannot_read_the_clusters_credentials_either(
+    api: Api, sandbox: RunningSandbox
+) -> None:
+    script = f"import os; print(os.getuid(), os.listdir({str(sandbox.dir / 'pki')!r}), len(open({str(sandbox.kubeconfig_path)!r}).read()))"
+    api.post(api.pods, pod("root", ["python", "-c", script]))
+    _phase(api, "root", "Succeeded", "Failed")
+    assert api.get(f"{api.pods}/root/log").text == "0 [] 0\n"

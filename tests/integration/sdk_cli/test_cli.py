@@ -61,7 +61,8 @@ def test_bad_key_exits_4(env: Account) -> None:
     assert runner.invoke(app, ["jobs", "list", "--api-key", "t1_wrong"]).exit_code == 4
 
 
-@pytest.mark.parametrize(("phase", "code"), [("completed", 0), ("failed", 1), ("stopped", 8)])
+# A failed job also prints why (test_cli_journey.py).
+@pytest.mark.parametrize(("phase", "code"), [("completed", 0), ("stopped", 8)])
 def test_watch_renders_plain_lines_without_a_terminal(
     env: Account, cluster: Cluster, phase: str, code: int
 ) -> None:
@@ -85,7 +86,7 @@ def test_logs_and_datasets(env: Account, cluster: Cluster) -> None:
     assert runner.invoke(app, ["jobs", "logs", job_id, "-f"]).output == "hello\nworld\n"
     assert runner.invoke(app, ["jobs", "logs", job_id, "--tail", "1"]).output == "world\n"
     created = runner.invoke(
-        app, ["datasets", "create", "--name", "d", "--format", "csv", "--source", "/d.csv"]
+        app, ["datasets", "create", "--name", "d", "--format", "csv", "--source", "/datasets/d.csv"]
     )
     dataset_id = created.output.strip()
     assert dataset_id.startswith("ds_")

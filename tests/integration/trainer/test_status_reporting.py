@@ -1,5 +1,6 @@
 """The trainer reports into the TrainingJob's status subresource on the sandbox API server, as rank 0 does
-in a cluster: progress, metrics, checkpoints and history appear, and nothing else in the job is touched."""
+in a cluster: progress, metrics, optimizations, checkpoints and history appear, and nothing else in the job is
+touched."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from tensorone.api.status import TRAINER_STATUS_FIELDS
 from tensorone.sandbox.testing import RunningSandbox
@@ -16,14 +16,10 @@ from tests.helpers.tiny_models import build_tiny_llama, llm_run_config, run_trai
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[3]
 JOBS = "/apis/training.tensorone.ai/v1/namespaces/default/trainingjobs"
 
 
 def _create_job(client: httpx.Client) -> dict[str, Any]:
-    crd = yaml.safe_load((REPO / "crds" / "trainingjobs.training.tensorone.ai.yaml").read_text())
-    response = client.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=crd)
-    assert response.status_code == 201, response.text
     job = {
         "apiVersion": "training.tensorone.ai/v1",
         "kind": "TrainingJob",
@@ -46,7 +42,8 @@ def test_trainer_reports_progress_metrics_and_checkpoints_into_job_status(
 ) -> None:
     build_tiny_llama(tmp_path / "model")
     write_text_dataset(tmp_path / "data.jsonl", n=16)
-    with httpx.Client(base_url=sandbox.url, timeout=10) as client:
+    sandbox.install_product_crds()
+    with sandbox.http() as client:
         created = _create_job(client)
         config = llm_run_config(tmp_path / "model", tmp_path / "data.jsonl", epochs=1, save_every_steps=2)
         config["statusTarget"] = {"namespace": "default", "name": "job-0000000000000001"}
@@ -62,6 +59,9 @@ def test_trainer_reports_progress_metrics_and_checkpoints_into_job_status(
     assert status["progress"]["currentStep"] == status["progress"]["totalSteps"]
     assert status["metrics"]["currentLoss"] > 0
     assert status["metrics"]["throughput"].endswith("tokens/sec")
+    # What the run chose for speed; text records are already full rows, so nothing is packed.
+    assert status["optimizations"]["packing"] is False
+    assert status["optimizations"]["attention"] == "sdpa"
     assert "ckpt_epoch_1" in [c["id"] for c in status["checkpoints"]]
     assert [p["step"] for p in status["history"] if "loss" in p] == list(
         range(1, status["progress"]["totalSteps"] + 1)

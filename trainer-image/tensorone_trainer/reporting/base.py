@@ -24,6 +24,7 @@ from tensorone.api.status import (
     CheckpointInfo,
     MetricPoint,
     Metrics,
+    Optimizations,
     Progress,
 )
 from tensorone_trainer.checkpoints import human_size
@@ -47,6 +48,7 @@ class StatusSnapshot:
     last_report_time: datetime
     new_points: list[MetricPoint] = field(default_factory=list)
     final: bool = False
+    optimizations: Optimizations | None = None
     artifacts: list[Artifact] = field(default_factory=list)
 
     def to_status_patch(self, *, with_history: bool = True) -> dict[str, Any]:
@@ -54,6 +56,7 @@ class StatusSnapshot:
         patch: dict[str, Any] = {
             "progress": self.progress.to_wire(),
             "metrics": self.metrics.to_wire(),
+            **({"optimizations": self.optimizations.to_wire()} if self.optimizations else {}),
             "checkpoints": [c.to_wire() for c in self.checkpoints],
             "artifacts": [a.to_wire() for a in self.artifacts],
             "lastReportTime": self.last_report_time.isoformat(),
@@ -137,6 +140,7 @@ class Reporter:
         self.metrics = Metrics(best_loss=best_loss)
         self.progress = Progress(total_epochs=total_epochs, total_steps=total_steps)
         self.checkpoints: list[CheckpointInfo] = []
+        self.optimizations: Optimizations | None = None
         self.artifacts: list[Artifact] = []
 
     def set_totals(self, *, total_epochs: int | None = None, total_steps: int | None = None) -> None:
@@ -215,9 +219,22 @@ class Reporter:
         update: dict[str, Any] = {"eval_loss": eval_loss}
         update.update(extra or {})
         self.metrics = self.metrics.model_copy(update=update)
+        extra = extra or {}
         self._add_point(
-            MetricPoint(step=step, epoch=round(epoch, 6), eval_loss=eval_loss, time=datetime.now(UTC))
+            MetricPoint(
+                step=step,
+                epoch=round(epoch, 6),
+                eval_loss=eval_loss,
+                map50=extra.get("map50"),
+                map50_95=extra.get("map50_95"),
+                time=datetime.now(UTC),
+            )
         )
+
+    def optimizations_chosen(self, optimizations: Optimizations) -> None:
+        """What the loop chose for speed (packing, attention, ...), shown in the status from now on."""
+        self.optimizations = optimizations
+        self.publish()
 
     def artifacts_written(self, artifacts: list[Artifact]) -> None:
         """The run's outputs exist (sent with the next report; the final one at the latest)."""
@@ -246,6 +263,7 @@ class Reporter:
             last_report_time=datetime.now(UTC),
             new_points=self._new,
             final=final,
+            optimizations=self.optimizations,
             artifacts=self.artifacts,
         )
         self._new = []

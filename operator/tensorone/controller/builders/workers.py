@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tensorone.api import names
+from tensorone.api.data_paths import DATA_VOLUME_MOUNT_PATH
 from tensorone.api.dataset import DatasetSpec
 from tensorone.api.spec import AnyJobSpec, CustomJobSpec, VisionJobSpec
 from tensorone.api.trainer_config import RUN_CONFIG_ENV
@@ -21,6 +22,10 @@ TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 _CONFIG_VOLUME = "job-config"
 _CHECKPOINT_VOLUME = "checkpoints"
 _DATASET_VOLUME = "datasets"
+_API_ACCESS_VOLUME = "kube-api-access"
+SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+# Lifetime of the worker's bound token; the kubelet refreshes it before it expires (as for the default mount).
+_TOKEN_SECONDS = 3607
 
 
 def trainer_arguments(ctx: JobContext, resume_from: str | None) -> list[str]:
@@ -71,18 +76,36 @@ def _volumes(ctx: JobContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]
             "persistentVolumeClaim": {"claimName": names.checkpoint_claim_name(ctx.name)},
         },
     ]
+    # The token is projected, bound to the pod and short-lived (what current clusters mount by default), and
+    # mounted explicitly with automounting off: no long-lived Secret token is needed, so a pod never waits for
+    # the legacy token controller (1.20 refuses pods of a fresh ServiceAccount until it has made one).
+    volumes.append(
+        {
+            "name": _API_ACCESS_VOLUME,
+            "projected": {
+                "defaultMode": 0o444,
+                "sources": [
+                    {"serviceAccountToken": {"path": "token", "expirationSeconds": _TOKEN_SECONDS}},
+                    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                    {"downwardAPI": {"items": [{"path": "namespace",
+                                                "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+                ],
+            },
+        }
+    )  # fmt: skip
     mounts: list[dict[str, Any]] = [
         {"name": _CONFIG_VOLUME, "mountPath": settings.config_mount_path, "readOnly": True},
         {"name": _CHECKPOINT_VOLUME, "mountPath": settings.checkpoint_mount_path},
+        {"name": _API_ACCESS_VOLUME, "mountPath": SERVICE_ACCOUNT_MOUNT, "readOnly": True},
     ]
-    if settings.dataset_volume_claim and ctx.dataset.source.startswith("/"):
+    if settings.dataset_volume_claim:
         volumes.append(
             {
                 "name": _DATASET_VOLUME,
                 "persistentVolumeClaim": {"claimName": settings.dataset_volume_claim, "readOnly": True},
             }
         )
-        mounts.append({"name": _DATASET_VOLUME, "mountPath": settings.dataset_mount_path, "readOnly": True})
+        mounts.append({"name": _DATASET_VOLUME, "mountPath": DATA_VOLUME_MOUNT_PATH, "readOnly": True})
     return volumes, mounts
 
 
@@ -114,8 +137,16 @@ def build_worker_pod(ctx: JobContext, index: int, attempt: int, resume_from: str
         "restartPolicy": "Never",
         "hostname": names.worker_hostname(index),
         "serviceAccountName": names.trainer_account_name(ctx.name),
-        "automountServiceAccountToken": True,
+        "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": settings.termination_grace_period_seconds,
+        # Workers run user code: never as root, no privilege escalation, no capabilities; the volumes are the
+        # user's group's (fsGroup), so checkpoints are writable.
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": settings.trainer_user_id,
+            "runAsGroup": settings.trainer_user_id,
+            "fsGroup": settings.trainer_user_id,
+        },
         "priorityClassName": settings.priority_class_names[spec.priority],
         "affinity": {
             "nodeAffinity": {
@@ -143,6 +174,7 @@ def build_worker_pod(ctx: JobContext, index: int, attempt: int, resume_from: str
                 "volumeMounts": mounts,
                 "terminationMessagePath": TERMINATION_MESSAGE_PATH,
                 "terminationMessagePolicy": "FallbackToLogsOnError",
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
                 "ports": [{"name": "rendezvous", "containerPort": settings.rendezvous_port}],
             }
         ],

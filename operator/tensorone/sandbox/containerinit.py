@@ -1,0 +1,86 @@
+"""The first process of every sandbox container, run inside the pod's fresh mount and UTS namespaces.
+
+``nsenter --net=<pod netns> -- unshare --mount --uts --propagation private -- python -m
+tensorone.sandbox.containerinit [options] -- command...`` sets up what a container runtime would, then
+``exec``s the container's command (so the PID, process group and exit code are the command's own):
+
+* the pod's hostname (UTS namespace) and the pod's ``/etc/hosts`` (bind mount), as a kubelet writes them;
+* the pod's volumes, workdir and home bound under a private tmpfs (``--stage``), so a container running as any
+  user reaches them whatever the permissions of the folders that hold them on this machine, and the
+  ServiceAccount token directory at its real path (libraries read it from there);
+* masks over the sandbox's own secrets (its CA key, admin kubeconfig, API key): a pod runs on this machine,
+  but must not see the cluster's credentials;
+* the securityContext's user, group and supplementary groups (fsGroup), dropped to last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+
+
+def _mount(*args: str) -> None:
+    result = subprocess.run(["mount", *args], capture_output=True, check=False)
+    if result.returncode != 0:
+        sys.stderr.write(f"container init: mount {' '.join(args)}: {result.stderr.decode(errors='replace')}")
+        raise SystemExit(128)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="containerinit")
+    parser.add_argument("--hostname")
+    parser.add_argument("--hosts-file")
+    parser.add_argument("--stage", help="a folder to cover with a private tmpfs for the binds below it")
+    parser.add_argument("--bind", action="append", default=[], help="SRC:DST[:ro]")
+    parser.add_argument("--mask", action="append", default=[], help="a file or folder to hide")
+    parser.add_argument("--uid", type=int)
+    parser.add_argument("--gid", type=int)
+    parser.add_argument("--groups", default="")
+    parser.add_argument("--workdir")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise SystemExit("container init: no command")
+    if args.hostname:
+        socket.sethostname(args.hostname)
+    if args.hosts_file:
+        _mount("--bind", args.hosts_file, "/etc/hosts")
+    if args.stage:
+        os.makedirs(args.stage, exist_ok=True)
+        _mount("-t", "tmpfs", "-o", "mode=0755", "tmpfs", args.stage)
+    for spec in args.bind:
+        source, target, *options = spec.split(":")
+        if os.path.isdir(source):
+            os.makedirs(target, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            open(target, "a").close()
+        _mount("--bind", source, target)
+        if "ro" in options:
+            _mount("-o", "remount,bind,ro", target)
+    for path in args.mask:
+        if os.path.isdir(path):
+            _mount("-t", "tmpfs", "-o", "size=1k,mode=0755", "tmpfs", path)
+        elif os.path.exists(path):
+            _mount("--bind", "/dev/null", path)
+    if args.uid is not None:
+        groups = [int(g) for g in args.groups.split(",") if g]
+        gid = args.gid if args.gid is not None else args.uid
+        os.setgroups(groups)
+        os.setgid(gid)
+        os.setuid(args.uid)
+    if args.workdir:
+        os.chdir(args.workdir)
+    try:
+        os.execvp(command[0], command)
+    except OSError as exc:
+        sys.stderr.write(f"exec: {command[0]!r}: {exc.strerror}\n")
+        raise SystemExit(127) from exc
+
+
+if __name__ == "__main__":
+    main()
