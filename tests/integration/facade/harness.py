@@ -94,7 +94,7 @@ class Cluster:
         ctx = JobContext(
             name=job["metadata"]["name"], namespace=ns, uid=job["metadata"]["uid"],
             spec=parse_training_job_spec(job["spec"]),
-            dataset=DatasetSpec.model_validate({"displayName": "d", "format": "jsonl", "source": "/d.jsonl"}),
+            dataset=DatasetSpec.model_validate({"displayName": "d", "format": "jsonl", "source": "/datasets/d.jsonl"}),
             settings=OperatorSettings(), gpu_products=(),
         )  # fmt: skip
         manifest = build_logs_config_map(ctx, attempt, logs)

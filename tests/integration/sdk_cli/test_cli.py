@@ -44,19 +44,6 @@ def test_invalid_job_file_exits_2_naming_the_field(env: Account, tmp_path) -> No
     assert "maxWorkers" in result.output
 
 
-def test_watch_of_a_failed_job_says_why_and_exits_1(env: Account, cluster: Cluster) -> None:
-    job_id = env.job()
-    message = "config.baseModel: /models/x does not exist on the worker"
-    cluster.set_status(
-        env.namespace,
-        job_id,
-        {"phase": "failed", "error": {"reason": "ConfigurationError", "message": message}},
-    )
-    result = runner.invoke(app, ["jobs", "watch", job_id, "--interval", "0.1"])
-    assert result.exit_code == 1
-    assert f"failed (ConfigurationError): {message}" in result.output
-
-
 def test_bad_key_exits_4(env: Account) -> None:
     assert runner.invoke(app, ["jobs", "list", "--api-key", "t1_wrong"]).exit_code == 4
 
