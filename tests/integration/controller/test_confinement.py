@@ -98,6 +98,11 @@ def test_admission_refuses_what_an_older_crd_let_in(
     _serve_older_crds(cluster)
     if dataset is not None:
         assert cluster.http.post(DATASETS, json=dataset).status_code == 201
+    # A real API server serves a changed CRD schema a moment after the update: wait until it lets the job in.
+    cluster.wait(
+        "the older CRD to be served",
+        lambda: cluster.http.post(JOBS, json=job, params={"dryRun": "All"}).status_code == 201,
+    )
     assert cluster.http.post(JOBS, json=job).status_code == 201
     cluster.start_operator()
     refused = cluster.wait_phase("job-x", "failed")

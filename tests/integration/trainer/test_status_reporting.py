@@ -28,7 +28,7 @@ def _create_job(client: httpx.Client) -> dict[str, Any]:
             "displayName": "status test",
             "modelType": "llm",
             "datasetRef": {"name": "tiny"},
-            "config": {"baseModel": "/models/tiny"},
+            "config": {"baseModel": "/datasets/models/tiny"},
         },
     }
     response = client.post(JOBS, json=job)
