@@ -46,3 +46,14 @@ def test_two_worker_lora_job_completes_with_progress_falling_loss_checkpoints_an
     assert usage["gpuSeconds"] > 0
     assert final.resource_usage is not None
     assert final.resource_usage.cost == pytest.approx(usage["gpuSeconds"] / 3600 * price, rel=1e-3, abs=1e-6)
+    # Where the result is: the adapter, reported by the trainer, on the job's volume.
+    (adapter,) = [a for a in final.artifacts if a.name == "adapter"]
+    assert adapter.kind == "folder"
+    assert adapter.size_bytes > 0
+    assert adapter.path.endswith(f"/{job.id.replace('_', '-')}/artifacts/adapter")
+    # The worker log tells the run (one line per logged step) and not the reporter's HTTP requests.
+    log = client.training.jobs.logs(job.id, worker=0)
+    assert f"step {final.progress.total_steps}/{final.progress.total_steps} " in log
+    assert " loss " in log
+    assert " ETA " in log
+    assert "HTTP Request" not in log

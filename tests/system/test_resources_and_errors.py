@@ -78,7 +78,8 @@ def test_malformed_jsonl_line_fails_the_job_naming_the_file_and_line(
     assert final.status == "failed"
     assert final.error is not None
     assert "train.jsonl:5:" in final.error.message
-    assert platform.job_resource(job.id)["status"]["attempts"] == 1, "bad data is not retried"
+    # Found by the dataset check before admission: no worker ever started (nor billed).
+    assert platform.job_resource(job.id)["status"].get("attempts", 0) == 0
 
 
 def test_wrong_yolo_label_fails_the_job_naming_the_file_and_line(platform: Platform) -> None:

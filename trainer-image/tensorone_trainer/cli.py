@@ -13,6 +13,7 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(asctime)s rank{rank} %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # The status reporter's own requests are not the run's story: one INFO line per PATCH drowned the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     stop = StopRequest()
     stop.install()
     try:
@@ -172,3 +176,18 @@ def main(argv: list[str] | None = None) -> int:
         write_termination_message(str(e))
         record_exit_code(e.exit_code)
         return e.exit_code
+    except Exception as e:
+        # A crash (exit 1: the operator may retry). The traceback goes to the log; the termination message says
+        # what failed and where, so the job's error is not "exit 1".
+        write_termination_message(crash_message(e))
+        raise
+
+
+def crash_message(error: BaseException) -> str:
+    """``ValueError at llm.py:212 (in step): <message>``: the exception and the innermost frame it came from."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = (
+        f" at {Path(frames[-1].filename).name}:{frames[-1].lineno} (in {frames[-1].name})" if frames else ""
+    )
+    text = str(error).strip()
+    return f"{type(error).__name__}{where}" + (f": {text}" if text else "")

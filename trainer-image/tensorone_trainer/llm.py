@@ -21,10 +21,12 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from tensorone.api import names
 from tensorone.api.config import MixedPrecision, OptimizerName, Strategy
 from tensorone.api.status import Optimizations
 from tensorone.api.trainer_config import LlmRunConfig
 from tensorone_trainer import distributed
+from tensorone_trainer.artifacts import describe_artifacts
 from tensorone_trainer.checkpoints import Manifest, epoch_checkpoint_id, step_checkpoint_id
 from tensorone_trainer.confine import dataset_path, model_location
 from tensorone_trainer.context import RunContext
@@ -50,7 +52,7 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "trainer_state.pt"
 WEIGHTS_FILE = "model.safetensors"
-ADAPTER_DIR = "adapter"
+ADAPTER_DIR = names.ARTIFACT_ADAPTER
 
 
 @dataclass
@@ -87,6 +89,21 @@ def _check_strategy(run: LlmRunConfig, device: torch.device) -> None:
         )
 
 
+def looks_like_path(name: str) -> bool:
+    """A hub id is ``name`` or ``org/name``; anything else (``/models/x``, ``./x``, ``a/b/c``) is a path."""
+    return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1
+
+
+def check_base_model(name: str, location: str) -> None:
+    """A base model given as a path must exist (the hub loader would call a missing one a malformed repo id).
+    ``location``: where ``name`` resolved on the data volume."""
+    if looks_like_path(name) and not Path(location).expanduser().exists():
+        raise ConfigurationError(
+            f"config.baseModel: {name} does not exist on the worker (a path must name a model folder on a volume"
+            " the job mounts; a hub id looks like 'org/name')"
+        )
+
+
 def _base_model(run: LlmRunConfig) -> str:
     return model_location(run, run.config.base_model, "config.baseModel")
 
@@ -102,8 +119,10 @@ def _unloadable(run: LlmRunConfig, error: Exception) -> ConfigurationError:
 def _load_tokenizer(run: LlmRunConfig) -> Any:
     from transformers import AutoTokenizer
 
+    location = _base_model(run)
+    check_base_model(run.config.base_model, location)
     try:
-        tokenizer: Any = AutoTokenizer.from_pretrained(_base_model(run))
+        tokenizer: Any = AutoTokenizer.from_pretrained(location)
     except (OSError, ValueError) as e:
         raise _unloadable(run, e) from e
     if tokenizer.pad_token_id is None:
@@ -558,6 +577,8 @@ class LlmTrainer:
                 break
         if outcome == "completed":
             self.write_artifacts()
+            if self.ctx.dist.is_main:
+                self.reporter.artifacts_written(describe_artifacts(self.ctx.output_dir))
         self.reporter.close(completed=outcome == "completed")
         return outcome
 
@@ -568,15 +589,15 @@ class LlmTrainer:
             return
         out = self.ctx.output_dir
         if self.conf.strategy is Strategy.FULL:
-            self.model.save_pretrained(str(out / "model"))
-            self.tokenizer.save_pretrained(str(out / "model"))
+            self.model.save_pretrained(str(out / names.ARTIFACT_MODEL))
+            self.tokenizer.save_pretrained(str(out / names.ARTIFACT_MODEL))
         else:
             self.model.save_pretrained(str(out / ADAPTER_DIR))
             self.tokenizer.save_pretrained(str(out / ADAPTER_DIR))
             if self.ctx.merge:
                 merged = self.model.merge_and_unload()
-                merged.save_pretrained(str(out / "merged"), safe_serialization=True)
-                self.tokenizer.save_pretrained(str(out / "merged"))
+                merged.save_pretrained(str(out / names.ARTIFACT_MERGED), safe_serialization=True)
+                self.tokenizer.save_pretrained(str(out / names.ARTIFACT_MERGED))
         log.info("artifacts written under %s", out)
 
 

@@ -24,6 +24,7 @@ import torch
 
 from tensorone.api.config import OptimizerName
 from tensorone.api.trainer_config import VisionRunConfig
+from tensorone_trainer.artifacts import describe_artifacts
 from tensorone_trainer.checkpoints import epoch_checkpoint_id
 from tensorone_trainer.confine import dataset_path, model_location
 from tensorone_trainer.context import RunContext
@@ -268,6 +269,8 @@ def train_yolo(run: VisionRunConfig, ctx: RunContext) -> str:
             if (weights / name).is_file():
                 shutil.copy2(weights / name, output / name)
     if bridge.reporter is not None:
+        if not stopped:
+            bridge.reporter.artifacts_written(describe_artifacts(output))
         bridge.reporter.close(completed=not stopped)
     log.info("%d classes; artifacts under %s", num_classes, output)
     return "stopped" if stopped else "completed"

@@ -216,6 +216,16 @@ class CheckpointOut(ResponseModel):
     size: str
 
 
+class ArtifactOut(ResponseModel):
+    """A result of the run: the LoRA adapter, the merged model, YOLO's best weights…"""
+
+    name: str
+    path: str = Field(description="On the job's checkpoint volume, as its workers mount it")
+    kind: str = Field(description="file or folder")
+    size: str
+    size_bytes: int
+
+
 class JobErrorOut(ResponseModel):
     reason: str
     message: str
@@ -246,6 +256,7 @@ class JobObject(JobSummary):
     resource_usage: ResourceUsageOut
     estimated_cost: EstimatedCostOut | None = None
     checkpoints: list[CheckpointOut] = Field(default_factory=list)
+    artifacts: list[ArtifactOut] = Field(default_factory=list, description="The run's outputs, once written")
     updated_at: Timestamp
     completed_at: Timestamp | None = None
     error: JobErrorOut | None = None

@@ -2,7 +2,7 @@
 
 The operator (trusted) owns phase, conditions, timestamps, attempts, allocation, estimates, usage and cost.
 The trainer's rank 0 (untrusted user code may run beside it) writes only ``progress``, ``metrics``,
-``optimizations``, ``checkpoints``, ``history`` and ``lastReportTime`` (see ``TRAINER_STATUS_FIELDS``). Cost is never computed
+``optimizations``, ``checkpoints``, ``history``, ``artifacts`` and ``lastReportTime`` (see ``TRAINER_STATUS_FIELDS``). Cost is never computed
 from what the trainer reports.
 """
 
@@ -113,6 +113,20 @@ class CheckpointInfo(OpenCamelModel):
     attempt: int | None = Field(None, ge=0)
 
 
+class Artifact(OpenCamelModel):
+    """One output of a finished run, as the trainer wrote it on the checkpoint volume."""
+
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{0,62}$", description="adapter, merged, model, best, last (names.ARTIFACT_*)"
+    )
+    path: str = Field(
+        max_length=4096, description="Where it is on the checkpoint volume, as the workers mount it"
+    )
+    kind: str = Field(pattern=r"^(file|folder)$")
+    size: str = Field(description='Human size, e.g. "2.3GB"')
+    size_bytes: int = Field(ge=0)
+
+
 class MetricPoint(OpenCamelModel):
     """One logged optimizer step, for plotting (the /metrics history of the API)."""
 
@@ -190,9 +204,10 @@ class TrainingJobStatus(OpenCamelModel):
     optimizations: Optimizations | None = None
     checkpoints: list[CheckpointInfo] = Field(default_factory=list)
     history: list[MetricPoint] = Field(default_factory=list, max_length=2000)
+    artifacts: list[Artifact] = Field(default_factory=list, max_length=32)
     last_report_time: datetime | None = None
 
 
 TRAINER_STATUS_FIELDS = frozenset(
-    {"progress", "metrics", "optimizations", "checkpoints", "history", "lastReportTime"}
+    {"progress", "metrics", "optimizations", "checkpoints", "history", "artifacts", "lastReportTime"}
 )

@@ -70,6 +70,18 @@ TrainerRunConfig = Annotated[
 ]
 AnyRunConfig = LlmRunConfig | VisionRunConfig | CustomRunConfig
 
+
+class DatasetCheck(CamelModel):
+    """What the dataset check (``python -m tensorone_trainer.check_dataset``) found, as its termination message:
+    the operator admits the job on it and writes size and example count into the Dataset's status."""
+
+    format: DatasetFormat
+    size_bytes: int = Field(ge=0)
+    num_examples: int = Field(ge=0)
+    first: str | None = Field(None, description="Where the first record is (file:line)")
+    last: str | None = Field(None, description="Where the last record is (file:line)")
+
+
 # Exit codes of the trainer that mean "retrying cannot help" (sysexits.h values). The trainer writes a
 # termination message naming the field, file or line; the operator fails the job with it.
 EXIT_DATA_ERROR = 65

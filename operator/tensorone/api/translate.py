@@ -210,7 +210,12 @@ def job_id(job: TrainingJobResource) -> str:
 
 
 def job_status(job: TrainingJobResource) -> str:
-    return str(job.status.phase or JobPhase.QUEUED)
+    """The REST status: the resource's ``queued`` (before admission, for kubectl) reads ``pending`` (API.md)."""
+    return rest_status(job.status.phase or JobPhase.QUEUED)
+
+
+def rest_status(phase: str) -> str:
+    return str(JobPhase.PENDING) if phase == JobPhase.QUEUED else str(phase)
 
 
 def _created_at(job: TrainingJobResource) -> datetime:
@@ -227,12 +232,16 @@ def _estimated_completion(job: TrainingJobResource, now: datetime) -> datetime |
 
 
 def _progress(job: TrainingJobResource) -> rest.ProgressOut:
-    if job.status.progress is None:
-        return rest.ProgressOut()
-    # Only the REST fields: the status also carries display strings for kubectl (percentDisplay).
-    return rest.ProgressOut.model_validate(
-        job.status.progress.model_dump(include=set(rest.ProgressOut.model_fields))
-    )
+    """The trainer's progress (only the REST fields: the status also carries display strings for kubectl); before
+    its first report, the epochs the config asks for (``totalEpochs``)."""
+    progress = rest.ProgressOut()
+    if job.status.progress is not None:
+        progress = rest.ProgressOut.model_validate(
+            job.status.progress.model_dump(include=set(rest.ProgressOut.model_fields))
+        )
+    if not progress.total_epochs:
+        progress.total_epochs = job.spec.config.training.epochs
+    return progress
 
 
 def _metrics(job: TrainingJobResource) -> rest.MetricsOut:
@@ -308,6 +317,7 @@ def job_object(job: TrainingJobResource, now: datetime | None = None) -> rest.Jo
             )
             for c in status.checkpoints
         ],
+        artifacts=[rest.ArtifactOut.model_validate(a.model_dump()) for a in status.artifacts],
         updated_at=_updated_at(job),
         completed_at=status.completed_at,
         error=rest.JobErrorOut(reason=status.error.reason, message=status.error.message)
@@ -328,7 +338,8 @@ def compact_create_response(
     return rest.CompactCreateResponse(
         job_id=job_id(job),
         name=job.spec.display_name,
-        status=job_status(job),
+        # The seed's compact create response says "queued" (the only place the REST API does).
+        status=str(JobPhase.QUEUED),
         estimated_start_time=start,
         estimated_duration=rest.human_duration(duration_seconds),
         estimated_cost=rest.CompactCost(

@@ -21,6 +21,7 @@ from pathlib import Path
 from tensorone.api.config import LlmConfig, MixedPrecision, Strategy, VisionConfig
 from tensorone.api.errors import ConfigurationError
 from tensorone.api.spec import AnyJobSpec, GpuType, LlmJobSpec, VisionJobSpec
+from tensorone.api.status import ResourceAllocation
 from tensorone.catalog.gpus import GpuCatalog
 
 HOURS_PER_MONTH = 730.0
@@ -236,3 +237,15 @@ def quantity_bytes(quantity: str) -> float:
 
 def _quantity_gb(quantity: str) -> float:
     return quantity_bytes(quantity) / 1e9
+
+
+def resource_allocation(spec: AnyJobSpec, catalog: GpuCatalog) -> ResourceAllocation:
+    """What a job is given (``resourceAllocation``): shown by the create response and written at admission."""
+    gpu = catalog.gpu(spec.gpu_type)
+    return ResourceAllocation(
+        gpu_type=gpu.display_name,
+        gpu_type_id=str(catalog.resolve(spec.gpu_type)),
+        workers=spec.max_workers,
+        gpus_per_worker=spec.gpus_per_worker,
+        memory_per_worker=spec.resources.memory,
+    )

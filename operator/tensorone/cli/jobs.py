@@ -189,10 +189,13 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming")] = False,
     worker: Annotated[int, typer.Option(help="Worker index")] = 0,
     tail: Annotated[int | None, typer.Option(help="Only the last N lines")] = None,
+    attempt: Annotated[
+        int | None, typer.Option(help="Only this attempt (default: every attempt kept)")
+    ] = None,
     api_key: ApiKey = None,
     base_url: BaseUrl = None,
 ) -> None:
-    """Print a worker's log."""
+    """Print a worker's log (of a finished job: every attempt's, unless --attempt picks one)."""
     with api_client(api_key, base_url) as client:
         job_id = resolve_job_id(client, job_ref)
         if follow:
@@ -200,7 +203,7 @@ def logs(
                 sys.stdout.write(chunk)
                 sys.stdout.flush()
         else:
-            sys.stdout.write(client.training.jobs.logs(job_id, worker=worker, tail=tail))
+            sys.stdout.write(client.training.jobs.logs(job_id, worker=worker, tail=tail, attempt=attempt))
 
 
 @app.command("watch")

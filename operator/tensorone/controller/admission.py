@@ -19,10 +19,9 @@ from tensorone.api.status import (
     EstimatedCost,
     JobError,
     JobPhase,
-    ResourceAllocation,
     TrainingJobStatus,
 )
-from tensorone.catalog.estimator import DatasetSize, check_fits, estimate
+from tensorone.catalog.estimator import DatasetSize, check_fits, estimate, resource_allocation
 from tensorone.catalog.gpus import GPU_PRODUCT_LABEL, GPU_RESOURCE, GpuCatalog
 from tensorone.controller.conditions import Reason, set_condition
 
@@ -104,6 +103,31 @@ def refused_status(
     return result
 
 
+def waiting_status(
+    status: TrainingJobStatus, spec: AnyJobSpec, now: datetime, generation: int | None
+) -> TrainingJobStatus:
+    """``queued`` with ``Admitted=False`` saying which dataset the job waits for: applied together (``kubectl
+    apply -f dir/``), a job may come before its Dataset; it starts once the Dataset appears."""
+    result = status.model_copy(deep=True)
+    result.phase = JobPhase.QUEUED
+    result.observed_generation = generation
+    message = f"waiting for Dataset {spec.dataset_ref.name!r}: it does not exist (yet) in this namespace"
+    set_condition(result, ConditionType.ADMITTED, False, Reason.WAITING_FOR_DATASET, message, now, generation)
+    return result
+
+
+def checking_status(
+    status: TrainingJobStatus, spec: AnyJobSpec, now: datetime, generation: int | None
+) -> TrainingJobStatus:
+    """``queued`` with ``Admitted=False`` while the dataset is read once before any worker starts."""
+    result = status.model_copy(deep=True)
+    result.phase = JobPhase.QUEUED
+    result.observed_generation = generation
+    message = f"checking Dataset {spec.dataset_ref.name!r} before any worker starts"
+    set_condition(result, ConditionType.ADMITTED, False, Reason.CHECKING_DATA, message, now, generation)
+    return result
+
+
 def admitted_status(
     status: TrainingJobStatus,
     spec: AnyJobSpec,
@@ -124,13 +148,7 @@ def admitted_status(
     result.estimated_cost = EstimatedCost(hourly=guess.hourly, total=guess.total, currency=catalog.currency)
     result.estimated_duration_seconds = round(guess.duration_seconds, 1)
     result.estimated_completion = now + timedelta(seconds=guess.duration_seconds)
-    result.resource_allocation = ResourceAllocation(
-        gpu_type=gpu.display_name,
-        gpu_type_id=str(catalog.resolve(spec.gpu_type)),
-        workers=spec.max_workers,
-        gpus_per_worker=spec.gpus_per_worker,
-        memory_per_worker=spec.resources.memory,
-    )
+    result.resource_allocation = resource_allocation(spec, catalog)
     message = f"{spec.max_workers} worker(s) × {spec.gpus_per_worker} {gpu.display_name}"
     set_condition(result, ConditionType.ADMITTED, True, Reason.ADMITTED, message, now, generation)
     return result

@@ -23,6 +23,7 @@ from tensorone.api.status import (
 )
 from tensorone.api.trainer_config import EXIT_DATA_ERROR
 from tensorone.controller.conditions import Reason, condition, set_condition
+from tensorone.controller.failures import describe_worker_failure, meaningful_lines
 from tensorone.controller.pods import PodView
 from tensorone.controller.usage import accrue, seconds_until_budget
 
@@ -144,12 +145,7 @@ def decide(
         pod = min(fatal, key=lambda p: p.index)
         reason = Reason.DATA_ERROR if pod.exit_code == EXIT_DATA_ERROR else Reason.CONFIGURATION_ERROR
         _fail(
-            decision,
-            job,
-            current,
-            now,
-            reason,
-            pod.message or f"worker {pod.index} exited with {pod.exit_code}",
+            decision, job, current, now, reason, meaningful_lines(pod.message) or describe_worker_failure(pod)
         )
     elif broken or lost:
         _retry(decision, job, current, broken, now, timing)
@@ -252,13 +248,7 @@ def _retry(
     timing: Timing,
 ) -> None:
     status = decision.status
-    described = (
-        ", ".join(
-            f"worker {p.index}: {p.reason or ('exit ' + str(p.exit_code) if p.exit_code is not None else p.phase)}"
-            for p in broken
-        )
-        or "a worker disappeared (node lost)"
-    )
+    described = _describe_failures(broken)
     # Only failures count: attempts started by a user's resume do not use up the retries.
     status.failed_attempts += 1
     if status.failed_attempts > job.spec.run_policy.backoff_limit:
@@ -280,6 +270,15 @@ def _retry(
     decision.enter(JobPhase.PENDING, Reason.RETRYING, message)
     set_condition(status, ConditionType.RUNNING, False, Reason.RETRYING, message, now, job.generation)
     decision.event(Reason.RETRYING, message, warning=True)
+
+
+def _describe_failures(broken: Sequence[PodView]) -> str:
+    """The first worker to fail, with its cause (the others usually fail because it did)."""
+    if not broken:
+        return "a worker disappeared (node lost)"
+    first = min(broken, key=lambda p: (p.finished_at is None, p.finished_at or datetime.max, p.index))
+    others = f" (and {len(broken) - 1} more worker(s))" if len(broken) > 1 else ""
+    return describe_worker_failure(first) + others
 
 
 def _resume(decision: Decision, job: JobView, current: Sequence[PodView], now: datetime) -> None:

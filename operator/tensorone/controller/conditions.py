@@ -12,6 +12,8 @@ class Reason(StrEnum):
     ADMITTED = "Admitted"
     INVALID_SPEC = "InvalidSpec"
     DATASET_NOT_FOUND = "DatasetNotFound"
+    WAITING_FOR_DATASET = "WaitingForDataset"
+    CHECKING_DATA = "CheckingData"
     INVALID_DATASET = "InvalidDataset"
     INSUFFICIENT_RESOURCES = "InsufficientResources"
     CHECKPOINT_NOT_FOUND = "CheckpointNotFound"

@@ -15,8 +15,8 @@ from typing import Any
 
 import kopf
 
+from tensorone.api import names
 from tensorone.api.spec import API_GROUP, API_VERSION, DATASET_PLURAL, TRAINING_JOB_PLURAL
-from tensorone.controller import names
 from tensorone.controller.pods import PodView, parse_pod
 from tensorone.controller.reconcile import DatasetKey, Engine
 

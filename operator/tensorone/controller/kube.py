@@ -204,6 +204,23 @@ class KubeClient:
             raise ApiStatusError(status, str(text))
         return True
 
+    async def patch(self, kind: str, namespace: str, name: str, body: dict[str, Any]) -> bool:
+        """Merge-patch the object; False when it is gone. A ``metadata.resourceVersion`` in ``body`` guards it
+        (:class:`ConflictError` when stale)."""
+        status, result = await self._call(
+            "PATCH",
+            object_path(kind, namespace, name),
+            body=body,
+            content_type="application/merge-patch+json",
+        )
+        if status == 404:
+            return False
+        if status == 409:
+            raise ConflictError(status, str(result))
+        if status >= 300:
+            raise ApiStatusError(status, str(result))
+        return True
+
     async def patch_status(
         self, kind: str, namespace: str, name: str, status_patch: dict[str, Any], resource_version: str | None
     ) -> dict[str, Any]:

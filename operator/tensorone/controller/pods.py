@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tensorone.api import names
 from tensorone.api.trainer_config import NON_RETRYABLE_EXIT_CODES
 from tensorone.catalog.gpus import GPU_RESOURCE
-from tensorone.controller import names
 
 # Pod or container reasons meaning the infrastructure, not the job, ended the worker.
 INFRASTRUCTURE_REASONS = frozenset(
@@ -48,6 +48,15 @@ class PodView:
     reason: str | None = None
     message: str = ""
     unschedulable: str | None = None
+    finalizers: tuple[str, ...] = ()
+    component: str = names.WORKER_COMPONENT
+    resource_version: str | None = None
+    deletion_deadline: datetime | None = None
+
+    @property
+    def held(self) -> bool:
+        """The operator's finalizer keeps the pod (and its log) until the log is archived."""
+        return names.LOG_ARCHIVE_FINALIZER in self.finalizers
 
     @property
     def terminated(self) -> bool:
@@ -110,4 +119,8 @@ def parse_pod(obj: dict[str, Any]) -> PodView:
         reason=reason,
         message=str(message).strip(),
         unschedulable=unschedulable,
+        finalizers=tuple(str(f) for f in metadata.get("finalizers") or ()),
+        component=str(labels.get(names.COMPONENT_LABEL, names.WORKER_COMPONENT)),
+        resource_version=metadata.get("resourceVersion"),
+        deletion_deadline=_time(metadata.get("deletionTimestamp")),
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tensorone.api import names
 from tensorone.api.dataset import DatasetSpec
 from tensorone.api.errors import ConfigurationError
 from tensorone.api.resources import (
@@ -26,23 +27,28 @@ from tensorone.api.resources import (
 )
 from tensorone.api.spec import AnyJobSpec
 from tensorone.api.status import FINISHED_PHASES, ConditionStatus, ConditionType, JobPhase, TrainingJobStatus
+from tensorone.api.trainer_config import DatasetCheck
 from tensorone.catalog.gpus import GpuCatalog
-from tensorone.controller import names
 from tensorone.controller.admission import (
     NodeOffer,
     Refusal,
     admitted_status,
     check_admission,
+    checking_status,
     refused_status,
+    waiting_status,
 )
 from tensorone.controller.aggregation import Decision, JobEvent, JobView, PhaseChange, Timing, decide
 from tensorone.controller.builders import (
     JobContext,
+    build_data_check_pod,
     build_logs_config_map,
     build_support_objects,
     build_worker_pods,
+    needs_data_check,
 )
 from tensorone.controller.conditions import Reason, condition
+from tensorone.controller.failures import meaningful_lines
 from tensorone.controller.kube import ConflictError, KubeClient
 from tensorone.controller.metrics import OperatorMetrics
 from tensorone.controller.pods import PodView
@@ -61,6 +67,10 @@ NODE_CACHE_SECONDS = 10.0
 # A worker pod this operator created counts as there for this long even while the watch does not show it yet:
 # a pass woken by another event in between would otherwise POST it again (409 AlreadyExists, a wasted write).
 EXPECT_CREATED_SECONDS = 30.0
+# A job whose Dataset does not exist yet looks for it again this often.
+DATASET_WAIT_SECONDS = 3.0
+# A deleted worker the kubelet has not reported ended this long after its grace period is let go without its log.
+RELEASE_AFTER_SECONDS = 60.0
 
 
 def log_transition(namespace: str, name: str, change: PhaseChange) -> None:
@@ -101,6 +111,12 @@ def with_workers_created(events: Sequence[JobEvent], created: str | None) -> lis
         return [JobEvent("Normal", Reason.WORKERS_CREATED, created)]
     last = events[-1]
     return [*events[:-1], JobEvent(last.type, last.reason, f"{last.message}; {created}")]
+
+
+def split_pods(pods: Sequence[PodView]) -> tuple[list[PodView], list[PodView]]:
+    """(worker pods, dataset-check pods): both carry the job's label; only workers take part in decisions."""
+    workers = [p for p in pods if p.component != names.DATA_CHECK_COMPONENT]
+    return workers, [p for p in pods if p.component == names.DATA_CHECK_COMPONENT]
 
 
 def utcnow() -> datetime:
@@ -217,6 +233,7 @@ class Engine:
             return RETRY_SOON
 
     async def _pass(self, obj: dict[str, Any], pods: Sequence[PodView]) -> float | None:
+        pods, checks = split_pods(pods)
         meta = ObjectMeta.model_validate(obj.get("metadata") or {})
         status = TrainingJobStatus.model_validate(obj.get("status") or {})
         try:
@@ -227,8 +244,9 @@ class Engine:
                 await self._write(meta, status, refused_status(status, refusal, utcnow(), meta.generation))
             return None
         admitted = condition(status, ConditionType.ADMITTED)
-        if admitted is None:
-            return await self._admit(meta, job, pods)
+        if admitted is None or admitted.reason in (Reason.WAITING_FOR_DATASET, Reason.CHECKING_DATA):
+            return await self._admit(meta, job, pods, checks)
+        await self._drop_checks(meta, checks)
         if admitted.status != ConditionStatus.TRUE:
             return None
         return await self._drive(meta, job, pods)
@@ -280,12 +298,13 @@ class Engine:
             job = self._parse(obj)
         except ConfigurationError:
             return
+        pods, _ = split_pods(pods)
         meta = job.metadata
         if condition(job.status, ConditionType.ADMITTED) is not None:
             return  # decided before (an operator restart): the pass goes on from the status
         dataset = await self._judge(meta, job)
-        if isinstance(dataset, Refusal):
-            return
+        if isinstance(dataset, Refusal) or needs_data_check(job.spec, dataset.spec, self.settings):
+            return  # refused, or its data is checked first: no worker ahead of that
         uid = meta.uid or meta.name
         admitted = admitted_status(job.status, job.spec, dataset, self.catalog, utcnow(), meta.generation)
         self._admitted_ahead[uid] = (meta.generation, dataset, admitted)
@@ -300,7 +319,11 @@ class Engine:
                 self._created_ahead[uid] = created
 
     async def _admit(
-        self, meta: ObjectMeta, job: TrainingJobResource, pods: Sequence[PodView]
+        self,
+        meta: ObjectMeta,
+        job: TrainingJobResource,
+        pods: Sequence[PodView],
+        checks: Sequence[PodView] = (),
     ) -> float | None:
         """Admit or refuse; an admitted job's first decision goes into the same status patch."""
         uid = meta.uid or meta.name
@@ -310,17 +333,89 @@ class Engine:
             _, dataset, new = ahead
         else:
             verdict = await self._judge(meta, job)
+            if isinstance(verdict, Refusal) and verdict.reason == Reason.DATASET_NOT_FOUND:
+                await self._write(
+                    meta, job.status, waiting_status(job.status, job.spec, now, meta.generation)
+                )
+                return DATASET_WAIT_SECONDS
             if isinstance(verdict, Refusal):
                 await self._write(meta, job.status, refused_status(job.status, verdict, now, meta.generation))
                 self._observe_admission(meta, now)
                 return None
             dataset = verdict
+            if needs_data_check(job.spec, dataset.spec, self.settings):
+                passed, delay = await self._check_data(meta, job, dataset, checks, now)
+                if not passed:
+                    return delay
             new = admitted_status(job.status, job.spec, dataset, self.catalog, now, meta.generation)
         self._datasets[uid] = dataset.spec
+        # The check has said its piece: gone before the workers come (a job never has more pods than workers).
+        await self._drop_checks(meta, checks)
         delay = await self._drive(meta, job, pods, admitted=new)  # ConflictError: decided again, same verdict
         self._admitted_ahead.pop(uid, None)
         self._observe_admission(meta, now)
         return delay
+
+    async def _check_data(
+        self,
+        meta: ObjectMeta,
+        job: TrainingJobResource,
+        dataset: DatasetResource,
+        checks: Sequence[PodView],
+        now: datetime,
+    ) -> tuple[bool, float | None]:
+        """Read the dataset once in a small pod before any worker starts: (passed, when to look again). A missing
+        or malformed dataset fails the job here, with the trainer's own sentence, and no GPU is billed."""
+        pod = next((p for p in checks if not p.deleting), None)
+        if pod is None:
+            self._datasets[meta.uid or meta.name] = dataset.spec
+            ctx = await self._context(meta, job)
+            if ctx is None:
+                return False, DATASET_WAIT_SECONDS
+            await self.client.create(build_data_check_pod(ctx))
+            await self._write(meta, job.status, checking_status(job.status, job.spec, now, meta.generation))
+            return False, None  # the check pod's changes wake the job
+        if not pod.terminated:
+            return False, None
+        if pod.exit_code == 0:
+            try:
+                found = DatasetCheck.model_validate_json(pod.message)
+            except ValueError:
+                logger.warning("dataset check of %s/%s said nothing readable", meta.namespace, meta.name)
+            else:
+                await self._record_dataset(meta.namespace, dataset, found, None)
+            return True, None
+        message = meaningful_lines(pod.message) or f"the dataset check exited with {pod.exit_code}"
+        refusal = Refusal(Reason.DATA_ERROR, message, "spec.datasetRef.name")
+        await self._write(meta, job.status, refused_status(job.status, refusal, now, meta.generation))
+        self._observe_admission(meta, now)
+        await self._record_dataset(meta.namespace, dataset, None, message)
+        await self._drop_checks(meta, checks)
+        return False, None
+
+    async def _record_dataset(
+        self, namespace: str, dataset: DatasetResource, found: DatasetCheck | None, problem: str | None
+    ) -> None:
+        """What the check found, in the Dataset's status (best effort: the job does not depend on it)."""
+        if found is not None:
+            where = f"; records from {found.first} to {found.last}" if found.first else ""
+            patch: dict[str, Any] = {
+                "phase": "Ready", "sizeBytes": found.size_bytes, "numExamples": found.num_examples,
+                "message": f"checked: {found.num_examples} examples{where}",
+            }  # fmt: skip
+        else:
+            patch = {"phase": "Invalid", "message": problem}
+        try:
+            await self.client.patch_status("Dataset", namespace, dataset.metadata.name, patch, None)
+        except Exception as e:
+            logger.warning(
+                "cannot write the status of dataset %s/%s: %s", namespace, dataset.metadata.name, e
+            )
+
+    async def _drop_checks(self, meta: ObjectMeta, checks: Sequence[PodView]) -> None:
+        await asyncio.gather(
+            *(self.client.delete("Pod", meta.namespace, p.name) for p in checks if not p.deleting)
+        )
 
     def _observe_admission(self, meta: ObjectMeta, now: datetime) -> None:
         if meta.creation_timestamp is not None:
@@ -370,8 +465,10 @@ class Engine:
         """Carry the decision out; returns what was said of worker pods created (None: none were)."""
         status = decision.status
         created = None
+        await self._release_pods(meta, job, pods, archive=True)
         if decision.archive_attempt is not None:
-            attempt_pods = [p for p in pods if p.attempt == decision.archive_attempt]
+            # Pods the finalizer holds are archived when they have ended (their whole log); older ones now.
+            attempt_pods = [p for p in pods if p.attempt == decision.archive_attempt and not p.held]
             await self._archive_logs(meta, job, decision.archive_attempt, attempt_pods)
         if decision.delete_pods:
             await asyncio.gather(*(
@@ -458,6 +555,67 @@ class Engine:
         logs = {p.index: text for p, text in zip(pods, texts, strict=True)}
         await self.client.create(build_logs_config_map(ctx, attempt, logs))
 
+    async def _release_pods(
+        self, meta: ObjectMeta, job: TrainingJobResource | None, pods: Sequence[PodView], archive: bool
+    ) -> None:
+        """Deleted workers that have ended: archive each one's whole log (``archive``), then let the pod go."""
+        now = utcnow()
+
+        def overdue(pod: PodView) -> bool:
+            # A kubelet that never reports the end (node lost), or an archive that keeps failing: give up on the
+            # log rather than keep the pod forever.
+            deadline = pod.deletion_deadline
+            return deadline is not None and (now - deadline).total_seconds() > RELEASE_AFTER_SECONDS
+
+        done = [p for p in pods if p.held and p.deleting and (p.terminated or overdue(p))]
+        if not done:
+            return
+        if archive and job is not None:
+            archived = await asyncio.gather(
+                *(self._archive_pod_log(meta, job, p) for p in done), return_exceptions=True
+            )
+            for pod, result in zip(done, archived, strict=True):
+                if isinstance(result, Exception):
+                    logger.warning("cannot archive the log of %s/%s: %s", meta.namespace, pod.name, result)
+            # A failed archive is tried again on the next pass (the pod stays until it works or is overdue).
+            done = [
+                p for p, r in zip(done, archived, strict=True) if not isinstance(r, Exception) or overdue(p)
+            ]
+        results = await asyncio.gather(
+            *(self._drop_finalizer(meta.namespace, p) for p in done), return_exceptions=True
+        )
+        for pod, result in zip(done, results, strict=True):
+            if isinstance(result, Exception) and not isinstance(result, ConflictError):
+                logger.warning("cannot release pod %s/%s: %s", meta.namespace, pod.name, result)
+
+    async def _drop_finalizer(self, namespace: str, pod: PodView) -> None:
+        """Guarded by the pod's resourceVersion: another controller's finalizer added meanwhile is not dropped
+        (a conflict is retried on the next pass, which the pod's change brings)."""
+        rest = [f for f in pod.finalizers if f != names.LOG_ARCHIVE_FINALIZER]
+        await self.client.patch(
+            "Pod",
+            namespace,
+            pod.name,
+            {"metadata": {"finalizers": rest, "resourceVersion": pod.resource_version}},
+        )
+
+    async def _archive_pod_log(self, meta: ObjectMeta, job: TrainingJobResource, pod: PodView) -> None:
+        """Put ``pod``'s log into its attempt's archive (created by the first worker to end)."""
+        text = await self.client.read_log(meta.namespace, pod.name, self.settings.log_tail_bytes)
+        if not text:
+            # Nothing to add, or the pod was already released (a pass on a view that lags our own finalizer patch):
+            # never overwrite what was archived with nothing.
+            return
+        name = names.logs_config_map_name(meta.name, pod.attempt)
+        data = {"data": {names.worker_log_key(pod.index): text}}
+        if await self.client.patch("ConfigMap", meta.namespace, name, data):
+            return
+        ctx = await self._context(meta, job)
+        if ctx is None:
+            return
+        if not await self.client.create(build_logs_config_map(ctx, pod.attempt, {pod.index: text})):
+            await self.client.patch("ConfigMap", meta.namespace, name, data)  # another worker's came first
+
     async def _remove_children(
         self, meta: ObjectMeta, job: TrainingJobResource, pods: Sequence[PodView]
     ) -> None:
@@ -486,6 +644,7 @@ class Engine:
             self.client.delete("Pod", meta.namespace, p.name, self.settings.termination_grace_period_seconds)
             for p in alive
         ))  # fmt: skip
+        await self._release_pods(meta, None, pods, archive=False)  # the archive goes with the job
         try:
             job = self._parse(obj)
         except ConfigurationError:
@@ -493,7 +652,7 @@ class Engine:
         gpu_type = self.catalog.resolve(job.spec.gpu_type)
         decision = decide(
             JobView(meta.name, meta.generation or 1, job.spec, status),
-            pods, utcnow(), self.timing, self.catalog.gpu(gpu_type).price_per_hour,
+            split_pods(pods)[0], utcnow(), self.timing, self.catalog.gpu(gpu_type).price_per_hour,
         )  # fmt: skip
         final = decision.status.model_copy(update={"phase": status.phase, "conditions": status.conditions})
         if status.phase not in FINISHED_PHASES and status.phase is not None:
@@ -507,6 +666,11 @@ class Engine:
             except ConflictError:
                 return False
         if not pods:
+            if meta.annotations.get(names.PURGE_CHECKPOINTS_ANNOTATION) == "true":
+                # Only now: a worker still stopping could be writing a checkpoint onto the claim.
+                await self.client.delete(
+                    "PersistentVolumeClaim", meta.namespace, names.checkpoint_claim_name(meta.name)
+                )
             self.metrics.observe_phase(meta.namespace, meta.name, None)
             self._forget(meta)
         return not pods
@@ -550,6 +714,8 @@ class Engine:
         message = new.error.message if failed and new.error else f"{before or 'queued'} → {after}"
         reason = new.error.reason if failed and new.error else str(after).capitalize()
         admitted = condition(new, ConditionType.ADMITTED)
+        if not failed and admitted is not None and admitted.status != ConditionStatus.TRUE:
+            reason, message = admitted.reason, admitted.message  # waiting (for its dataset): say for what
         log_transition(
             meta.namespace,
             meta.name,

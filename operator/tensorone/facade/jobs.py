@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from tensorone.api import rest
+from tensorone.api import names, rest
 from tensorone.api.errors import ApiError, ConfigurationError, ErrorCode, FieldProblem
 from tensorone.api.ids import id_to_name, new_job_id
 from tensorone.api.resources import TrainingJobResource, dataset_manifest, training_job_manifest
@@ -20,7 +20,8 @@ from tensorone.api.translate import (
     job_summary,
     plan_create,
 )
-from tensorone.catalog.estimator import DatasetSize, check_fits, estimate
+from tensorone.catalog.estimator import DatasetSize, Estimate, check_fits, estimate, resource_allocation
+from tensorone.catalog.gpus import GpuCatalog
 from tensorone.facade.auth import Principal, ensure_namespace
 from tensorone.facade.deps import Facade
 from tensorone.facade.kube import KubeError
@@ -28,9 +29,6 @@ from tensorone.facade.settings import ACCOUNT_LABEL, MANAGED_BY, MANAGED_BY_LABE
 from tensorone.facade.store import JobSnapshot
 from tensorone.facade.views import ACTIVE_PHASES, JobView, effective_status
 
-ANNOTATION_STOP_REASON = "training.tensorone.ai/stop-reason"
-ANNOTATION_PURGE_CHECKPOINTS = "training.tensorone.ai/purge-checkpoints"
-MODEL_TYPE_LABEL = "training.tensorone.ai/model-type"
 # What a client may not set: the platform assigns it.
 READ_ONLY_FIELDS = (
     "id", "jobId", "status", "namespace", "owner", "account", "createdAt", "updatedAt", "startedAt",
@@ -43,6 +41,22 @@ Order = Literal["asc", "desc"]
 
 def render(job: TrainingJobResource) -> rest.JobObject:
     return job_object(job).model_copy(update={"status": effective_status(job)})
+
+
+def with_estimate(obj: rest.JobObject, spec: Any, catalog: GpuCatalog, guess: Estimate) -> rest.JobObject:
+    """The job object with the allocation and cost estimate it will be admitted with, where the status has none
+    yet (a new job: the seed's create response carries both)."""
+    update: dict[str, Any] = {}
+    if obj.resource_allocation is None:
+        allocation = resource_allocation(spec, catalog)
+        update["resource_allocation"] = rest.ResourceAllocationOut(
+            gpu_type=allocation.gpu_type,
+            workers=allocation.workers,
+            memory_per_worker=allocation.memory_per_worker,
+        )
+    if obj.estimated_cost is None:
+        update["estimated_cost"] = rest.EstimatedCostOut(hourly=guess.hourly, total=guess.total)
+    return obj.model_copy(update=update)
 
 
 def summary_json(view: JobView) -> dict[str, Any]:
@@ -124,15 +138,16 @@ class JobService:
             await self.store.create_dataset(ns, dataset_manifest(name, ns, plan.ad_hoc_dataset, labels))
         try:
             job = await self._create_with_fresh_id(
-                ns, spec, {**labels, MODEL_TYPE_LABEL: str(spec.model_type)}
+                ns, spec, {**labels, names.MODEL_TYPE_LABEL: str(spec.model_type)}
             )
         except Exception:
             if plan.ad_hoc_dataset is not None:  # nothing is created when a request is refused
                 await self.store.delete_dataset(ns, id_to_name(plan.dataset_id) or "")
             raise
-        if plan.shape == "A":
-            return render(job)
+        # One estimate for both shapes (admission, a moment later, writes the same figures into the status).
         guess = estimate(spec, self.facade.catalog, size)
+        if plan.shape == "A":
+            return with_estimate(render(job), spec, self.facade.catalog, guess)
         return compact_create_response(
             job,
             duration_seconds=guess.duration_seconds,
@@ -253,7 +268,7 @@ class JobService:
             raise ApiError(ErrorCode.INVALID_STATE, f"A {status} job cannot be stopped", {"status": status})
         patch: dict[str, Any] = {"spec": {"suspend": True, "saveCheckpointOnStop": request.save_checkpoint}}
         if request.reason:
-            patch["metadata"] = {"annotations": {ANNOTATION_STOP_REASON: request.reason}}
+            patch["metadata"] = {"annotations": {names.STOP_REASON_ANNOTATION: request.reason}}
         return render(await self.store.patch_job(principal.namespace, job.metadata.name, patch))
 
     async def resume(
@@ -286,7 +301,7 @@ class JobService:
         ns, name = principal.namespace, job.metadata.name
         patch: dict[str, Any] = {}
         if purge_checkpoints:
-            patch["metadata"] = {"annotations": {ANNOTATION_PURGE_CHECKPOINTS: "true"}}
+            patch["metadata"] = {"annotations": {names.PURGE_CHECKPOINTS_ANNOTATION: "true"}}
         if effective_status(job) in {str(p) for p in ACTIVE_PHASES}:
             patch["spec"] = {"suspend": True, "saveCheckpointOnStop": False}
         if patch:

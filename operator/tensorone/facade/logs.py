@@ -1,31 +1,52 @@
-"""Worker logs: from the worker pod while it exists, else from what the operator kept after it was gone.
+"""Worker logs: from the worker pod while it exists, else from what the operator archived after it was gone.
 
-Retention convention (shared with the operator): a ConfigMap ``<job-name>-logs`` in the job's namespace whose
-data keys are ``worker-<i>.log``.
+The operator keeps each finished attempt's logs in a ConfigMap; they are found by label
+(``names.archived_logs_selector``) and read by ``names.worker_log_key``, the same definitions the operator writes
+them with, never by a name guessed here.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from tensorone.api import names
 from tensorone.facade.kube import PODS, KubeClient, KubeError, Resource
 
 CONFIGMAPS = Resource("", "v1", "configmaps")
 
 
-def pod_name(job_name: str, worker: int) -> str:
-    return f"{job_name}-worker-{worker}"
+def attempt_header(attempt: int) -> str:
+    """The line that opens one attempt's log when a reply holds several (as ``tail`` does for several files)."""
+    return f"==> attempt {attempt} <==\n"
 
 
-async def retained_log(kube: KubeClient, namespace: str, job_name: str, worker: int) -> str | None:
-    try:
-        cm = await kube.get(CONFIGMAPS, namespace, f"{job_name}-logs")
-    except KubeError as e:
-        if e.status == 404:
-            return None
-        raise
-    value = (cm.get("data") or {}).get(f"worker-{worker}.log")
-    return str(value) if value is not None else None
+async def archived_logs(kube: KubeClient, namespace: str, job_name: str, worker: int) -> dict[int, str]:
+    """Attempt → what worker ``worker`` wrote in it, for every attempt the operator archived."""
+    listed = await kube.list(CONFIGMAPS, namespace, label_selector=names.archived_logs_selector(job_name))
+    kept: dict[int, str] = {}
+    for item in listed.get("items") or []:
+        labels = (item.get("metadata") or {}).get("labels") or {}
+        value = (item.get("data") or {}).get(names.worker_log_key(worker))
+        try:
+            attempt = int(labels.get(names.ATTEMPT_LABEL, ""))
+        except ValueError:
+            continue
+        if value is not None:
+            kept[attempt] = str(value)
+    return kept
+
+
+def join_attempts(kept: dict[int, str], attempt: int | None) -> str:
+    """One attempt's log, or every attempt's in order, each under its header when there are several."""
+    if attempt is not None:
+        return kept.get(attempt, "")
+    if len(kept) == 1:
+        return next(iter(kept.values()))
+    parts = []
+    for number in sorted(kept):
+        text = kept[number]
+        parts.append(attempt_header(number) + text + ("" if not text or text.endswith("\n") else "\n"))
+    return "".join(parts)
 
 
 def _tail(text: str, tail: int | None) -> str:
@@ -35,15 +56,27 @@ def _tail(text: str, tail: int | None) -> str:
     return "".join(lines[-tail:]) if tail else ""
 
 
-async def read_log(kube: KubeClient, namespace: str, job_name: str, worker: int, tail: int | None) -> str:
-    """The worker's log now (empty when the worker has not started and nothing was kept)."""
+async def read_log(
+    kube: KubeClient, namespace: str, job_name: str, worker: int, tail: int | None, attempt: int | None = None
+) -> str:
+    """The worker's log: the running attempt's from its pod, a finished one's (or every one's) from the archive.
+    Empty when the worker has not started and nothing was kept."""
+    kept: dict[int, str] | None = None
+    if attempt is not None:
+        # An attempt that was archived has ended; any other can only be the one running now.
+        kept = await archived_logs(kube, namespace, job_name, worker)
+        if attempt in kept:
+            return _tail(kept[attempt], tail)
+    pod_path = PODS.path(namespace, names.worker_pod_name(job_name, worker), "log")
     params = {"tailLines": str(tail)} if tail is not None else {}
     try:
-        return await kube.text(PODS.path(namespace, pod_name(job_name, worker), "log"), params)
+        return await kube.text(pod_path, params)
     except KubeError as e:
         if e.status not in (400, 404):
             raise
-    return _tail(await retained_log(kube, namespace, job_name, worker) or "", tail)
+    if kept is None:
+        kept = await archived_logs(kube, namespace, job_name, worker)
+    return _tail(join_attempts(kept, attempt), tail)
 
 
 async def follow_log(
@@ -54,12 +87,14 @@ async def follow_log(
     if tail is not None:
         params["tailLines"] = str(tail)
     try:
-        async for chunk in kube.stream_lines(PODS.path(namespace, pod_name(job_name, worker), "log"), params):
+        async for chunk in kube.stream_lines(
+            PODS.path(namespace, names.worker_pod_name(job_name, worker), "log"), params
+        ):
             yield chunk
         return
     except KubeError as e:
         if e.status not in (400, 404):
             raise
-    kept = _tail(await retained_log(kube, namespace, job_name, worker) or "", tail)
+    kept = _tail(join_attempts(await archived_logs(kube, namespace, job_name, worker), None), tail)
     if kept:
         yield kept.encode()

@@ -8,12 +8,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from tensorone.api.accounts import ACCOUNT_NAMESPACE_TEMPLATE, account_namespace
+from tensorone.api.names import ACCOUNT_LABEL, API_KEY_LABEL, MANAGED_BY_LABEL
+from tensorone.api.names import FACADE_MANAGED_BY as MANAGED_BY
+
+# The labels are the platform's shared names (tensorone.api.names), re-exported for the facade's modules.
+__all__ = ["ACCOUNT_LABEL", "API_KEY_LABEL", "ENV_PREFIX", "MANAGED_BY", "MANAGED_BY_LABEL", "Settings"]
 
 ENV_PREFIX = "TENSORONE_FACADE_"
-API_KEY_LABEL = "training.tensorone.ai/api-key"
-ACCOUNT_LABEL = "training.tensorone.ai/account"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "tensorone-facade"
 
 
 class Settings(BaseModel):

@@ -139,8 +139,8 @@ def logs_params(worker: int, tail: int | None, *, follow: bool) -> dict[str, Any
     return {"worker": worker, "tail": tail, "follow": "true" if follow else None}
 
 
-def job_logs(job_id: str, *, worker: int, tail: int | None) -> Call[str]:
-    params = logs_params(worker, tail, follow=False)
+def job_logs(job_id: str, *, worker: int, tail: int | None, attempt: int | None = None) -> Call[str]:
+    params = {**logs_params(worker, tail, follow=False), "attempt": attempt}
     return Call("GET", _job(job_id, "/logs"), lambda r: r.text, params=params, idempotent=True)
 
 

@@ -179,8 +179,12 @@ class Jobs:
     def delete(self, job_id: str, *, purge_checkpoints: bool = False) -> None:
         self._t.send(calls.delete_job(job_id, purge_checkpoints=purge_checkpoints))
 
-    def logs(self, job_id: str, *, worker: int = 0, tail: int | None = None) -> str:
-        return self._t.send(calls.job_logs(job_id, worker=worker, tail=tail))
+    def logs(
+        self, job_id: str, *, worker: int = 0, tail: int | None = None, attempt: int | None = None
+    ) -> str:
+        """A worker's log; of a finished job, every attempt's (each under a ``==> attempt N <==`` line when there
+        were several) unless ``attempt`` picks one."""
+        return self._t.send(calls.job_logs(job_id, worker=worker, tail=tail, attempt=attempt))
 
     def follow_logs(self, job_id: str, *, worker: int = 0, tail: int | None = None) -> Iterator[str]:
         """The worker's log as it is written (until the worker ends)."""

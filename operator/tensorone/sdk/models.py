@@ -22,6 +22,7 @@ ResourceAllocation = rest.ResourceAllocationOut
 ResourceUsage = rest.ResourceUsageOut
 EstimatedCost = rest.EstimatedCostOut
 Checkpoint = rest.CheckpointOut
+Artifact = rest.ArtifactOut
 JobError = rest.JobErrorOut
 JobSummary = rest.JobSummary
 CompactCost = rest.CompactCost
@@ -32,6 +33,7 @@ Dataset = rest.DatasetObject
 
 __all__ = [
     "FINISHED",
+    "Artifact",
     "Checkpoint",
     "CompactCost",
     "CreatedJob",

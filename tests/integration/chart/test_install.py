@@ -234,6 +234,13 @@ NOT_EXERCISED: dict[str, set[tuple[str, str, str]]] = {
         # Admission reads datasets from kopf's index; a GET only when the index has not seen one yet (a dataset
         # created a moment before its job: Engine._find_dataset in controller/reconcile.py).
         ("training.tensorone.ai", "datasets", "get"),
+        # Only a job deleted with ?purgeCheckpoints=true has its checkpoint claim deleted (Engine.finalize in
+        # controller/reconcile.py); this scenario keeps its checkpoints.
+        ("", "persistentvolumeclaims", "delete"),
+        # Only an LLM or vision job on the dataset volume has its data checked before admission, and the result
+        # written into the Dataset's status (Engine._record_dataset in controller/reconcile.py); this scenario's
+        # job runs custom code.
+        ("training.tensorone.ai", "datasets/status", "patch"),
     },
     "facade": {
         # A job is created on a dataset the facade's dataset informer has not seen yet (registered with kubectl a

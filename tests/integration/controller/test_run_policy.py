@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from tensorone.api import names
 from tests.integration.controller.conftest import ROOT, Cluster, fake_code
 
 NAMESPACE = "/api/v1/namespaces/default"
@@ -34,8 +35,8 @@ def test_finished_job_children_go_after_the_ttl_but_logs_and_checkpoints_stay(cl
 
     cluster.wait("children removed after the TTL", removed, timeout=15)
     assert cluster.job("job-ttl")["status"]["phase"] == "completed"
-    logs = cluster.http.get(f"{NAMESPACE}/configmaps/job-ttl-logs-1").json()
-    assert "fake trainer attempt=1" in logs["data"]["worker-0.log"]
+    logs = cluster.http.get(f"{NAMESPACE}/configmaps/{names.logs_config_map_name('job-ttl', 1)}").json()
+    assert "fake trainer attempt=1" in logs["data"][names.worker_log_key(0)]
     assert cluster.http.get(f"{NAMESPACE}/persistentvolumeclaims/job-ttl-checkpoints").status_code == 200
 
 
@@ -53,7 +54,8 @@ def test_reaching_max_cost_stops_the_job_with_a_checkpoint(cluster: Cluster, tmp
     assert suspended["reason"] == "BudgetExceeded"
     assert status["resourceUsage"]["cost"] >= 20.0
     assert [c["id"] for c in status["checkpoints"]] != []
-    assert cluster.pods("job-budget") == []
+    # The stopped worker goes once the operator has archived its log (the finalizer held it until then).
+    cluster.wait("the stopped worker gone", lambda: cluster.pods("job-budget") == [])
 
 
 def test_a_job_running_past_its_active_deadline_fails(cluster: Cluster) -> None:

@@ -83,6 +83,23 @@ class Cluster:
         )
         response.raise_for_status()
 
+    def archive_logs(self, ns: str, job_id: str, attempt: int, logs: dict[int, str]) -> None:
+        """Keep worker logs of an attempt exactly as the operator does (its own builder), for the facade to find."""
+        from tensorone.api.dataset import DatasetSpec
+        from tensorone.api.resources import parse_training_job_spec
+        from tensorone.controller.builders import JobContext, build_logs_config_map
+        from tensorone.controller.settings import OperatorSettings
+
+        job = self.job(ns, job_id)
+        ctx = JobContext(
+            name=job["metadata"]["name"], namespace=ns, uid=job["metadata"]["uid"],
+            spec=parse_training_job_spec(job["spec"]),
+            dataset=DatasetSpec.model_validate({"displayName": "d", "format": "jsonl", "source": "/datasets/d.jsonl"}),
+            settings=OperatorSettings(), gpu_products=(),
+        )  # fmt: skip
+        manifest = build_logs_config_map(ctx, attempt, logs)
+        self.http.post(f"/api/v1/namespaces/{ns}/configmaps", json=manifest).raise_for_status()
+
     def kubectl(self, *args: str, stdin: str | None = None) -> str:
         done = subprocess.run(
             [KUBECTL, "--kubeconfig", str(self.kubeconfig), *args],

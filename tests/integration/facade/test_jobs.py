@@ -38,6 +38,11 @@ def test_shape_a_creates_a_pending_job_visible_to_kubectl(alice: Account, cluste
         ["demo"],
     )
     assert job["config"]["parameters"]["rank"] == 8  # defaults filled
+    # As the seed's create response: allocation and cost from the estimate shape B answers with too.
+    assert job["resourceAllocation"] == {"gpuType": "NVIDIA A100", "workers": 2, "memoryPerWorker": None}
+    assert job["estimatedCost"]["hourly"] > 0
+    assert job["estimatedCost"]["total"] > 0
+    assert job["progress"]["totalEpochs"] == 1  # from the config, before the trainer reports
     assert TIMESTAMP.match(job["createdAt"])
     assert TIMESTAMP.match(job["updatedAt"])
     assert set(job["progress"]) >= {
@@ -448,18 +453,25 @@ def test_checkpoints_metrics_history_and_events(alice: Account, cluster: Cluster
 
 def test_logs_of_a_finished_job_stay_readable(alice: Account, cluster: Cluster) -> None:
     job_id = alice.job()
-    name = job_id.replace("_", "-")
-    kept = {
-        "metadata": {"name": f"{name}-logs"},
-        "data": {"worker-0.log": "step 1 loss 1.5\nstep 2 loss 1.2\n"},
-    }
-    cluster.http.post(f"/api/v1/namespaces/{alice.namespace}/configmaps", json=kept).raise_for_status()
+    cluster.archive_logs(alice.namespace, job_id, 1, {0: "step 1 loss 1.5\nstep 2 loss 1.2\n"})
     assert alice.api.get(f"/v2/training/jobs/{job_id}/logs").text == "step 1 loss 1.5\nstep 2 loss 1.2\n"
     assert alice.api.get(f"/v2/training/jobs/{job_id}/logs", params={"tail": 1}).text == "step 2 loss 1.2\n"
     followed = alice.api.get(f"/v2/training/jobs/{job_id}/logs", params={"follow": "true"})
     assert followed.text.endswith("step 2 loss 1.2\n")
     bad_worker = alice.api.get(f"/v2/training/jobs/{job_id}/logs", params={"worker": 3})
     assert (bad_worker.status_code, bad_worker.json()["details"]["field"]) == (400, "worker")
+
+
+def test_logs_of_a_retried_job_hold_every_attempt_in_order(alice: Account, cluster: Cluster) -> None:
+    job_id = alice.job()
+    cluster.archive_logs(alice.namespace, job_id, 2, {0: "second try\n"})
+    cluster.archive_logs(alice.namespace, job_id, 1, {0: "first try: crashed"})
+    logs = f"/v2/training/jobs/{job_id}/logs"
+    assert (
+        alice.api.get(logs).text == "==> attempt 1 <==\nfirst try: crashed\n==> attempt 2 <==\nsecond try\n"
+    )
+    assert alice.api.get(logs, params={"attempt": 1}).text == "first try: crashed"
+    assert alice.api.get(logs, params={"tail": 1}).text == "second try\n"
 
 
 def test_a_job_created_with_kubectl_is_visible_through_rest(alice: Account, cluster: Cluster) -> None:

@@ -69,9 +69,7 @@ def test_watch_renders_plain_lines_without_a_terminal(
 
 def test_logs_and_datasets(env: Account, cluster: Cluster) -> None:
     job_id = env.job()
-    name = job_id.replace("_", "-")
-    kept = {"metadata": {"name": f"{name}-logs"}, "data": {"worker-0.log": "hello\nworld\n"}}
-    cluster.http.post(f"/api/v1/namespaces/{env.namespace}/configmaps", json=kept).raise_for_status()
+    cluster.archive_logs(env.namespace, job_id, 1, {0: "hello\nworld\n"})
     assert runner.invoke(app, ["jobs", "logs", job_id, "-f"]).output == "hello\nworld\n"
     assert runner.invoke(app, ["jobs", "logs", job_id, "--tail", "1"]).output == "world\n"
     created = runner.invoke(

@@ -167,10 +167,11 @@ def _stored_job(status: dict[str, Any] | None = None) -> TrainingJobResource:
     return TrainingJobResource.from_k8s(manifest)
 
 
-def test_new_job_reads_as_queued_with_id_and_documented_keys() -> None:
+def test_new_job_reads_as_pending_with_id_and_documented_keys() -> None:
     body = job_object(_stored_job()).model_dump(mode="json", by_alias=True)
     assert body["id"] == "job_0123456789abcdef"
-    assert body["status"] == "queued"
+    assert body["status"] == "pending"  # the resource's "queued" never shows in a REST job object
+    assert body["progress"]["totalEpochs"] == _stored_job().spec.config.training.epochs  # before any report
     assert body["datasetId"] == "ds_0123456789abcdef"
     assert body["createdAt"] == "2024-01-15T10:30:00Z"
     assert body["config"]["training"]["learning_rate"] == 0.0003

@@ -7,15 +7,18 @@ from typing import Any
 
 import pytest
 
+from tensorone.api import names
 from tensorone.api.trainer_config import RUN_CONFIG_ENV
 from tensorone.controller.builders import (
     JobContext,
     build_checkpoint_claim,
     build_config_map,
+    build_data_check_pod,
     build_role,
     build_support_objects,
     build_worker_pod,
     build_worker_pods,
+    needs_data_check,
 )
 from tests.unit.controller.conftest import make_context, make_spec
 
@@ -29,7 +32,9 @@ def _env(pod: dict[str, Any]) -> dict[str, str]:
     return {e["name"]: e["value"] for e in _container(pod)["env"]}
 
 
-def test_every_child_is_owned_by_the_job_so_deleting_the_job_removes_it(ctx: JobContext) -> None:
+def test_every_child_but_the_checkpoints_is_owned_by_the_job_so_deleting_the_job_removes_it(
+    ctx: JobContext,
+) -> None:
     ctx = make_context(make_spec(maxWorkers=2))
     children = [*build_support_objects(ctx), *build_worker_pods(ctx, attempt=1, resume_from=None)]
     assert {c["kind"] for c in children} == {
@@ -41,7 +46,11 @@ def test_every_child_is_owned_by_the_job_so_deleting_the_job_removes_it(ctx: Job
         "Service",
         "Pod",
     }
+    (claim,) = [c for c in children if c["kind"] == "PersistentVolumeClaim"]
+    assert "ownerReferences" not in claim["metadata"]  # checkpoints outlive the job unless purged
     for child in children:
+        if child is claim:
+            continue
         (owner,) = child["metadata"]["ownerReferences"]
         assert (owner["kind"], owner["name"], owner["uid"], owner["controller"]) == (
             "TrainingJob",
@@ -171,3 +180,21 @@ def test_run_config_tells_the_trainer_the_dataset_and_where_to_report(ctx: JobCo
     assert config["statusTarget"] == {"namespace": "team-a", "name": ctx.name}
     assert config["jobId"] == "job_0123456789abcdef"
     assert config["modelType"] == "custom"
+
+
+def test_the_data_check_pod_reads_the_dataset_volume_without_gpu_or_credentials() -> None:
+    ctx = make_context(
+        make_spec(modelType="llm", config={"baseModel": "gpt2"}), datasetVolumeClaim="datasets"
+    )
+    assert needs_data_check(ctx.spec, ctx.dataset, ctx.settings)
+    pod = build_data_check_pod(ctx)
+    assert pod["metadata"]["name"] == names.data_check_pod_name(ctx.name)
+    assert pod["metadata"]["labels"][names.COMPONENT_LABEL] == names.DATA_CHECK_COMPONENT
+    spec = pod["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    (container,) = spec["containers"]
+    assert "resources" not in container  # no GPU
+    assert container["command"][-4:] == ["--path", "/datasets/train.jsonl", "--format", "jsonl"]
+    assert [v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"]] == ["datasets"]
+    custom = make_context(datasetVolumeClaim="datasets")
+    assert not needs_data_check(custom.spec, custom.dataset, custom.settings)  # custom code reads its own way

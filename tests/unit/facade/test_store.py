@@ -59,7 +59,7 @@ async def test_orderings_break_ties_by_name_in_both_directions() -> None:
 async def test_a_change_in_the_mirror_replaces_the_snapshot(change: str) -> None:
     informer = await _informer(_job("job-a", created="2024-01-15T10:00:00Z", rv=1))
     before = informer.snapshot()
-    assert [v.status for v in before.views] == ["pending"]
+    assert [v.status for v in before.views] == ["pending"]  # not yet admitted: "queued" on the resource
     if change == "deleted":
         informer.forget("job-a", 2)
         assert informer.snapshot().views == []

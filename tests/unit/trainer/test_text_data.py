@@ -55,7 +55,11 @@ def test_chat_messages_use_the_tokenizers_template(tmp_path: Path, tokenizer: An
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"text": "fine"}\n{"text": \n', r"d\.jsonl:2: not valid JSON"),
+        ('{"text": "fine"}\n{"text": \n', r"d\.jsonl:2: not valid JSON: Expecting value at column 10$"),
+        (
+            '{"text": "fine"}\n{"text": "s3cr3t',
+            r"d\.jsonl:2: not valid JSON: Unterminated string starting at column 10$",
+        ),
         ('{"text": "fine"}\n{"text": ""}\n', r"d\.jsonl:2: field 'text' must be a non-empty string"),
         ('{"text": "fine"}\n{"prompt": "x", "completion": "y"}\n', r"d\.jsonl:2: expected field 'text'"),
         ('{"body": "x"}\n', r"d\.jsonl:1: a record needs 'text'"),
@@ -64,7 +68,7 @@ def test_chat_messages_use_the_tokenizers_template(tmp_path: Path, tokenizer: An
             r"d\.jsonl:1: messages\[0\] needs string 'role' and 'content'",
         ),
     ],
-    ids=["bad-json", "empty-text", "mixed-shapes", "no-known-field", "bad-message"],
+    ids=["bad-json", "unterminated-string", "empty-text", "mixed-shapes", "no-known-field", "bad-message"],
 )
 def test_malformed_record_is_named_by_file_and_line(
     tmp_path: Path, tokenizer: Any, content: str, message: str

@@ -47,15 +47,22 @@ def dataset_files(path: Path, fmt: DatasetFormat, root: str | Path | None = None
     raise DataError(f"{path}: dataset not found")
 
 
+def json_problem(error: json.JSONDecodeError) -> str:
+    """What is wrong and at which column, never the text itself (it may hold private data). ``e.msg`` alone can
+    end mid-sentence ("Unterminated string starting at"): the column completes it."""
+    joint = " " if error.msg.endswith(" at") else " at "
+    return f"{error.msg}{joint}column {error.colno}"
+
+
 def _read_jsonl(file: Path) -> Iterator[Record]:
     with file.open(encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = json.loads(line.rstrip("\r\n"))  # columns counted within the line
             except json.JSONDecodeError as e:
-                raise DataError(f"{file}:{number}: not valid JSON ({e.msg})") from e
+                raise DataError(f"{file}:{number}: not valid JSON: {json_problem(e)}") from e
             if not isinstance(value, dict):
                 raise DataError(f"{file}:{number}: expected a JSON object, got {type(value).__name__}")
             yield Record(f"{file}:{number}", value)
@@ -65,7 +72,7 @@ def _read_json(file: Path) -> Iterator[Record]:
     try:
         value = json.loads(file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise DataError(f"{file}:{e.lineno}: not valid JSON ({e.msg})") from e
+        raise DataError(f"{file}:{e.lineno}: not valid JSON: {json_problem(e)}") from e
     if isinstance(value, dict) and isinstance(value.get("data"), list):
         value = value["data"]
     if not isinstance(value, list):

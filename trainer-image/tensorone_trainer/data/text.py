@@ -84,6 +84,24 @@ def _eos(tokenizer: Any) -> list[int]:
     return [eos] if eos is not None else []
 
 
+def check_record_shapes(records: list[Record]) -> RecordShape:
+    """Every record has the first one's shape and usable fields (what ``tokenize_records`` requires, without a
+    tokenizer: the dataset check before admission runs it)."""
+    shape = detect_shape(records[0])
+    for record in records:
+        if detect_shape(record) is not shape:
+            expected = "field 'text'" if shape is RecordShape.TEXT else f"{shape.value} fields"
+            raise DataError(f"{record.location}: expected {expected} like the first record")
+        if shape is RecordShape.TEXT:
+            _string_field(record, "text")
+        elif shape is RecordShape.PROMPT_COMPLETION:
+            _string_field(record, "prompt")
+            _string_field(record, "completion")
+        else:
+            _messages(record)
+    return shape
+
+
 def tokenize_records(records: list[Record], tokenizer: Any, max_seq_length: int) -> list[Example]:
     """Validate every record (failing on the first bad one, by location) and tokenize the dataset."""
     shape = detect_shape(records[0])

@@ -20,6 +20,7 @@ import torch
 
 from tensorone.api.status import (
     TRAINER_STATUS_FIELDS,
+    Artifact,
     CheckpointInfo,
     MetricPoint,
     Metrics,
@@ -30,6 +31,8 @@ from tensorone_trainer.checkpoints import human_size
 
 log = logging.getLogger(__name__)
 
+LOG_LINES = 100
+"""A long run logs about this many progress lines (a short one, one per step)."""
 MAX_STATUS_HISTORY = 2000
 """The status carries at most this many history points (the contract's limit); metrics.jsonl keeps all."""
 
@@ -46,6 +49,7 @@ class StatusSnapshot:
     new_points: list[MetricPoint] = field(default_factory=list)
     final: bool = False
     optimizations: Optimizations | None = None
+    artifacts: list[Artifact] = field(default_factory=list)
 
     def to_status_patch(self, *, with_history: bool = True) -> dict[str, Any]:
         """The status fields the trainer may write, camelCase (history is the costly part: optional)."""
@@ -54,6 +58,7 @@ class StatusSnapshot:
             "metrics": self.metrics.to_wire(),
             **({"optimizations": self.optimizations.to_wire()} if self.optimizations else {}),
             "checkpoints": [c.to_wire() for c in self.checkpoints],
+            "artifacts": [a.to_wire() for a in self.artifacts],
             "lastReportTime": self.last_report_time.isoformat(),
         }
         if with_history:
@@ -76,6 +81,28 @@ def thin_history(points: list[MetricPoint], limit: int = MAX_STATUS_HISTORY) -> 
         half = len(points) // 2
         points = points[:half:2] + points[half:]
     return points
+
+
+def _duration(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def progress_line(progress: Progress, metrics: Metrics, epoch: float) -> str:
+    """``step 12/40 epoch 1.30/2 loss 2.3456 lr 1.00e-04 1250 tokens/sec ETA 0:01:23``: the run at a glance."""
+    parts = [
+        f"step {progress.current_step}/{progress.total_steps or '?'}",
+        f"epoch {epoch:.2f}/{progress.total_epochs}",
+    ]
+    if metrics.current_loss is not None:
+        parts.append(f"loss {metrics.current_loss:.4f}")
+    if metrics.learning_rate is not None:
+        parts.append(f"lr {metrics.learning_rate:.2e}")
+    if metrics.throughput:
+        parts.append(metrics.throughput)
+    if progress.remaining_time is not None:
+        parts.append(f"ETA {_duration(progress.remaining_time)}")
+    return " ".join(parts)
 
 
 def peak_memory_bytes(device: torch.device) -> int:
@@ -114,6 +141,7 @@ class Reporter:
         self.progress = Progress(total_epochs=total_epochs, total_steps=total_steps)
         self.checkpoints: list[CheckpointInfo] = []
         self.optimizations: Optimizations | None = None
+        self.artifacts: list[Artifact] = []
 
     def set_totals(self, *, total_epochs: int | None = None, total_steps: int | None = None) -> None:
         """For loops that learn their length late (custom code)."""
@@ -167,6 +195,8 @@ class Reporter:
             elapsed_time=round(self.elapsed, 3),
             remaining_time=None if remaining is None else round(remaining, 3),
         )
+        if self.sinks and self._log_due(step):
+            log.info("%s", progress_line(self.progress, self.metrics, epoch))
         self._add_point(
             MetricPoint(
                 step=step,
@@ -177,6 +207,11 @@ class Reporter:
                 time=datetime.now(UTC),
             )
         )
+
+    def _log_due(self, step: int) -> bool:
+        """One progress line per logging step: every step of a short run, about LOG_LINES of a long one."""
+        every = max(1, -(-self.total_steps // LOG_LINES)) if self.total_steps else 1
+        return step % every == 0 or step == self.total_steps or step == 1
 
     def evaluation(
         self, *, step: int, epoch: float, eval_loss: float, extra: dict[str, float] | None = None
@@ -201,6 +236,12 @@ class Reporter:
         self.optimizations = optimizations
         self.publish()
 
+    def artifacts_written(self, artifacts: list[Artifact]) -> None:
+        """The run's outputs exist (sent with the next report; the final one at the latest)."""
+        self.artifacts = list(artifacts)
+        for artifact in artifacts:
+            log.info("artifact %s: %s (%s)", artifact.name, artifact.path, artifact.size)
+
     def checkpoints_changed(self, checkpoints: list[CheckpointInfo]) -> None:
         self.checkpoints = list(checkpoints)
         self.publish()
@@ -223,6 +264,7 @@ class Reporter:
             new_points=self._new,
             final=final,
             optimizations=self.optimizations,
+            artifacts=self.artifacts,
         )
         self._new = []
         for sink in self.sinks:

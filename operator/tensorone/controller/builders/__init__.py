@@ -12,12 +12,18 @@ from tensorone.controller.builders.support import (
     build_service_account,
     build_support_objects,
 )
-from tensorone.controller.builders.workers import build_worker_pod, build_worker_pods
+from tensorone.controller.builders.workers import (
+    build_data_check_pod,
+    build_worker_pod,
+    build_worker_pods,
+    needs_data_check,
+)
 
 __all__ = [
     "JobContext",
     "build_checkpoint_claim",
     "build_config_map",
+    "build_data_check_pod",
     "build_headless_service",
     "build_logs_config_map",
     "build_role",
@@ -27,4 +33,5 @@ __all__ = [
     "build_support_objects",
     "build_worker_pod",
     "build_worker_pods",
+    "needs_data_check",
 ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tensorone.api import names
 from tensorone.api.dataset import DatasetSpec
 from tensorone.api.resources import API_VERSION_STRING
 from tensorone.api.spec import TRAINING_JOB_KIND, AnyJobSpec
-from tensorone.controller import names
 from tensorone.controller.settings import OperatorSettings
 
 
@@ -50,4 +50,4 @@ class JobContext:
     @property
     def job_dir(self) -> str:
         """The job's folder on the checkpoint volume, as mounted in the workers."""
-        return f"{self.settings.checkpoint_mount_path.rstrip('/')}/{self.namespace}/{self.name}"
+        return names.job_dir(self.settings.checkpoint_mount_path, self.namespace, self.name)

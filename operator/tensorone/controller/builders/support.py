@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from tensorone.api import names
 from tensorone.api.data_paths import DATA_VOLUME_MOUNT_PATH
 from tensorone.api.ids import name_to_id
 from tensorone.api.spec import API_GROUP, TRAINING_JOB_PLURAL, LlmJobSpec
@@ -17,7 +18,6 @@ from tensorone.api.trainer_config import (
     TrainerDataset,
     TrainerRunConfig,
 )
-from tensorone.controller import names
 from tensorone.controller.builders.context import JobContext
 
 RUN_CONFIG_KEY = "job.json"
@@ -60,26 +60,26 @@ def build_headless_service(ctx: JobContext) -> dict[str, Any]:
         "spec": {
             "clusterIP": "None",
             "publishNotReadyAddresses": True,
-            "selector": {names.JOB_LABEL: ctx.name, names.COMPONENT_LABEL: "worker"},
+            "selector": {names.JOB_LABEL: ctx.name, names.COMPONENT_LABEL: names.WORKER_COMPONENT},
             "ports": [{"name": "rendezvous", "port": ctx.settings.rendezvous_port}],
         },
     }
 
 
 def build_checkpoint_claim(ctx: JobContext) -> dict[str, Any]:
-    """Shared by all workers (ReadWriteMany when there are several), so any worker can resume any checkpoint."""
+    """Shared by all workers (ReadWriteMany when there are several), so any worker can resume any checkpoint.
+    Kept when the job is deleted, unless the deletion asks to purge checkpoints."""
     spec: dict[str, Any] = {
         "accessModes": ["ReadWriteMany" if ctx.spec.max_workers > 1 else "ReadWriteOnce"],
         "resources": {"requests": {"storage": ctx.spec.resources.storage or ctx.settings.checkpoint_size}},
     }
     if ctx.settings.checkpoint_storage_class:
         spec["storageClassName"] = ctx.settings.checkpoint_storage_class
-    return {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": ctx.metadata(names.checkpoint_claim_name(ctx.name), "checkpoints"),
-        "spec": spec,
-    }
+    metadata = ctx.metadata(names.checkpoint_claim_name(ctx.name), names.CHECKPOINTS_COMPONENT)
+    # Not owned by the job: checkpoints outlive it (a deleted job keeps them unless purged, which the operator
+    # does itself on deletion). Labels still tie the claim to its job.
+    del metadata["ownerReferences"]
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata, "spec": spec}
 
 
 def build_service_account(ctx: JobContext) -> dict[str, Any]:
@@ -143,7 +143,9 @@ def build_logs_config_map(ctx: JobContext, attempt: int, logs: dict[int, str]) -
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": ctx.metadata(
-            names.logs_config_map_name(ctx.name, attempt), "logs", {names.ATTEMPT_LABEL: str(attempt)}
+            names.logs_config_map_name(ctx.name, attempt),
+            names.LOGS_COMPONENT,
+            {names.ATTEMPT_LABEL: str(attempt)},
         ),
-        "data": {f"worker-{index}.log": text for index, text in sorted(logs.items())},
+        "data": {names.worker_log_key(index): text for index, text in sorted(logs.items())},
     }

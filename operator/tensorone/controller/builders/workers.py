@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from tensorone.api import names
 from tensorone.api.data_paths import DATA_VOLUME_MOUNT_PATH
-from tensorone.api.spec import CustomJobSpec
+from tensorone.api.dataset import DatasetSpec
+from tensorone.api.spec import AnyJobSpec, CustomJobSpec, VisionJobSpec
 from tensorone.api.trainer_config import RUN_CONFIG_ENV
 from tensorone.catalog.gpus import GPU_PRODUCT_LABEL, GPU_RESOURCE
-from tensorone.controller import names
 from tensorone.controller.builders.context import JobContext
 from tensorone.controller.builders.support import RUN_CONFIG_KEY
+from tensorone.controller.settings import OperatorSettings
 
 TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 _CONFIG_VOLUME = "job-config"
@@ -28,7 +30,7 @@ _TOKEN_SECONDS = 3607
 
 def trainer_arguments(ctx: JobContext, resume_from: str | None) -> list[str]:
     """``run …`` as the trainer CLI takes it (output and checkpoints on the job's volume)."""
-    args = ["run", "--output", f"{ctx.job_dir}/artifacts", "--checkpoint-dir", ctx.job_dir]
+    args = ["run", "--output", f"{ctx.job_dir}/{names.ARTIFACTS_DIR}", "--checkpoint-dir", ctx.job_dir]
     if resume_from:
         args += ["--resume-from", resume_from]
     return args
@@ -183,13 +185,56 @@ def build_worker_pod(ctx: JobContext, index: int, attempt: int, resume_from: str
     if len(ctx.gpu_products) == 1:
         # A single product is also a plain nodeSelector (what most cluster tooling shows).
         pod_spec["nodeSelector"] = {GPU_PRODUCT_LABEL: ctx.gpu_products[0]}
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": ctx.metadata(names.worker_pod_name(ctx.name, index), "worker", labels),
-        "spec": pod_spec,
-    }
+    metadata = ctx.metadata(names.worker_pod_name(ctx.name, index), names.WORKER_COMPONENT, labels)
+    metadata["finalizers"] = [names.LOG_ARCHIVE_FINALIZER]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
 
 
 def build_worker_pods(ctx: JobContext, attempt: int, resume_from: str | None) -> list[dict[str, Any]]:
     return [build_worker_pod(ctx, i, attempt, resume_from) for i in range(ctx.spec.max_workers)]
+
+
+def needs_data_check(spec: AnyJobSpec, dataset: DatasetSpec, settings: OperatorSettings) -> bool:
+    """LLM and vision jobs whose data is on the dataset volume: the trainer's readers can check it before any
+    worker starts. Custom code reads its data its own way; URLs are not fetched by the platform."""
+    return (
+        not isinstance(spec, CustomJobSpec)
+        and settings.dataset_volume_claim is not None
+        and dataset.source.startswith("/")
+    )
+
+
+def build_data_check_pod(ctx: JobContext) -> dict[str, Any]:
+    """A small pod (no GPU, no API credentials) that reads the dataset with the trainer's readers and leaves a
+    ``DatasetCheck`` summary, or the DataError sentence with exit 65, as its termination message."""
+    settings = ctx.settings
+    volumes, mounts = _volumes(ctx)
+    keep = {_DATASET_VOLUME}
+    argv = ["python", "-m", "tensorone_trainer.check_dataset", "--path", ctx.dataset.source]
+    argv += ["--format", str(ctx.dataset.format)]
+    if isinstance(ctx.spec, VisionJobSpec) and ctx.spec.config.num_classes is not None:
+        argv += ["--num-classes", str(ctx.spec.config.num_classes)]
+    metadata = ctx.metadata(names.data_check_pod_name(ctx.name), names.DATA_CHECK_COMPONENT)
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "tolerations": [dict(t) for t in settings.tolerations],
+            "volumes": [v for v in volumes if v["name"] in keep],
+            "containers": [
+                {
+                    "name": "check",
+                    "image": settings.trainer_image,
+                    "imagePullPolicy": settings.image_pull_policy,
+                    "command": argv,
+                    "env": [{"name": "TENSORONE_TERMINATION_LOG", "value": TERMINATION_MESSAGE_PATH}],
+                    "volumeMounts": [m for m in mounts if m["name"] in keep],
+                    "terminationMessagePath": TERMINATION_MESSAGE_PATH,
+                    "terminationMessagePolicy": "FallbackToLogsOnError",
+                }
+            ],
+        },
+    }

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, status
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
-from tensorone.api import rest
+from tensorone.api import names, rest
 from tensorone.api.errors import ConfigurationError, ErrorCode
 from tensorone.api.status import JobPhase
 from tensorone.facade import logs
@@ -187,6 +187,9 @@ async def job_logs(
     worker: Annotated[int, Query(ge=0, le=31)] = 0,
     follow: bool = False,
     tail: Annotated[int | None, Query(ge=0, le=100_000)] = None,
+    attempt: Annotated[
+        int | None, Query(ge=1, le=1_000_000, description="Only this attempt (default: every attempt kept)")
+    ] = None,
 ) -> Response:
     job = await jobs.find(principal, job_id)
     if worker >= job.spec.max_workers:
@@ -197,7 +200,7 @@ async def job_logs(
     if follow:
         stream = logs.follow_log(facade.kube, ns, name, worker, tail)
         return StreamingResponse(stream, media_type="text/plain; charset=utf-8")
-    return PlainTextResponse(await logs.read_log(facade.kube, ns, name, worker, tail))
+    return PlainTextResponse(await logs.read_log(facade.kube, ns, name, worker, tail, attempt))
 
 
 @router.get("/{job_id}/checkpoints", response_model=CheckpointListResponse, responses=_NOT_FOUND)
@@ -214,7 +217,7 @@ async def job_events(
     events = []
     for event in await facade.store.raw(EVENTS, principal.namespace):
         involved = (event.get("involvedObject") or {}).get("name", "")
-        if involved != name and not involved.startswith(f"{name}-worker-"):
+        if involved != name and not involved.startswith(names.worker_pod_prefix(name)):
             continue
         events.append(
             EventOut(
