@@ -35,11 +35,6 @@ def checkpoint_claim_name(job: str) -> str:
     return f"{job}-checkpoints"
 
 
-def trainer_account_name(job: str) -> str:
-    """ServiceAccount, Role and RoleBinding share this name."""
-    return f"{job}-trainer"
-
-
 def logs_config_map_name(job: str, attempt: int) -> str:
     return f"{job}-logs-{attempt}"
 
