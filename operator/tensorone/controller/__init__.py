@@ -72,7 +72,13 @@ async def run(
     report_port = report_port or settings.report_port
     if report_port:
         # Worker pods reach it over the pod network (the chart's Service; the sandbox's gateway address).
-        report_runner, _ = await start_report_server(client, report_directory, "0.0.0.0", report_port)
+        report_runner, _ = await start_report_server(
+            client,
+            report_directory,
+            "0.0.0.0",
+            report_port,
+            write_interval=settings.report_interval_seconds,
+        )
     logger.info("operator starting: namespace=%s server=%s", namespace or "(all)", connection.server)
     try:
         await kopf.operator(

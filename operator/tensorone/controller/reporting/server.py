@@ -93,13 +93,9 @@ class ReportEndpoint:
             self._steps[key] = (target.uid, target.attempt, step)
             if len(self._steps) > 2 * len(self.directory) + 1000:
                 self._steps = {k: v for k, v in self._steps.items() if k == key}
-        # Only what the worker sent (a merge patch, as before), never the server's display fields.
-        fields = report.model_dump(
-            mode="json", by_alias=True, exclude_unset=True, exclude_none=True, exclude_computed_fields=True
-        )
         # The receive time, not the worker's word: stall detection reads it.
-        fields["lastReportTime"] = datetime.now(UTC).isoformat()
-        self.writer.submit(key, fields)
+        report.last_report_time = datetime.now(UTC).replace(microsecond=0)
+        self.writer.submit(key, report)
         return web.json_response({"accepted": True}, status=202)
 
 
@@ -110,11 +106,18 @@ def build_app(endpoint: ReportEndpoint) -> web.Application:
 
 
 async def start_report_server(
-    client: KubeClient, directory: JobDirectory, host: str, port: int, *, token_ttl: float = 30.0
+    client: KubeClient,
+    directory: JobDirectory,
+    host: str,
+    port: int,
+    *,
+    write_interval: float,
+    token_ttl: float = 30.0,
 ) -> tuple[web.AppRunner, ReportEndpoint]:
-    """Serve the endpoint on ``host:port`` in the running event loop (the operator's); stop with ``runner.cleanup()``."""
+    """Serve the endpoint on ``host:port`` in the running event loop (the operator's); stop with ``runner.cleanup()``.
+    Each job's status is written at most every ``write_interval`` seconds (the newest report wins)."""
     endpoint = ReportEndpoint(
-        TokenReviewer(client, REPORT_AUDIENCE, ttl=token_ttl), directory, StatusWriter(client)
+        TokenReviewer(client, REPORT_AUDIENCE, ttl=token_ttl), directory, StatusWriter(client, write_interval)
     )
     runner = web.AppRunner(build_app(endpoint), access_log=None)
     await runner.setup()
