@@ -58,7 +58,9 @@ class StatusWriter:
         path = object_path("TrainingJob", key[0], key[1], "status")
         headers = {"Content-Type": "application/merge-patch+json"}
         self.client.requests["PATCH"] += 1
-        async with self.client.session.patch(path, data=status_patch_body(report), headers=headers) as response:
+        async with self.client.session.patch(
+            path, data=status_patch_body(report), headers=headers
+        ) as response:
             await response.read()
             if response.status >= 300:
                 raise aiohttp.ClientResponseError(
