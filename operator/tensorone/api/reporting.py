@@ -69,7 +69,9 @@ class TrainerReport(OpenCamelModel):
     """The body of ``POST /v1/reports``: the trainer-owned part of the status and nothing else.
 
     ``lastReportTime`` is accepted for the trainer's convenience but the operator writes its own receive time
-    (stall detection must not trust the worker's clock or word).
+    (stall detection must not trust the worker's clock or word). ``final`` is no status field: it marks the
+    trainer's last report, which the endpoint writes before it answers (as it does a report with new checkpoints),
+    so a trainer that exits after it leaves its figures in the status.
     """
 
     model_config = _STRICT
@@ -79,13 +81,9 @@ class TrainerReport(OpenCamelModel):
     checkpoints: list[ReportedCheckpoint] | None = Field(None, max_length=MAX_REPORT_CHECKPOINTS)
     history: list[ReportedPoint] | None = Field(None, max_length=MAX_REPORT_HISTORY)
     last_report_time: datetime | None = None
+    final: bool | None = None
 
 
-assert set(TrainerReport.model_fields) == {
-    "progress",
-    "metrics",
-    "checkpoints",
-    "history",
-    "last_report_time",
-}
-assert {f.alias for f in TrainerReport.model_fields.values()} == TRAINER_STATUS_FIELDS
+REPORT_STATUS_FIELDS = frozenset(TrainerReport.model_fields) - {"final"}
+"""The report's fields that are written to the status: exactly the trainer's (``TRAINER_STATUS_FIELDS``)."""
+assert {TrainerReport.model_fields[name].alias for name in REPORT_STATUS_FIELDS} == TRAINER_STATUS_FIELDS

@@ -85,6 +85,7 @@ def checkpoint(step: int) -> None:
             "attempt": attempt,
         }
     )
+    os.makedirs(os.path.dirname(CHECKPOINTS), exist_ok=True)
     with open(CHECKPOINTS, "w") as handle:
         json.dump(current, handle)
     send_report({"checkpoints": current, "progress": {"currentStep": step}})

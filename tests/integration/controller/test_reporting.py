@@ -8,6 +8,7 @@ trainer's fields.
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
@@ -79,7 +80,8 @@ def test_worker_pods_hold_only_a_reporting_token_the_api_server_refuses(cluster:
     assert [a["metadata"]["name"] for a in accounts] == ["default"]
     # The worker's token cannot call the Kubernetes API: 401, whatever it asks.
     token = pod_token(cluster, pod)
-    api = httpx.Client(base_url=cluster.sandbox.url, verify=str(cluster.sandbox.ca_file), timeout=10)
+    tls = ssl.create_default_context(cafile=str(cluster.sandbox.ca_file))
+    api = httpx.Client(base_url=cluster.sandbox.url, verify=tls, timeout=10)
     auth = {"Authorization": f"Bearer {token}"}
     patch = api.patch(
         f"{JOBS}/job-cred/status",

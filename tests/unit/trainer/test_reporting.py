@@ -120,7 +120,8 @@ def test_status_sink_posts_only_trainer_fields_that_the_endpoint_model_accepts(a
     assert last["path"] == REPORTS
     assert last["type"] == "application/json"
     assert last["auth"] == "Bearer secret-token"
-    assert set(last["body"]) == TRAINER_STATUS_FIELDS
+    assert set(last["body"]) - {"final"} == TRAINER_STATUS_FIELDS
+    assert last["body"]["final"] is True  # close() sends the last report marked final
     assert last["body"]["metrics"]["currentLoss"] == 3.0
     assert last["body"]["history"][0]["step"] == 1
     TrainerReport.model_validate(last["body"])  # what the operator's endpoint takes

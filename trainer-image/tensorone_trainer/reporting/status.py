@@ -33,7 +33,8 @@ class ReportingOffError(Exception):
 
 
 def report_body(snapshot: StatusSnapshot) -> dict[str, Any]:
-    """The report: the trainer-owned status fields, without the display fields the server computes itself."""
+    """The report (:class:`tensorone.api.reporting.TrainerReport`): the trainer-owned status fields, without the
+    display fields the server computes itself."""
     body: dict[str, Any] = {
         "progress": snapshot.progress.model_dump(
             mode="json", by_alias=True, exclude_none=True, exclude_computed_fields=True
@@ -45,6 +46,10 @@ def report_body(snapshot: StatusSnapshot) -> dict[str, Any]:
         "history": [p.to_wire() for p in snapshot.history],
         "lastReportTime": snapshot.last_report_time.isoformat(),
     }
+    if snapshot.final:
+        body["final"] = (
+            True  # the endpoint writes it before answering: the status has it before this process ends
+        )
     return body
 
 

@@ -3,7 +3,8 @@
 Each report: bearer token -> TokenReview for the reporting audience (cached) -> the pod it is bound to -> that pod
 must be a worker of the current attempt of an unfinished job -> the body must be the trainer's part of the status
 (unknown fields such as ``phase``, ``resourceUsage`` or ``cost`` refused with 400 naming the field; finite numbers;
-bounded sizes; steps never going back within an attempt) -> the write is coalesced per job. Answers: 202 taken,
+bounded sizes; steps never going back within an attempt) -> the write is coalesced per job (a report with new
+checkpoints, or the trainer's ``final`` one, is written before the answer). Answers: 202 taken,
 400 invalid (``field`` named), 401 no valid reporting token, 403 not a current worker of a running job, 413 too
 large, 503 the API server could not review the token. Messages never quote the body or the token.
 """
@@ -45,6 +46,7 @@ class ReportEndpoint:
         self.directory = directory
         self.writer = writer
         self._steps: dict[JobKey, tuple[str, int, int]] = {}  # job -> (uid, attempt, newest step taken)
+        self._checkpoints: dict[JobKey, list[str]] = {}  # job -> checkpoint ids of its newest report
         self.refused: dict[int, int] = {}
 
     def _refuse(self, response: web.Response) -> web.Response:
@@ -91,11 +93,20 @@ class ReportEndpoint:
                     )
                 )
             self._steps[key] = (target.uid, target.attempt, step)
-            if len(self._steps) > 2 * len(self.directory) + 1000:
-                self._steps = {k: v for k, v in self._steps.items() if k == key}
+        if len(self._steps) + len(self._checkpoints) > 4 * len(self.directory) + 1000:
+            self._steps = {k: v for k, v in self._steps.items() if k == key}
+            self._checkpoints = {k: v for k, v in self._checkpoints.items() if k == key}
         # The receive time, not the worker's word: stall detection reads it.
         report.last_report_time = datetime.now(UTC).replace(microsecond=0)
-        self.writer.submit(key, report)
+        urgent = bool(report.final)
+        if report.checkpoints is not None:
+            ids = [c.id for c in report.checkpoints]
+            urgent = urgent or ids != self._checkpoints.get(key)
+            self._checkpoints[key] = ids
+        written = self.writer.submit(key, report, urgent=urgent)
+        if urgent and not await written:
+            # The sender retries: its checkpoints or last figures must reach the status.
+            return _error(503, "UNAVAILABLE", "the report could not be written now; report again later")
         return web.json_response({"accepted": True}, status=202)
 
 
