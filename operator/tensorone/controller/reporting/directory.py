@@ -51,6 +51,9 @@ class JobDirectory:
     def __len__(self) -> int:
         return len(self._jobs)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._jobs
+
     def resolve(self, identity: PodIdentity) -> ReportTarget:
         match = _WORKER_SUFFIX.match(identity.pod)
         if match is None:

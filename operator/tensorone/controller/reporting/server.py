@@ -94,8 +94,9 @@ class ReportEndpoint:
                 )
             self._steps[key] = (target.uid, target.attempt, step)
         if len(self._steps) + len(self._checkpoints) > 4 * len(self.directory) + 1000:
-            self._steps = {k: v for k, v in self._steps.items() if k == key}
-            self._checkpoints = {k: v for k, v in self._checkpoints.items() if k == key}
+            # Forget jobs this operator no longer runs (bounded memory; their pods are refused anyway).
+            self._steps = {k: v for k, v in self._steps.items() if k in self.directory}
+            self._checkpoints = {k: v for k, v in self._checkpoints.items() if k in self.directory}
         # The receive time, not the worker's word: stall detection reads it.
         report.last_report_time = datetime.now(UTC).replace(microsecond=0)
         urgent = bool(report.final)
