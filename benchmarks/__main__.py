@@ -28,7 +28,14 @@ from pathlib import Path
 from benchmarks.results import Result, render_report, render_table
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("sandbox_startup", "facade_latency", "operator_scale", "trainer_throughput", "yolo_throughput")
+BENCHMARKS = (
+    "sandbox_startup",
+    "facade_latency",
+    "operator_scale",
+    "report_capacity",
+    "trainer_throughput",
+    "yolo_throughput",
+)
 
 
 def _version(distribution: str) -> str:

@@ -166,7 +166,12 @@ def put_language_assets(platform: Platform, tiny_model: Path, records: list[str]
     import json
     import shutil
 
-    shutil.copytree(tiny_model, platform.dataset_volume / "models" / "tiny-llama")
+    target = platform.dataset_volume / "models" / "tiny-llama"
+    shutil.copytree(tiny_model, target)
+    # Workers run as the trainer image's non-root user: the uploaded model must be readable by it (safetensors
+    # writes its file 0600, and the test runs as root).
+    for path in target.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
     data = platform.dataset_volume / "text" / "train.jsonl"
     data.parent.mkdir(parents=True, exist_ok=True)
     data.write_text("".join(json.dumps({"text": r}) + "\n" for r in records), encoding="utf-8")
