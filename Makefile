@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install kubernetes test test-fast lint manifests check-manifests docs-assets bench demo demo-up e2e images clean
+.PHONY: help install kubernetes browser test test-fast lint manifests check-manifests docs-assets bench demo demo-up e2e images vendor-uplot clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -25,7 +25,10 @@ install: $(STAMP) ## Create .venv and install the project with every extra (abou
 kubernetes: ## Build (once, cached outside the checkout) the real control plane the sandbox runs: Debian, root
 	@bash scripts/kubernetes.sh >/dev/null
 
-test: $(STAMP) kubernetes ## Run the whole test suite (unit, integration against the sandbox, system)
+browser: ## Install chromium + chromedriver for the dashboard's browser tests (apt-get; no-op when present)
+	bash scripts/browser.sh
+
+test: $(STAMP) kubernetes browser ## Run the whole test suite (unit, integration against the sandbox, system)
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(MAKE) test-js
 
@@ -74,6 +77,9 @@ e2e: ## Full path on a kind cluster (needs Docker; cannot run on the development
 images: ## Build the operator and trainer images (needs Docker)
 	docker build -f operator/Dockerfile -t tensorone/operator:dev .
 	docker build -f trainer-image/Dockerfile -t tensorone/trainer:dev .
+
+vendor-uplot: ## Refresh the dashboard's vendored chart library (uPlot, pinned in scripts/vendor-uplot.sh; needs npm)
+	bash scripts/vendor-uplot.sh
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .sandbox

@@ -34,6 +34,7 @@ BENCHMARKS = (
     "operator_scale",
     "report_capacity",
     "trainer_throughput",
+    "trainer_packing",
     "yolo_throughput",
 )
 

@@ -60,7 +60,9 @@ async def bench(url: str, key: str, jobs: int, requests: int) -> dict[str, tuple
         base_url=url, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=60
     ) as client:
         dataset = (
-            await client.post("/v2/datasets", json={"name": "bench", "format": "jsonl", "source": "/d.jsonl"})
+            await client.post(
+                "/v2/datasets", json={"name": "bench", "format": "jsonl", "source": "/datasets/d.jsonl"}
+            )
         ).json()["id"]
         body = {"name": "bench", "modelType": "llm", "datasetId": dataset, "config": {"baseModel": "gpt2"}}
 

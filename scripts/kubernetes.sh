@@ -28,6 +28,12 @@ cached() {
   [ -x "$PREFIX/bin/etcd" ] || return 1
 }
 
+# --where: print the bin folder the sandbox reads (built or not) and stop: the version lives here alone.
+if [ "${1:-}" = "--where" ]; then
+  echo "$PREFIX/bin"
+  exit 0
+fi
+
 if cached; then
   echo "$PREFIX/bin"
   exit 0

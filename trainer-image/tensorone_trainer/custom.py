@@ -22,6 +22,7 @@ from tensorone.api.config import CustomConfig, LlmTraining
 from tensorone.api.trainer_config import CustomRunConfig
 from tensorone_trainer import distributed
 from tensorone_trainer.checkpoints import Manifest, step_checkpoint_id
+from tensorone_trainer.confine import dataset_path
 from tensorone_trainer.context import RunContext
 from tensorone_trainer.errors import ConfigurationError, TrainerError
 from tensorone_trainer.reporting.base import Reporter
@@ -58,7 +59,7 @@ class TrainContext:
 
     @property
     def dataset_path(self) -> Path:
-        return Path(self._run.dataset.path)
+        return dataset_path(self._run)
 
     @property
     def dataset_format(self) -> str:

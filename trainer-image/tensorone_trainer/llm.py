@@ -22,12 +22,27 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from tensorone.api.config import MixedPrecision, OptimizerName, Strategy
+from tensorone.api.status import Optimizations
 from tensorone.api.trainer_config import LlmRunConfig
 from tensorone_trainer import distributed
 from tensorone_trainer.checkpoints import Manifest, epoch_checkpoint_id, step_checkpoint_id
+from tensorone_trainer.confine import dataset_path, model_location
 from tensorone_trainer.context import RunContext
+from tensorone_trainer.data.packing import (
+    collate_packed,
+    pack_rows,
+    packing_keeps_examples_apart,
+)
 from tensorone_trainer.data.records import read_records
-from tensorone_trainer.data.text import Example, collate, epoch_order, split_validation, tokenize_records
+from tensorone_trainer.data.text import (
+    Example,
+    RecordShape,
+    collate,
+    detect_shape,
+    epoch_order,
+    split_validation,
+    tokenize_records,
+)
 from tensorone_trainer.errors import ConfigurationError
 from tensorone_trainer.rng import capture_rng_state, restore_rng_state, seed_everything
 
@@ -72,21 +87,52 @@ def _check_strategy(run: LlmRunConfig, device: torch.device) -> None:
         )
 
 
+def _base_model(run: LlmRunConfig) -> str:
+    return model_location(run, run.config.base_model, "config.baseModel")
+
+
+def _unloadable(run: LlmRunConfig, error: Exception) -> ConfigurationError:
+    # The loader's own message may quote the file it choked on; only its kind is passed on.
+    return ConfigurationError(
+        f"config.baseModel: cannot load {run.config.base_model!r} as a model ({type(error).__name__}): give a "
+        "hub id available to the cluster or a model folder on the data volume"
+    )
+
+
 def _load_tokenizer(run: LlmRunConfig) -> Any:
     from transformers import AutoTokenizer
 
     try:
-        tokenizer: Any = AutoTokenizer.from_pretrained(run.config.base_model)
+        tokenizer: Any = AutoTokenizer.from_pretrained(_base_model(run))
     except (OSError, ValueError) as e:
-        raise ConfigurationError(f"config.baseModel: cannot load {run.config.base_model!r}: {e}") from e
+        raise _unloadable(run, e) from e
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     return tokenizer
 
 
-def _load_model(run: LlmRunConfig, precision: MixedPrecision, device: torch.device) -> Any:
+def _attention_request(precision: MixedPrecision, device: torch.device) -> str | None:
+    """Flash-attention where it is installed and usable (CUDA, half precision); else the library's default,
+    SDPA wherever the model supports it (eager otherwise)."""
+    if (
+        device.type == "cuda"
+        and precision is not MixedPrecision.NO
+        and importlib.util.find_spec("flash_attn") is not None
+    ):
+        return "flash_attention_2"
+    return None
+
+
+def _from_pretrained(run: LlmRunConfig, dtype: torch.dtype, kwargs: dict[str, Any]) -> Any:
     from transformers import AutoModelForCausalLM
 
+    try:
+        return AutoModelForCausalLM.from_pretrained(_base_model(run), dtype=dtype, **kwargs)
+    except (OSError, ValueError) as e:
+        raise _unloadable(run, e) from e
+
+
+def _load_model(run: LlmRunConfig, precision: MixedPrecision, device: torch.device) -> Any:
     conf = run.config
     kwargs: dict[str, Any] = {}
     if conf.strategy is Strategy.QLORA:
@@ -99,10 +145,15 @@ def _load_model(run: LlmRunConfig, precision: MixedPrecision, device: torch.devi
     # LoRA keeps the frozen base in the compute dtype (memory); full fine-tuning keeps fp32 master weights.
     lora_bf16 = precision is MixedPrecision.BF16 and conf.strategy is not Strategy.FULL
     dtype = torch.bfloat16 if lora_bf16 else torch.float32
-    try:
-        model: Any = AutoModelForCausalLM.from_pretrained(conf.base_model, dtype=dtype, **kwargs)
-    except (OSError, ValueError) as e:
-        raise ConfigurationError(f"config.baseModel: cannot load {conf.base_model!r}: {e}") from e
+    model: Any = None
+    attention = _attention_request(precision, device)
+    if attention is not None:
+        try:
+            model = _from_pretrained(run, dtype, {**kwargs, "attn_implementation": attention})
+        except (ConfigurationError, ImportError) as e:
+            log.info("%s unavailable for this model (%s): using the default attention", attention, e)
+    if model is None:
+        model = _from_pretrained(run, dtype, kwargs)
     if "quantization_config" not in kwargs:
         model.to(device)
     return model
@@ -138,16 +189,25 @@ def _apply_strategy(model: Any, run: LlmRunConfig) -> Any:
     return model
 
 
-def _optimizer(model: Any, run: LlmRunConfig) -> torch.optim.Optimizer:
+def _optimizer(model: Any, run: LlmRunConfig, fused: bool) -> torch.optim.Optimizer:
+    """The configured optimizer; Adam/AdamW with PyTorch's fused kernel when ``fused`` (CUDA parameters)."""
     training = run.config.training
     params = [p for p in model.parameters() if p.requires_grad]
     if training.optimizer is OptimizerName.SGD:
         return torch.optim.SGD(
             params, lr=training.learning_rate, momentum=0.9, weight_decay=training.weight_decay
         )
+    options: dict[str, Any] = {"fused": True} if fused else {}
     if training.optimizer is OptimizerName.ADAM:
-        return torch.optim.Adam(params, lr=training.learning_rate, weight_decay=training.weight_decay)
-    return torch.optim.AdamW(params, lr=training.learning_rate, weight_decay=training.weight_decay)
+        return torch.optim.Adam(
+            params, lr=training.learning_rate, weight_decay=training.weight_decay, **options
+        )
+    return torch.optim.AdamW(params, lr=training.learning_rate, weight_decay=training.weight_decay, **options)
+
+
+def _fused_optimizer_applies(run: LlmRunConfig, device: torch.device) -> bool:
+    # The fused Adam(W) kernels exist for CUDA tensors only; on CPU the loop stays on the reference kernels.
+    return device.type == "cuda" and run.config.training.optimizer is not OptimizerName.SGD
 
 
 def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
@@ -185,8 +245,9 @@ class LlmTrainer:
         seed_everything(self.training.seed)
         # Tokenizer and data first: a malformed dataset fails in seconds, before the model is loaded.
         self.tokenizer = _load_tokenizer(run)
-        records = read_records(Path(run.dataset.path), run.dataset.format)
-        config_file = Path(self.conf.base_model) / "config.json"
+        records = read_records(dataset_path(run), run.dataset.format, root=run.data_root)
+        shape = detect_shape(records[0])
+        config_file = Path(_base_model(run)) / "config.json"
         model_max = 2048
         if config_file.is_file():
             model_max = int(json.loads(config_file.read_text()).get("max_position_embeddings") or 2048)
@@ -196,6 +257,12 @@ class LlmTrainer:
             examples, self.training.validation_split, self.training.seed
         )
         self.model = _apply_strategy(_load_model(run, self.precision, self.device), run)
+        self.max_len = max_len
+        # transformers runs flash-attention varlen on a single flattened row only; SDPA/eager take rows of at
+        # most max_len (their attention is computed over the whole row, masked).
+        self.one_row_packing = "flash" in str(getattr(self.model.config, "_attn_implementation", ""))
+        self.packing = self._choose_packing(shape)
+        self.pinned_memory = self.device.type == "cuda"
         world = ctx.dist.world_size
         per_rank = math.ceil(len(self.train_set) / world)
         self.micro_per_epoch = math.ceil(per_rank / self.training.batch_size)
@@ -203,7 +270,8 @@ class LlmTrainer:
         self.steps_per_epoch = math.ceil(self.micro_per_epoch / self.accum)
         self.total_steps = self.steps_per_epoch * self.training.epochs
         self.save_every = run.checkpoint.save_every_steps or self.training.save_every_steps
-        self.optimizer = _optimizer(self.model, run)
+        self.fused_optimizer = _fused_optimizer_applies(run, self.device)
+        self.optimizer = _optimizer(self.model, run, self.fused_optimizer)
         from transformers import get_scheduler
 
         self.scheduler = get_scheduler(
@@ -219,6 +287,15 @@ class LlmTrainer:
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
         self.state = LoopState()
+        self.optimizations = Optimizations(
+            packing=self.packing,
+            attention=str(getattr(self.model.config, "_attn_implementation", None) or "unknown"),
+            mixed_precision=self.precision.value,
+            fused_optimizer=self.fused_optimizer,
+            pinned_memory=self.pinned_memory,
+            gradient_checkpointing=self.conf.optimization.gradient_checkpointing,
+        )
+        log.info("optimizations: %s", self.optimizations.to_wire())
         log.info(
             "%d training / %d validation examples, %d steps per epoch, %d steps in all (%s, %d rank(s))",
             len(self.train_set),
@@ -228,6 +305,28 @@ class LlmTrainer:
             self.conf.strategy.value,
             world,
         )
+
+    def _choose_packing(self, shape: RecordShape) -> bool:
+        """Pack where it is exact: prompt/completion and chat data on a model whose attention keeps packed
+        examples apart (checked now); ``text`` records are already cut from one stream into full rows."""
+        requested = self.conf.optimization.packing
+        if requested is False or shape is RecordShape.TEXT:
+            if requested and shape is RecordShape.TEXT:
+                log.info("packing: text records are already cut from one stream into full rows")
+            return False
+        exact = packing_keeps_examples_apart(
+            self.model, self.train_set, self.device, self._autocast(), one_row=self.one_row_packing
+        )
+        # Every rank decides alike (one status, one checkpoint flag): one rank in doubt turns it off for all.
+        if not distributed.any_rank(not exact, self.ctx.dist):
+            return True
+        if requested:
+            raise ConfigurationError(
+                "config.optimization.packing: this model's attention lets packed examples see each other;"
+                " set packing to false (or leave it unset)"
+            )
+        log.info("packing off: this model's attention does not keep packed examples apart")
+        return False
 
     # -- checkpoints -------------------------------------------------------------------------------------
     def _write_checkpoint(self, folder: Path, rng_states: list[Any]) -> None:
@@ -248,6 +347,7 @@ class LlmTrainer:
                 "world_size": self.ctx.dist.world_size,
                 "steps_per_epoch": self.steps_per_epoch,
                 "train_examples": len(self.train_set),
+                "packing": self.packing,
             },
             folder / STATE_FILE,
         )
@@ -291,6 +391,14 @@ class LlmTrainer:
                 state["train_examples"],
                 len(self.train_set),
             )
+        if bool(state.get("packing")) != self.packing:
+            # Same examples and the same loss either way, only summed in another order: equal to rounding.
+            log.warning(
+                "checkpoint %s was written with packing %s, this run has it %s: equal losses up to rounding only",
+                manifest.id,
+                "on" if state.get("packing") else "off",
+                "on" if self.packing else "off",
+            )
         _load_trainable_state(self.model, load_file(str(folder / WEIGHTS_FILE)))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -307,24 +415,39 @@ class LlmTrainer:
         dtype = torch.bfloat16 if self.precision is MixedPrecision.BF16 else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
-    def _batch(self, examples: list[Example]) -> dict[str, torch.Tensor]:
-        batch = collate(examples, int(self.tokenizer.pad_token_id))
+    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if self.pinned_memory:
+            # Pinned host memory lets the copy run asynchronously with the GPU's queued work.
+            return {k: v.pin_memory().to(self.device, non_blocking=True) for k, v in batch.items()}
         return {k: v.to(self.device) for k, v in batch.items()}
 
+    def _batch(self, examples: list[Example]) -> dict[str, torch.Tensor]:
+        return self._to_device(collate(examples, int(self.tokenizer.pad_token_id)))
+
+    def _train_batch(self, examples: list[Example]) -> dict[str, torch.Tensor]:
+        """A micro-batch: its examples packed into a few full rows, or one padded example a row."""
+        if not self.packing:
+            return self._batch(examples)
+        lengths = [len(e.input_ids) for e in examples]
+        rows = pack_rows(lengths, sum(lengths) if self.one_row_packing else self.max_len)
+        packed = [[examples[i] for i in row] for row in rows]
+        return self._to_device(collate_packed(packed, int(self.tokenizer.pad_token_id)))
+
     def _train_step(self, micro_batches: list[list[Example]]) -> tuple[float, int]:
+        """One optimizer step; returns the summed loss and the real (non-pad) tokens it trained on."""
         self.ddp.train()
         loss_sum = 0.0
         tokens = 0
         for index, examples in enumerate(micro_batches):
-            batch = self._batch(examples)
+            batch = self._train_batch(examples)
             last = index == len(micro_batches) - 1
             sync = contextlib.nullcontext() if last or not self.ctx.dist.distributed else self.ddp.no_sync()
             with sync:
                 with self._autocast():
-                    loss = self.ddp(**batch).loss / len(micro_batches)
+                    loss = self.ddp(**batch, use_cache=False).loss / len(micro_batches)
                 self.scaler.scale(loss).backward()
             loss_sum += float(loss.detach().item())
-            tokens += int(batch["attention_mask"].sum().item())
+            tokens += sum(len(e.input_ids) for e in examples)
         self.scaler.unscale_(self.optimizer)
         torch.nn.utils.clip_grad_norm_(
             [p for p in self.model.parameters() if p.requires_grad], self.conf.optimization.max_grad_norm
@@ -375,6 +498,7 @@ class LlmTrainer:
         )
         if manifest is not None and self.ctx.dist.is_main:
             self.reporter.checkpoints_changed([m.to_info() for m in self.ctx.store.manifests()])
+        self.reporter.optimizations_chosen(self.optimizations)
         outcome = "completed"
         start_epoch = self.state.global_step // self.steps_per_epoch
         for epoch in range(start_epoch, self.training.epochs):

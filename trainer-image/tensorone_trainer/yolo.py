@@ -25,6 +25,7 @@ import torch
 from tensorone.api.config import OptimizerName
 from tensorone.api.trainer_config import VisionRunConfig
 from tensorone_trainer.checkpoints import epoch_checkpoint_id
+from tensorone_trainer.confine import dataset_path, model_location
 from tensorone_trainer.context import RunContext
 from tensorone_trainer.data.yolo import prepare_yolo_dataset
 from tensorone_trainer.errors import ConfigurationError
@@ -213,11 +214,12 @@ def train_yolo(run: VisionRunConfig, ctx: RunContext) -> str:
     conf = run.config
     output = ctx.output_dir
     data_yaml, num_classes = prepare_yolo_dataset(
-        Path(run.dataset.path),
+        dataset_path(run),
         output,
         num_classes=conf.num_classes,
         val_split=conf.training.validation_split,
         seed=conf.training.seed,
+        root=run.data_root,
     )
     device = "cpu" if ctx.dist.device.type == "cpu" else str(ctx.dist.local_rank)
     arguments = ultralytics_arguments(run, data_yaml, output, device)
@@ -235,16 +237,19 @@ def train_yolo(run: VisionRunConfig, ctx: RunContext) -> str:
         arguments["save_dir"] = str(output / "yolo")
         log.info("resuming from %s (epoch %d)", manifest.id, manifest.epoch)
     else:
-        source = conf.weights or f"{conf.architecture}.yaml"
-        if conf.weights is not None and not Path(conf.weights).is_file():
+        initial = model_location(run, conf.weights, "config.weights") if conf.weights else None
+        source = initial or f"{conf.architecture}.yaml"
+        if initial is not None and not Path(initial).is_file():
             raise ConfigurationError(
                 f"config.weights: {conf.weights} not found (the trainer never downloads)"
             )
         try:
             model = YOLO(source)
         except (FileNotFoundError, OSError) as e:
-            raise ConfigurationError(f"config.architecture: cannot build {source}: {e}") from e
-        if conf.weights is None:
+            raise ConfigurationError(
+                f"config.architecture: cannot build {source} ({type(e).__name__})"
+            ) from e
+        if initial is None:
             arguments["pretrained"] = False  # from the architecture's yaml; ultralytics sets nc from the data
     bridge = _Bridge(run, ctx, exact_state)
     for event in (

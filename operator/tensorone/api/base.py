@@ -11,7 +11,10 @@ from pydantic.alias_generators import to_camel
 class StrictModel(BaseModel):
     """A model whose wire names are its declared aliases (or its attribute names) and that refuses extras."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=False)
+    # NaN and ±Infinity are refused everywhere: JSON has no such numbers, and a bound cannot hold them in.
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, validate_assignment=False, allow_inf_nan=False
+    )
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON-ready dict with wire names, ``None`` values left out."""
@@ -22,7 +25,11 @@ class CamelModel(StrictModel):
     """A strict model whose attributes are snake_case in Python and camelCase on the wire."""
 
     model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, alias_generator=to_camel, serialize_by_alias=True
+        extra="forbid",
+        populate_by_name=True,
+        alias_generator=to_camel,
+        serialize_by_alias=True,
+        allow_inf_nan=False,
     )
 
 

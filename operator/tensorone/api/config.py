@@ -18,10 +18,18 @@ from pydantic.alias_generators import to_camel
 
 from tensorone.api.base import StrictModel
 
+# Every number of the contract has finite bounds (docs/api-notes.md lists them); these are the shared ones.
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-PositiveInt = Annotated[int, Field(ge=1)]
 LearningRate = Annotated[float, Field(ge=1e-6, le=1e-1)]
 ImageSide = Annotated[int, Field(ge=32, le=2048, multiple_of=32)]
+Epochs = Annotated[int, Field(ge=1, le=10_000)]
+BatchSize = Annotated[int, Field(ge=1, le=4096, description="Per-device batch size")]
+WeightDecay = Annotated[float, Field(ge=0.0, le=10.0)]
+StepCount = Annotated[int, Field(ge=1, le=10_000_000)]
+Patience = Annotated[
+    int, Field(ge=1, le=10_000, description="Evaluations without improvement before stopping")
+]
+ModuleName = Annotated[str, Field(min_length=1, max_length=128)]
 
 
 def _snake_or_camel(name: str) -> AliasChoices:
@@ -66,11 +74,12 @@ class LoraParameters(ConfigModel):
     """LoRA adapter settings; ``alpha`` defaults to twice the rank."""
 
     rank: int = Field(8, ge=1, le=1024, description="LoRA rank r")
-    alpha: float | None = Field(None, gt=0, description="LoRA alpha (default 2 x rank)")
+    alpha: float | None = Field(None, gt=0, le=16_384, description="LoRA alpha (default 2 x rank)")
     dropout: Fraction = Field(0.05, description="LoRA dropout")
-    target_modules: list[str] | None = Field(
+    target_modules: list[ModuleName] | None = Field(
         None,
         min_length=1,
+        max_length=64,
         description="Module names to adapt (default: the model family's attention projections)",
     )
 
@@ -84,47 +93,52 @@ class LoraParameters(ConfigModel):
 class CommonTraining(ConfigModel):
     """Training settings every model type shares (same names and ranges everywhere)."""
 
-    epochs: PositiveInt = 3
-    batch_size: PositiveInt = Field(4, description="Per-device batch size")
+    epochs: Epochs = 3
+    batch_size: BatchSize = 4
     learning_rate: LearningRate = 2e-4
-    weight_decay: float = Field(0.0, ge=0.0)
+    weight_decay: WeightDecay = 0.0
     optimizer: OptimizerName = OptimizerName.ADAMW
     validation_split: float | None = Field(None, ge=0.0, le=0.5)
-    early_stopping_patience: int | None = Field(
-        None, ge=1, description="Evaluations without improvement before stopping"
+    early_stopping_patience: Patience | None = None
+    seed: int = Field(
+        42, ge=0, le=2**32 - 1, description="Random seed (training is deterministic for a given seed on CPU)"
     )
-    seed: int = Field(42, ge=0, description="Random seed (training is deterministic for a given seed on CPU)")
 
 
 class LlmTraining(CommonTraining):
     """Training settings of causal-LM fine-tuning."""
 
-    warmup_steps: int = Field(0, ge=0)
-    gradient_accumulation_steps: PositiveInt = 1
+    warmup_steps: int = Field(0, ge=0, le=10_000_000)
+    gradient_accumulation_steps: int = Field(1, ge=1, le=1024)
     max_seq_length: int | None = Field(None, ge=8, le=131072)
-    save_every_steps: int | None = Field(None, ge=1, description="Checkpoint interval in optimizer steps")
+    save_every_steps: StepCount | None = Field(None, description="Checkpoint interval in optimizer steps")
     lr_scheduler: SchedulerName = SchedulerName.LINEAR
 
 
 class VisionTraining(CommonTraining):
     """Training settings of YOLO detection (ultralytics' defaults)."""
 
-    epochs: PositiveInt = 100
-    batch_size: PositiveInt = 16
+    epochs: Epochs = 100
+    batch_size: BatchSize = 16
     learning_rate: LearningRate = 0.01
-    weight_decay: float = Field(0.0005, ge=0.0)
+    weight_decay: WeightDecay = 0.0005
     optimizer: OptimizerName = OptimizerName.SGD
     validation_split: float | None = Field(0.2, ge=0.0, le=0.5)
     momentum: Fraction = 0.937
-    save_every_epochs: int | None = Field(None, ge=1, description="Checkpoint interval in epochs")
+    save_every_epochs: int | None = Field(None, ge=1, le=10_000, description="Checkpoint interval in epochs")
 
 
 class Optimization(ConfigModel):
-    """Numerics and memory settings; ``mixed_precision`` unset means the GPU's best (bf16, or fp16 on V100)."""
+    """Numerics and memory settings; unset ones are chosen per run (precision: best; packing: where exact)."""
 
     mixed_precision: MixedPrecision | None = None
     gradient_checkpointing: bool = False
-    max_grad_norm: float = Field(1.0, gt=0.0)
+    max_grad_norm: float = Field(1.0, gt=0.0, le=1_000.0)
+    packing: bool | None = Field(
+        None,
+        description="Pack prompt/completion and chat examples into full-length rows, attention kept inside"
+        " each example; unset: wherever the model's attention keeps packed examples apart (checked at start)",
+    )
 
 
 class LlmConfig(ConfigModel):
@@ -169,12 +183,17 @@ class VisionConfig(ConfigModel):
         description="yolov8, yolov5 or yolo11 with an optional size suffix n|s|m|l|x (default n)",
     )
     weights: str | None = Field(
-        None, min_length=1, description="Start from these weights (.pt path) instead of scratch"
+        None,
+        min_length=1,
+        max_length=512,
+        description="Start from these weights (.pt path) instead of scratch",
     )
     input_size: list[ImageSide] = Field(
         default_factory=lambda: [640, 640], min_length=2, max_length=2, description="[width, height]"
     )
-    num_classes: PositiveInt | None = Field(None, description="Default: from the dataset's data.yaml")
+    num_classes: int | None = Field(
+        None, ge=1, le=10_000, description="Default: from the dataset's data.yaml"
+    )
     training: VisionTraining = Field(default_factory=lambda: VisionTraining())
     augmentation: Augmentation = Field(default_factory=lambda: Augmentation())
 
@@ -212,7 +231,7 @@ class CustomConfig(ConfigModel):
         description="Python source defining train(context)",
     )
     image: str | None = Field(None, min_length=1, max_length=512)
-    command: list[str] | None = Field(None, min_length=1)
+    command: list[Annotated[str, Field(max_length=4096)]] | None = Field(None, min_length=1, max_length=256)
     training: LlmTraining = Field(default_factory=lambda: LlmTraining())
 
     @field_validator("custom_code")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from tensorone.api.base import CamelModel, OpenCamelModel
+from tensorone.api.data_paths import DATA_VOLUME_MOUNT_PATH, DATASET_SOURCE_PATTERN, check_dataset_source
 from tensorone.api.spec import DisplayName
 
 
@@ -23,17 +25,17 @@ class DatasetSpec(CamelModel):
 
     display_name: DisplayName
     format: DatasetFormat
-    source: str = Field(
+    source: Annotated[str, AfterValidator(check_dataset_source)] = Field(
         min_length=1,
         max_length=2048,
-        description="A URL (https://, s3://, gs://, hf://) or an absolute path on the cluster's dataset volume",
-        pattern=r"^(/|[a-z][a-z0-9+.-]*://)",
+        description=f"A path on the account's data volume ({DATA_VOLUME_MOUNT_PATH}/...); URLs are not fetched yet",
+        json_schema_extra={"pattern": DATASET_SOURCE_PATTERN},
     )
     description: str = Field("", max_length=10_000)
 
 
 class DatasetStatus(OpenCamelModel):
     phase: str | None = Field(None, description="Ready or Invalid")
-    size_bytes: int | None = Field(None, ge=0)
-    num_examples: int | None = Field(None, ge=0)
+    size_bytes: int | None = Field(None, ge=0, le=10**18)
+    num_examples: int | None = Field(None, ge=0, le=10**12)
     message: str | None = None

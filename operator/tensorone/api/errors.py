@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     CHECKPOINT_NOT_FOUND = "CHECKPOINT_NOT_FOUND"
     RATE_LIMITED = "RATE_LIMITED"
     QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     NOT_FOUND = "NOT_FOUND"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
@@ -35,6 +36,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CHECKPOINT_NOT_FOUND: 404,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.QUOTA_EXCEEDED: 429,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.INTERNAL_ERROR: 500,
 }
@@ -49,6 +51,7 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.CHECKPOINT_NOT_FOUND: "Checkpoint not found",
     ErrorCode.RATE_LIMITED: "Too many requests",
     ErrorCode.QUOTA_EXCEEDED: "Account quota exceeded",
+    ErrorCode.PAYLOAD_TOO_LARGE: "Request body too large",
     ErrorCode.NOT_FOUND: "Not found",
     ErrorCode.INTERNAL_ERROR: "Internal error",
 }

@@ -19,6 +19,7 @@ from tensorone.api.status import (
     CheckpointInfo,
     MetricPoint,
     Metrics,
+    Optimizations,
     Progress,
 )
 
@@ -55,6 +56,10 @@ class ReportedMetrics(Metrics):
     model_config = _STRICT
 
 
+class ReportedOptimizations(Optimizations):
+    model_config = _STRICT
+
+
 class ReportedCheckpoint(CheckpointInfo):
     model_config = _STRICT
 
@@ -78,6 +83,7 @@ class TrainerReport(OpenCamelModel):
 
     progress: ReportedProgress | None = None
     metrics: ReportedMetrics | None = None
+    optimizations: ReportedOptimizations | None = None
     checkpoints: list[ReportedCheckpoint] | None = Field(None, max_length=MAX_REPORT_CHECKPOINTS)
     history: list[ReportedPoint] | None = Field(None, max_length=MAX_REPORT_HISTORY)
     last_report_time: datetime | None = None

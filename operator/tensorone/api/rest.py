@@ -13,8 +13,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PlainSerializer, WithJsonSchema
 
 from tensorone.api.base import CamelModel
+from tensorone.api.config import BatchSize, Epochs, LearningRate
 from tensorone.api.dataset import DatasetFormat
-from tensorone.api.spec import DisplayName, GpusPerWorker, Priority, WorkerCount
+from tensorone.api.spec import DisplayName, GpusPerWorker, Priority, Tag, WorkerCount
 
 
 def format_timestamp(value: datetime) -> str:
@@ -67,9 +68,7 @@ class CreateJobRequest(CamelModel):
 
     name: DisplayName
     description: str = Field("", max_length=10_000)
-    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
-        default_factory=list, max_length=50
-    )
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
     model_type: RestModelType
     dataset_id: str = Field(min_length=1, max_length=253)
     config: Annotated[dict[str, Any], _CONFIG_SCHEMA]
@@ -99,14 +98,15 @@ class CompactGpuType(StrEnum):
 
 
 Size = Annotated[
-    str, Field(pattern=r"^\s*[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|Ki|Mi|Gi|Ti|K|M|G|T)\s*$", max_length=32)
+    str,
+    Field(pattern=r"^\s*[0-9]{1,15}(\.[0-9]{1,6})?\s*(B|KB|MB|GB|TB|Ki|Mi|Gi|Ti|K|M|G|T)\s*$", max_length=32),
 ]
 
 
 class ModelConfigB(CamelModel):
     model_type: CompactModelType
     base_model: str | None = Field(None, min_length=1, max_length=512)
-    custom_code: str | None = Field(None, min_length=1)
+    custom_code: str | None = Field(None, min_length=1, max_length=200_000)
 
 
 class DatasetConfigB(CamelModel):
@@ -116,10 +116,10 @@ class DatasetConfigB(CamelModel):
 
 
 class HyperparametersB(CamelModel):
-    learning_rate: float | None = None
-    batch_size: int | None = None
-    epochs: int | None = None
-    optimizer: str | None = None
+    learning_rate: LearningRate | None = None
+    batch_size: BatchSize | None = None
+    epochs: Epochs | None = None
+    optimizer: str | None = Field(None, max_length=32)
 
 
 class InfrastructureB(CamelModel):
@@ -140,6 +140,9 @@ class CreateJobRequestCompact(CamelModel):
     hyperparameters: HyperparametersB = Field(default_factory=lambda: HyperparametersB())
     infrastructure: InfrastructureB = Field(default_factory=lambda: InfrastructureB())
 
+
+# The largest ``offset`` of a list query (pages past it would be empty anyway: accounts are capped far below).
+MAX_OFFSET = 1_000_000
 
 COMPACT_SHAPE_KEYS = frozenset(
     {"framework", "modelConfig", "datasetConfig", "hyperparameters", "infrastructure"}
@@ -264,6 +267,25 @@ class CompactCreateResponse(ResponseModel):
     created_at: Timestamp
 
 
+class EstimateCostOut(ResponseModel):
+    hourly: float
+    total: float
+    storage: float
+    currency: str
+
+
+class JobEstimateResponse(ResponseModel):
+    """``POST /v2/training/jobs:estimate``: what create would estimate for the same body; nothing is created."""
+
+    gpu_type: str
+    workers: int
+    gpus_per_worker: int
+    estimated_duration: str
+    estimated_duration_seconds: float
+    estimated_cost: EstimateCostOut
+    assumptions: list[str] = Field(default_factory=list)
+
+
 class Pagination(ResponseModel):
     total: int
     limit: int
@@ -283,6 +305,8 @@ class MetricPointOut(ResponseModel):
     eval_loss: float | None = None
     learning_rate: float | None = None
     throughput: float | None = None
+    map50: float | None = Field(None, alias="mAP50")
+    map50_95: float | None = Field(None, alias="mAP50_95")
     time: Timestamp
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import AfterValidator, Field, TypeAdapter
 
 from tensorone.api.base import CamelModel
 from tensorone.api.config import CustomConfig, LlmConfig, VisionConfig
+from tensorone.api.data_paths import MODEL_PATTERN, check_model
+from tensorone.api.text import PlainName
 
 API_GROUP = "training.tensorone.ai"
 API_VERSION = "v1"
@@ -24,9 +26,16 @@ DATASET_PLURAL = "datasets"
 
 WorkerCount = Annotated[int, Field(ge=1, le=32)]
 GpusPerWorker = Annotated[int, Field(ge=1, le=8)]
-DisplayName = Annotated[str, Field(min_length=1, max_length=100)]
-# A Kubernetes quantity in bytes, e.g. 32Gi, 100G, 512M.
-Quantity = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|K|M|G|T|P|k)?$", max_length=32)]
+DisplayName = PlainName
+Tag = PlainName
+# A Kubernetes quantity in bytes, e.g. 32Gi, 100G, 512M (at most 15 digits before the point: finite, and far
+# beyond any node).
+Quantity = Annotated[
+    str, Field(pattern=r"^[0-9]{1,15}(\.[0-9]{1,6})?(Ki|Mi|Gi|Ti|Pi|K|M|G|T|P|k)?$", max_length=32)
+]
+# Where a worker may read a model from: a hub id or a path on the account's data volume (``data_paths``).
+ModelLocation = Annotated[str, AfterValidator(check_model)]
+YEAR_SECONDS = 366 * 24 * 3600
 ObjectName = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
 
 
@@ -59,9 +68,11 @@ class RunPolicy(CamelModel):
     """Retry and lifetime limits, as Kubernetes Jobs spell them."""
 
     backoff_limit: int = Field(3, ge=0, le=100, description="Retryable failures before the job fails")
-    active_deadline_seconds: int | None = Field(None, ge=1, description="Wall-clock limit of the running job")
+    active_deadline_seconds: int | None = Field(
+        None, ge=1, le=YEAR_SECONDS, description="Wall-clock limit of the running job"
+    )
     ttl_seconds_after_finished: int | None = Field(
-        None, ge=0, description="Remove the finished job's workers after this many seconds"
+        None, ge=0, le=YEAR_SECONDS, description="Remove the finished job's workers after this many seconds"
     )
 
 
@@ -75,9 +86,7 @@ class WorkerResources(CamelModel):
 class _TrainingJobSpecBase(CamelModel):
     display_name: DisplayName = Field(description="The job's name as its owner gave it (any text)")
     description: str = Field("", max_length=10_000, description="Free text about the job")
-    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
-        default_factory=list, max_length=50, description="Labels to find the job by"
-    )
+    tags: list[Tag] = Field(default_factory=list, max_length=50, description="Labels to find the job by")
     dataset_ref: DatasetRef = Field(description=DatasetRef.__doc__)
     gpu_type: GpuType | None = Field(None, description="Default: the cluster's default GPU type")
     gpus_per_worker: GpusPerWorker = Field(1, description="GPUs of each worker pod (torchrun processes)")
@@ -93,7 +102,32 @@ class _TrainingJobSpecBase(CamelModel):
     )
     run_policy: RunPolicy = Field(default_factory=lambda: RunPolicy(), description=RunPolicy.__doc__)
     max_cost: float | None = Field(
-        None, gt=0, description="Stop with a checkpoint once the cost reaches this"
+        None, gt=0, le=10_000_000, description="Stop with a checkpoint once the cost reaches this"
+    )
+
+
+# Only the spec confines model paths: the trainer reads the same config with paths as mounted in its worker.
+class LlmSpecConfig(LlmConfig):
+    """``config`` of an ``llm`` job: LoRA, QLoRA or full fine-tuning of a causal language model."""
+
+    base_model: ModelLocation = Field(
+        alias="baseModel",
+        min_length=1,
+        max_length=512,
+        description="Hub id (e.g. meta-llama/Llama-2-7b-hf) or a path on the account's data volume",
+        json_schema_extra={"pattern": MODEL_PATTERN},
+    )
+
+
+class VisionSpecConfig(VisionConfig):
+    """``config`` of a ``vision`` job: Ultralytics YOLO object detection."""
+
+    weights: ModelLocation | None = Field(
+        None,
+        min_length=1,
+        max_length=512,
+        description="Start from these weights (.pt path on the data volume) instead of scratch",
+        json_schema_extra={"pattern": MODEL_PATTERN},
     )
 
 
@@ -112,14 +146,14 @@ class LlmJobSpec(_TrainingJobSpecBase):
     model_type: Literal[ModelType.LLM] = Field(
         description="llm, vision or custom: which trainer runs and the shape of config"
     )
-    config: LlmConfig = Field(description=CONFIG_DESCRIPTION)
+    config: LlmSpecConfig = Field(description=CONFIG_DESCRIPTION)
 
 
 class VisionJobSpec(_TrainingJobSpecBase):
     model_type: Literal[ModelType.VISION] = Field(
         description="llm, vision or custom: which trainer runs and the shape of config"
     )
-    config: VisionConfig = Field(description=CONFIG_DESCRIPTION)
+    config: VisionSpecConfig = Field(description=CONFIG_DESCRIPTION)
 
 
 class CustomJobSpec(_TrainingJobSpecBase):

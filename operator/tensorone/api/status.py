@@ -2,7 +2,7 @@
 
 The operator (trusted) owns phase, conditions, timestamps, attempts, allocation, estimates, usage and cost.
 The trainer's rank 0 (untrusted user code may run beside it) writes only ``progress``, ``metrics``,
-``checkpoints``, ``history`` and ``lastReportTime`` (see ``TRAINER_STATUS_FIELDS``). Cost is never computed
+``optimizations``, ``checkpoints``, ``history`` and ``lastReportTime`` (see ``TRAINER_STATUS_FIELDS``). Cost is never computed
 from what the trainer reports.
 """
 
@@ -91,6 +91,17 @@ class Metrics(OpenCamelModel):
         return None if self.current_loss is None else loss_text(self.current_loss)
 
 
+class Optimizations(OpenCamelModel):
+    """What the trainer chose for this run's speed (each from the model, the GPU, the data and the config)."""
+
+    packing: bool = Field(description="Examples packed into full-length rows, attention kept inside each")
+    attention: str = Field(max_length=64, description='Attention implementation, e.g. "sdpa"')
+    mixed_precision: str = Field(max_length=16, description='"no", "fp16" or "bf16"')
+    fused_optimizer: bool = Field(description="Fused optimizer kernel (CUDA only)")
+    pinned_memory: bool = Field(description="Batches copied to the GPU from pinned host memory")
+    gradient_checkpointing: bool = False
+
+
 class CheckpointInfo(OpenCamelModel):
     id: str
     epoch: int = Field(ge=0)
@@ -111,6 +122,9 @@ class MetricPoint(OpenCamelModel):
     eval_loss: float | None = None
     learning_rate: float | None = None
     throughput: float | None = Field(None, ge=0.0)
+    # A detection model's validation mAP, on the evaluation points of vision jobs.
+    map50: float | None = Field(None, ge=0.0, le=1.0, alias="mAP50")
+    map50_95: float | None = Field(None, ge=0.0, le=1.0, alias="mAP50_95")
     time: datetime
 
 
@@ -173,9 +187,12 @@ class TrainingJobStatus(OpenCamelModel):
     # Written by the trainer (rank 0):
     progress: Progress | None = None
     metrics: Metrics | None = None
+    optimizations: Optimizations | None = None
     checkpoints: list[CheckpointInfo] = Field(default_factory=list)
     history: list[MetricPoint] = Field(default_factory=list, max_length=2000)
     last_report_time: datetime | None = None
 
 
-TRAINER_STATUS_FIELDS = frozenset({"progress", "metrics", "checkpoints", "history", "lastReportTime"})
+TRAINER_STATUS_FIELDS = frozenset(
+    {"progress", "metrics", "optimizations", "checkpoints", "history", "lastReportTime"}
+)

@@ -30,16 +30,24 @@ class StatusTarget(CamelModel):
 
 
 class CheckpointPolicy(CamelModel):
-    keep_last: int = Field(3, ge=1, description="Keep the last K checkpoints (plus the best)")
-    save_every_steps: int | None = Field(None, ge=1)
+    keep_last: int = Field(3, ge=1, le=1000, description="Keep the last K checkpoints (plus the best)")
+    save_every_steps: int | None = Field(None, ge=1, le=10_000_000)
 
 
 class _TrainerRunConfigBase(CamelModel):
     job_id: str = Field("local", min_length=1)
+    data_root: str | None = Field(
+        None,
+        min_length=1,
+        description="The account's data volume as mounted: dataset and model paths must resolve inside it "
+        "(symlinks followed). Unset for local runs.",
+    )
     dataset: TrainerDataset
     checkpoint: CheckpointPolicy = Field(default_factory=lambda: CheckpointPolicy())
     status_target: StatusTarget | None = None
-    report_interval_seconds: float = Field(5.0, ge=0.0, description="At most one status patch per interval")
+    report_interval_seconds: float = Field(
+        5.0, ge=0.0, le=3600.0, description="At most one status patch per interval"
+    )
 
 
 class LlmRunConfig(_TrainerRunConfigBase):

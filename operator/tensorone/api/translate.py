@@ -16,8 +16,9 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 
 from tensorone.api import rest
+from tensorone.api.data_paths import dataset_source_problem
 from tensorone.api.dataset import DatasetFormat, DatasetSpec
-from tensorone.api.errors import ApiError, ConfigurationError, ErrorCode, FieldProblem
+from tensorone.api.errors import ApiError, ConfigurationError, ErrorCode
 from tensorone.api.ids import id_to_name, name_to_id, new_dataset_id
 from tensorone.api.resources import MODEL_TYPE_TAGS, TrainingJobResource
 from tensorone.api.spec import TRAINING_JOB_SPEC_ADAPTER, AnyJobSpec
@@ -192,16 +193,12 @@ def _compact_dataset(request: rest.CreateJobRequestCompact) -> tuple[str, Datase
     assert config.dataset_url is not None
     if config.format is None:
         raise ConfigurationError.single("datasetConfig.format", "required with datasetUrl")
-    problems: list[FieldProblem] = []
-    try:
-        spec = DatasetSpec(
-            display_name=request.name, format=DatasetFormat(config.format), source=config.dataset_url
-        )
-    except Exception as e:
-        problems.append(
-            FieldProblem("datasetConfig.datasetUrl", "must be a URL (scheme://…) or an absolute path")
-        )
-        raise ConfigurationError(problems) from e
+    problem = dataset_source_problem(config.dataset_url)
+    if problem:
+        raise ConfigurationError.single("datasetConfig.datasetUrl", problem)
+    spec = DatasetSpec(
+        display_name=request.name, format=DatasetFormat(config.format), source=config.dataset_url
+    )
     return new_dataset_id(), spec
 
 

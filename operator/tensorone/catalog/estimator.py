@@ -28,6 +28,8 @@ DEFAULT_STORAGE_GB = 50.0
 _CUDA_CONTEXT_GB = 2.0
 _ACTIVATION_OVERHEAD = 1.2
 _CUSTOM_ASSUMED_SECONDS = 3600.0
+# Estimates are capped: a huge (or forged) dataset size must not overflow the dates computed from them.
+MAX_ESTIMATED_SECONDS = 100 * 365 * 24 * 3600.0
 
 # Parameter counts of well-known names without a size in them.
 _KNOWN_MODELS = {
@@ -198,6 +200,9 @@ def estimate(spec: AnyJobSpec, catalog: GpuCatalog, dataset: DatasetSize | None 
     else:
         seconds = _CUSTOM_ASSUMED_SECONDS
         notes.append("custom code: duration unknown, assumed 1 h")
+    if seconds > MAX_ESTIMATED_SECONDS:
+        seconds = MAX_ESTIMATED_SECONDS
+        notes.append("duration capped at 100 years")
     storage_gb = _quantity_gb(spec.resources.storage) if spec.resources.storage else DEFAULT_STORAGE_GB
     storage_cost = storage_gb * catalog.storage_price_per_gb_month * (seconds / 3600) / HOURS_PER_MONTH
     return Estimate(

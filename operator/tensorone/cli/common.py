@@ -32,6 +32,7 @@ err_console = Console(stderr=True)
 
 EXIT_CODES = {
     "CONFIGURATION_ERROR": 2,
+    "PAYLOAD_TOO_LARGE": 2,
     "AMBIGUOUS_NAME": 2,
     "NOT_FOUND": 3,
     "JOB_NOT_FOUND": 3,

@@ -53,6 +53,7 @@ async def _serve(
     operator_config: Path | None = None,
 ) -> None:
     from tensorone.api.accounts import SANDBOX_ACCOUNT, account_namespace
+    from tensorone.facade.dashboard import UI_PREFIX
     from tensorone.sandbox.components import ComponentError, Components, install_product_crds
     from tensorone.sandbox.controlplane import ControlPlaneError
     from tensorone.sandbox.network import NetworkError
@@ -76,7 +77,11 @@ async def _serve(
             await components.start_operator(operator_config)
         if with_facade:
             await components.start_facade()
-        extra = f" api={components.facade_url}" if components.facade_url else ""
+        extra = (
+            f" api={components.facade_url} ui={components.facade_url}{UI_PREFIX}"
+            if components.facade_url
+            else ""
+        )
         typer.echo(f"ready {sandbox.url} kubeconfig={sandbox.kubeconfig_path}{extra}", err=False)
         typer.echo(exports_text(sandbox.kubeconfig_path, directory, components.facade_url))
         await components.supervise(stop)

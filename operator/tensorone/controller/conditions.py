@@ -12,6 +12,7 @@ class Reason(StrEnum):
     ADMITTED = "Admitted"
     INVALID_SPEC = "InvalidSpec"
     DATASET_NOT_FOUND = "DatasetNotFound"
+    INVALID_DATASET = "InvalidDataset"
     INSUFFICIENT_RESOURCES = "InsufficientResources"
     CHECKPOINT_NOT_FOUND = "CheckpointNotFound"
     WORKERS_CREATED = "WorkersCreated"

@@ -252,13 +252,17 @@ class Engine:
 
     async def _judge(self, meta: ObjectMeta, job: TrainingJobResource) -> DatasetResource | Refusal:
         """Admission's verdict: the job's dataset when admitted, else why not."""
-        raw_dataset = await self._find_dataset(meta.namespace, job.spec.dataset_ref.name)
+        name = job.spec.dataset_ref.name
+        raw_dataset = await self._find_dataset(meta.namespace, name)
         dataset: DatasetResource | None = None
         if raw_dataset is not None:
             try:
                 dataset = DatasetResource.from_k8s(raw_dataset)
-            except ConfigurationError:
-                dataset = None
+            except ConfigurationError as e:
+                # A Dataset the CRD let in but the model refuses (a source outside the data volume, made before
+                # the CRD carried the rule): no worker may read it.
+                message = f"Dataset {name!r} {e.field}: {e.reason}"
+                return Refusal(Reason.INVALID_DATASET, message, "spec.datasetRef.name")
         refusal = check_admission(job.spec, dataset, await self._node_offers(fresh=False), self.catalog)
         if refusal is not None and refusal.reason == Reason.INSUFFICIENT_RESOURCES:
             # The cached offer may be out of date: refuse only on what the nodes offer now.

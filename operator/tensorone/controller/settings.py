@@ -39,9 +39,10 @@ class OperatorSettings(BaseModel):
     checkpoint_size: str = "50Gi"
     checkpoint_mount_path: str = "/checkpoints"
     dataset_volume_claim: str | None = Field(
-        None, description="PVC holding datasets registered by path; mounted read-only at datasetMountPath"
+        None,
+        description="The PVC (in each account's namespace) holding the account's datasets and models; mounted "
+        "read-only at tensorone.api.data_paths.DATA_VOLUME_MOUNT_PATH, the prefix of every path a client gives",
     )
-    dataset_mount_path: str = "/datasets"
     config_mount_path: str = "/etc/tensorone"
     stall_window_seconds: float = Field(600.0, gt=0)
     termination_grace_period_seconds: int = Field(120, ge=1)

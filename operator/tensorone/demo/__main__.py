@@ -21,6 +21,7 @@ from rich.table import Table
 from tensorone.cli.progress import follow_job
 from tensorone.demo.assets import YOLO_CLASSES, build_language_assets, write_shapes_dataset
 from tensorone.demo.platform import DATASET_MOUNT, DEFAULT_ACCOUNT_NAMESPACE, LocalPlatform
+from tensorone.facade.dashboard import UI_PREFIX
 from tensorone.sdk.client import TensorOneClient
 from tensorone.sdk.models import TrainingJob
 
@@ -200,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         console.rule("[bold]TensorOne Training — demo on a local sandbox")
         with LocalPlatform(directory) as platform:
             console.print(f"platform up: API {platform.api_url}, kubeconfig {platform.kubeconfig}")
+            console.print(
+                f"dashboard (watch the jobs live): {platform.api_url}{UI_PREFIX}, API key in {platform.dir}/api-key"
+            )
             client = platform.client()
             job = _language_job(platform, client, console)
             _report_language_job(platform, client, job, console)
@@ -214,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[bold red]processes left behind:[/] {leftovers}")
         return 1
     console.print(f"done in {time.monotonic() - started:.0f} s; no process left behind")
+    console.print(
+        "dashboard: `make demo-up` keeps the platform running; open its ui= URL, key in .sandbox/api-key"
+    )
     return 0
 
 

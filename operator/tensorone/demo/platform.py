@@ -15,11 +15,12 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from tensorone.api.data_paths import DATA_VOLUME_MOUNT_PATH
 from tensorone.sdk.client import TensorOneClient
 
 DEFAULT_ACCOUNT_NAMESPACE = "tensorone-default"
 DATASET_CLAIM = "datasets"
-DATASET_MOUNT = "/datasets"
+DATASET_MOUNT = DATA_VOLUME_MOUNT_PATH
 
 
 class PlatformError(RuntimeError):

@@ -10,11 +10,11 @@ from fastapi import FastAPI
 
 from tensorone import __version__
 from tensorone.catalog import load_catalog
-from tensorone.facade import docs, errors, openapi
+from tensorone.facade import dashboard, docs, errors, openapi
 from tensorone.facade.auth import KeyRing
 from tensorone.facade.deps import Facade
 from tensorone.facade.kube import Connection, KubeClient
-from tensorone.facade.limits import BodySizeLimit, RateLimiter
+from tensorone.facade.limits import ClientRateLimit, RateLimiter, RequestBodyGuard
 from tensorone.facade.metrics import MetricsMiddleware
 from tensorone.facade.routers import datasets, jobs, service
 from tensorone.facade.settings import Settings
@@ -36,6 +36,14 @@ def build_facade(settings: Settings) -> Facade:
         store=Store(kube, catalog, settings.node_cache_seconds),
         keys=KeyRing(kube, settings),
         limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        client_limiter=RateLimiter(
+            settings.client_rate_limit_per_second, settings.client_rate_limit_burst, "this client"
+        ),
+        auth_failure_limiter=RateLimiter(
+            settings.auth_failure_rate_per_second,
+            settings.auth_failure_burst,
+            "this client with invalid keys",
+        ),
     )
 
 
@@ -70,6 +78,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(datasets.router)
     app.include_router(service.router)
-    app.add_middleware(BodySizeLimit, max_bytes=facade.settings.max_body_bytes)
+    dashboard.install(app)
+    # Outermost last: metrics see every answer; a client over its rate is refused before its body is read.
+    app.add_middleware(RequestBodyGuard, max_bytes=facade.settings.max_body_bytes)
+    app.add_middleware(ClientRateLimit, requests=facade.client_limiter, failures=facade.auth_failure_limiter)
     app.add_middleware(MetricsMiddleware, metrics=facade.metrics)
     return app

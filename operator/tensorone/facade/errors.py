@@ -94,7 +94,13 @@ def _responses(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-AUTH_ERRORS = (ErrorCode.UNAUTHORIZED, ErrorCode.RATE_LIMITED, ErrorCode.CONFIGURATION_ERROR)
+# What any route may answer: authentication and rate limits, and a body refused before the route runs.
+AUTH_ERRORS = (
+    ErrorCode.UNAUTHORIZED,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.CONFIGURATION_ERROR,
+    ErrorCode.PAYLOAD_TOO_LARGE,
+)
 
 
 def documented(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:

@@ -13,7 +13,13 @@ from tensorone.api.errors import ApiError, ConfigurationError, ErrorCode, FieldP
 from tensorone.api.ids import id_to_name, new_job_id
 from tensorone.api.resources import TrainingJobResource, dataset_manifest, training_job_manifest
 from tensorone.api.status import FINISHED_PHASES, RESUMABLE_PHASES, JobPhase
-from tensorone.api.translate import compact_create_response, job_object, job_summary, plan_create
+from tensorone.api.translate import (
+    CreatePlan,
+    compact_create_response,
+    job_object,
+    job_summary,
+    plan_create,
+)
 from tensorone.catalog.estimator import DatasetSize, check_fits, estimate
 from tensorone.facade.auth import Principal, ensure_namespace
 from tensorone.facade.deps import Facade
@@ -107,29 +113,9 @@ class JobService:
         return job
 
     async def create(self, principal: Principal, body: Any) -> rest.JobObject | rest.CompactCreateResponse:
-        refuse_read_only(body)
-        plan = plan_create(body)
+        plan, size = await self.admit(principal, body)
         spec = plan.spec
         ns = principal.namespace
-        size = DatasetSize()
-        if plan.ad_hoc_dataset is None:
-            dataset = await self.store.get_dataset(ns, id_to_name(plan.dataset_id) or "")
-            if dataset is None:
-                raise ApiError(
-                    ErrorCode.DATASET_NOT_FOUND,
-                    f"Dataset {plan.dataset_id} not found",
-                    {"datasetId": plan.dataset_id},
-                )
-            size = DatasetSize(dataset.status.size_bytes, dataset.status.num_examples)
-        catalog = self.facade.catalog
-        try:
-            check_fits(spec, catalog)
-        except ConfigurationError as e:
-            if plan.shape == "B" and e.field == "gpuType":
-                raise ConfigurationError.single("infrastructure.gpuType", e.reason) from e
-            raise
-        await self._check_offered(plan.shape, spec.gpu_type, spec.gpus_per_worker)
-        await self._check_quota(principal, spec.gpus_per_worker * spec.max_workers)
         await self._ensure_namespace(ns)
         labels = {ACCOUNT_LABEL: principal.account, MANAGED_BY_LABEL: MANAGED_BY}
         if plan.ad_hoc_dataset is not None:
@@ -146,13 +132,55 @@ class JobService:
             raise
         if plan.shape == "A":
             return render(job)
-        guess = estimate(spec, catalog, size)
+        guess = estimate(spec, self.facade.catalog, size)
         return compact_create_response(
             job,
             duration_seconds=guess.duration_seconds,
             gpu_cost=guess.gpu_cost,
             storage_cost=guess.storage_cost,
             start=datetime.now(UTC),
+        )
+
+    async def admit(self, principal: Principal, body: Any) -> tuple[CreatePlan, DatasetSize]:
+        """Every check of create, in its order: the validated plan and what is known of its dataset's size."""
+        refuse_read_only(body)
+        plan = plan_create(body)
+        spec = plan.spec
+        size = DatasetSize()
+        if plan.ad_hoc_dataset is None:
+            dataset = await self.store.get_dataset(principal.namespace, id_to_name(plan.dataset_id) or "")
+            if dataset is None:
+                raise ApiError(
+                    ErrorCode.DATASET_NOT_FOUND,
+                    f"Dataset {plan.dataset_id} not found",
+                    {"datasetId": plan.dataset_id},
+                )
+            size = DatasetSize(dataset.status.size_bytes, dataset.status.num_examples)
+        try:
+            check_fits(spec, self.facade.catalog)
+        except ConfigurationError as e:
+            if plan.shape == "B" and e.field == "gpuType":
+                raise ConfigurationError.single("infrastructure.gpuType", e.reason) from e
+            raise
+        await self._check_offered(plan.shape, spec.gpu_type, spec.gpus_per_worker)
+        await self._check_quota(principal, spec.gpus_per_worker * spec.max_workers)
+        return plan, size
+
+    async def estimate_job(self, principal: Principal, body: Any) -> rest.JobEstimateResponse:
+        """What creating ``body`` would cost and take, after exactly the checks of create; creates nothing."""
+        plan, size = await self.admit(principal, body)
+        spec, catalog = plan.spec, self.facade.catalog
+        guess = estimate(spec, catalog, size)
+        return rest.JobEstimateResponse(
+            gpu_type=catalog.gpu(guess.gpu_type).display_name,
+            workers=spec.max_workers,
+            gpus_per_worker=spec.gpus_per_worker,
+            estimated_duration=rest.human_duration(guess.duration_seconds),
+            estimated_duration_seconds=round(guess.duration_seconds, 1),
+            estimated_cost=rest.EstimateCostOut(
+                hourly=guess.hourly, total=guess.total, storage=guess.storage_cost, currency=catalog.currency
+            ),
+            assumptions=guess.assumptions,
         )
 
     async def _create_with_fresh_id(self, ns: str, spec: Any, labels: dict[str, str]) -> TrainingJobResource:

@@ -38,7 +38,7 @@ CREATE_EXAMPLES: dict[str, Any] = {
             "name": "gpt2-finetune",
             "framework": "pytorch",
             "modelConfig": {"modelType": "language_model", "baseModel": "gpt2"},
-            "datasetConfig": {"datasetUrl": "s3://bucket/train.jsonl", "format": "jsonl"},
+            "datasetConfig": {"datasetUrl": "/datasets/train.jsonl", "format": "jsonl"},
             "hyperparameters": {"learningRate": 0.0002, "batchSize": 8, "epochs": 1},
             "infrastructure": {"gpuType": "a100", "gpuCount": 1, "memory": "32GB", "storage": "100GB"},
         },

@@ -31,6 +31,14 @@ class Settings(BaseModel):
     )
     rate_limit_per_second: float = Field(50.0, gt=0, description="Sustained requests/s per API key")
     rate_limit_burst: int = Field(100, ge=1, description="Requests a key may burst above the sustained rate")
+    client_rate_limit_per_second: float = Field(
+        200.0, gt=0, description="Sustained requests/s per client address, counted before authentication"
+    )
+    client_rate_limit_burst: int = Field(400, ge=1, description="Requests a client address may burst")
+    auth_failure_rate_per_second: float = Field(
+        5.0, gt=0, description="Sustained failed authentications/s per client address before 429"
+    )
+    auth_failure_burst: int = Field(50, ge=1, description="Failed authentications a client may burst")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted")
     max_active_jobs: int = Field(20, ge=1, description="Unfinished jobs an account may have at once")
     max_active_gpus: int = Field(

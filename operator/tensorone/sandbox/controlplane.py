@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import secrets
 import shutil
@@ -29,9 +30,8 @@ import yaml
 
 from tensorone.sandbox.pki import Pki, create_pki
 
-KUBERNETES_VERSION = "v1.20.2"
-# scripts/kubernetes.sh's BUILD_REVISION: the cache folder of the binaries built with the current patches.
-BUILD_REVISION = "2"
+# The build script is the one place that names the version and its cache folder (``--where`` prints it).
+BUILD_SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "kubernetes.sh"
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 ADMIN_USER = "tensorone-sandbox-admin"
@@ -47,21 +47,18 @@ class ControlPlaneError(RuntimeError):
     """A control-plane binary is missing or a component did not come up."""
 
 
-def cache_root() -> Path:
-    base = os.environ.get("TENSORONE_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache"), "tensorone"
-    )
-    return Path(base)
-
-
+@functools.cache
 def binary_dir() -> Path:
     """Where ``scripts/kubernetes.sh`` caches the binaries (``TENSORONE_KUBE_BIN`` overrides)."""
     override = os.environ.get("TENSORONE_KUBE_BIN")
-    return (
-        Path(override)
-        if override
-        else cache_root() / "kubernetes" / f"{KUBERNETES_VERSION}-r{BUILD_REVISION}" / "bin"
-    )
+    if override:
+        return Path(override)
+    if not BUILD_SCRIPT.exists():
+        raise ControlPlaneError(
+            f"{BUILD_SCRIPT} is missing: set TENSORONE_KUBE_BIN to the control plane's binaries"
+        )
+    where = subprocess.run(["bash", str(BUILD_SCRIPT), "--where"], capture_output=True, text=True, check=True)
+    return Path(where.stdout.strip())
 
 
 def find_binaries() -> dict[str, Path]:

@@ -135,8 +135,9 @@ class Sandbox:
         self.timings["apiserver"] = time.monotonic() - started
         self.port = self.control.port
         write_kubeconfig(
-            self.kubeconfig_path, self.url, self.ca_file, self.control.admin_token, user=ADMIN_USER
-        )
+            self.kubeconfig_path, self.url, self.ca_file, self.control.admin_token, user=ADMIN_USER,
+            namespace=self.kubeconfig_namespace,
+        )  # fmt: skip
         self.admin = self.client(self.control.admin_token)
         await self._bootstrap()
         agent = self.client(self.control.node_agent_token)

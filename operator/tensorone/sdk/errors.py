@@ -25,6 +25,10 @@ class ConfigurationError(TensorOneError):
         return str(value) if value is not None else None
 
 
+class PayloadTooLargeError(ConfigurationError):
+    """413: the request body is over the server's limit (``details.limit`` bytes)."""
+
+
 class UnauthorizedError(TensorOneError): ...
 
 
@@ -63,6 +67,7 @@ class APIConnectionError(TensorOneError): ...
 
 ERRORS: dict[str, type[TensorOneError]] = {
     ErrorCode.CONFIGURATION_ERROR: ConfigurationError,
+    ErrorCode.PAYLOAD_TOO_LARGE: PayloadTooLargeError,
     ErrorCode.UNAUTHORIZED: UnauthorizedError,
     ErrorCode.NOT_FOUND: NotFoundError,
     ErrorCode.JOB_NOT_FOUND: JobNotFoundError,

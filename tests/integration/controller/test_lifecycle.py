@@ -17,7 +17,9 @@ def test_a_job_runs_its_worker_and_completes(cluster: Cluster) -> None:
     assert done["status"]["resourceUsage"]["gpuSeconds"] > 0
     # Events are posted after the status patch that records the transition.
     cluster.wait("the Completed event", lambda: len(cluster.events("job-ok")) >= 3, timeout=10)
-    events = sorted(cluster.events("job-ok"), key=lambda e: e["firstTimestamp"])
+    events = sorted(
+        cluster.events("job-ok"), key=lambda e: (e["firstTimestamp"], int(e["metadata"]["resourceVersion"]))
+    )
     assert [e["reason"] for e in events] == ["Pending", "Running", "Completed"]
     # One event per transition: admission's also tells the worker pods it brought.
     assert "created 1 worker pod(s) for attempt 1" in events[0]["message"]

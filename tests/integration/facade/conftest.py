@@ -22,7 +22,11 @@ def cluster_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
 @pytest.fixture(scope="package")
 def facade(cluster_sandbox: RunningSandbox) -> Iterator[RunningFacade]:
     with running_facade(
-        str(cluster_sandbox.kubeconfig_path), rate_limit_per_second=10_000, rate_limit_burst=10_000
+        str(cluster_sandbox.kubeconfig_path),
+        rate_limit_per_second=10_000,
+        rate_limit_burst=10_000,
+        client_rate_limit_per_second=10_000,
+        client_rate_limit_burst=10_000,
     ) as running:
         yield running
 

@@ -50,7 +50,7 @@ class Account:
 
     def dataset(self, name: str = "data") -> str:
         response = self.api.post(
-            "/v2/datasets", json={"name": name, "format": "jsonl", "source": "/data/t.jsonl"}
+            "/v2/datasets", json={"name": name, "format": "jsonl", "source": "/datasets/t.jsonl"}
         )
         assert response.status_code == 201, response.text
         return str(response.json()["id"])

@@ -15,7 +15,7 @@ from tests.integration.facade.harness import Account, Cluster, new_account, shap
 
 def test_dataset_register_list_get_delete(alice: Account, cluster: Cluster) -> None:
     created = alice.api.post(
-        "/v2/datasets", json={"name": "corpus", "format": "jsonl", "source": "s3://bucket/corpus.jsonl"}
+        "/v2/datasets", json={"name": "corpus", "format": "jsonl", "source": "/datasets/corpus.jsonl"}
     )
     assert created.status_code == 201
     dataset = created.json()
@@ -23,7 +23,7 @@ def test_dataset_register_list_get_delete(alice: Account, cluster: Cluster) -> N
     assert (dataset["name"], dataset["format"], dataset["source"]) == (
         "corpus",
         "jsonl",
-        "s3://bucket/corpus.jsonl",
+        "/datasets/corpus.jsonl",
     )
     assert alice.api.get(f"/v2/datasets/{dataset['id']}").json() == dataset
     listing = alice.api.get("/v2/datasets").json()
@@ -37,10 +37,10 @@ def test_dataset_register_list_get_delete(alice: Account, cluster: Cluster) -> N
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"name": "d", "format": "xml", "source": "/d"}, "format"),
+        ({"name": "d", "format": "xml", "source": "/datasets/d"}, "format"),
         ({"name": "d", "format": "json", "source": "relative/path"}, "source"),
-        ({"name": "", "format": "json", "source": "/d"}, "name"),
-        ({"format": "json", "source": "/d"}, "name"),
+        ({"name": "", "format": "json", "source": "/datasets/d"}, "name"),
+        ({"format": "json", "source": "/datasets/d"}, "name"),
     ],
     ids=["format", "source", "empty-name", "missing-name"],
 )

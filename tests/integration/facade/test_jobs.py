@@ -80,12 +80,12 @@ def test_shape_b_answers_the_compact_create_response(alice: Account, cluster: Cl
 
 
 def test_shape_b_with_a_dataset_url_registers_the_dataset(alice: Account) -> None:
-    body = shape_b("", datasetConfig={"datasetUrl": "s3://bucket/train.jsonl", "format": "jsonl"})
+    body = shape_b("", datasetConfig={"datasetUrl": "/datasets/train.jsonl", "format": "jsonl"})
     response = alice.api.post("/v2/training/jobs", json=body)
     assert response.status_code == 201, response.text
     job = alice.api.get(f"/v2/training/jobs/{response.json()['jobId']}").json()
     dataset = alice.api.get(f"/v2/datasets/{job['datasetId']}").json()
-    assert (dataset["source"], dataset["format"]) == ("s3://bucket/train.jsonl", "jsonl")
+    assert (dataset["source"], dataset["format"]) == ("/datasets/train.jsonl", "jsonl")
 
 
 BAD_REQUESTS = [

@@ -28,7 +28,11 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def fuzz_target(facade: RunningFacade) -> Iterator[tuple[Any, dict[str, str]]]:
     account = new_account(facade, "fuzz")
     account.dataset()
-    app = create_app(Settings.from_env(kubeconfig=facade.settings.kubeconfig, rate_limit_burst=100_000))
+    app = create_app(
+        Settings.from_env(
+            kubeconfig=facade.settings.kubeconfig, rate_limit_burst=100_000, client_rate_limit_burst=100_000
+        )
+    )
     return app, {"Authorization": f"Bearer {account.key}"}
 
 

@@ -63,19 +63,19 @@ def test_another_accounts_dataset_cannot_be_trained_on(alice: Account, bob: Acco
         (
             "POST",
             "/v2/datasets",
-            {"name": "d", "format": "json", "source": "/d", "id": "ds_0000000000000000"},
+            {"name": "d", "format": "json", "source": "/datasets/d", "id": "ds_0000000000000000"},
             "id",
         ),
         (
             "POST",
             "/v2/datasets",
-            {"name": "d", "format": "json", "source": "/d", "namespace": "x"},
+            {"name": "d", "format": "json", "source": "/datasets/d", "namespace": "x"},
             "namespace",
         ),
         (
             "POST",
             "/v2/datasets",
-            {"name": "d", "format": "json", "source": "/d", "status": "Ready"},
+            {"name": "d", "format": "json", "source": "/datasets/d", "status": "Ready"},
             "status",
         ),
     ],

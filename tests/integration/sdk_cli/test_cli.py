@@ -75,7 +75,7 @@ def test_logs_and_datasets(env: Account, cluster: Cluster) -> None:
     assert runner.invoke(app, ["jobs", "logs", job_id, "-f"]).output == "hello\nworld\n"
     assert runner.invoke(app, ["jobs", "logs", job_id, "--tail", "1"]).output == "world\n"
     created = runner.invoke(
-        app, ["datasets", "create", "--name", "d", "--format", "csv", "--source", "/d.csv"]
+        app, ["datasets", "create", "--name", "d", "--format", "csv", "--source", "/datasets/d.csv"]
     )
     dataset_id = created.output.strip()
     assert dataset_id.startswith("ds_")

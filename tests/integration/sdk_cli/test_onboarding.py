@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tensorone.api.accounts import SANDBOX_ACCOUNT, account_namespace
@@ -79,3 +80,12 @@ def test_the_kubeconfig_context_is_the_account_namespace(printed: tuple[Path, li
     shown = _shell(_exports(lines), f"{KUBECTL} config view --minify -o jsonpath='{{..namespace}}'")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout == account_namespace(SANDBOX_ACCOUNT)
+
+
+def test_the_ready_line_names_the_dashboard_and_it_answers(printed: tuple[Path, list[str]]) -> None:
+    _, lines = printed
+    fields = dict(part.split("=", 1) for part in lines[0].split() if "=" in part)
+    assert fields["ui"] == fields["api"] + "/ui"
+    page = httpx.get(fields["ui"], follow_redirects=True, timeout=30)
+    assert page.status_code == 200
+    assert '<script type="module" src="/ui/assets/app.js">' in page.text

@@ -12,7 +12,7 @@ from tests.integration.facade.harness import CHECKPOINTS, Account, Cluster, shap
 
 def test_the_documented_sdk_session(env: Account, cluster: Cluster) -> None:
     client = TensorOneClient()  # key and URL from the environment
-    dataset = client.datasets.create("corpus", "jsonl", "/data/corpus.jsonl")
+    dataset = client.datasets.create("corpus", "jsonl", "/datasets/corpus.jsonl")
     job = client.training.jobs.create(
         name="sdk-job", model_type="llm", dataset_id=dataset.id, config={"baseModel": "gpt2"},
         gpu_type="a100", max_workers=2,

@@ -12,9 +12,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tensorone.api.crd_gen import training_job_crd
+from tensorone.api.crd_gen import dataset_crd, training_job_crd
 from tensorone.api.errors import ConfigurationError
-from tensorone.api.resources import parse_training_job_spec
+from tensorone.api.resources import DatasetResource, parse_training_job_spec
 
 from .manifests import custom_job, llm_job, vision_job, with_config
 
@@ -92,6 +92,8 @@ CASES = [
         with_config(llm_job(), "optimization.mixed_precision", "fp8"), False, id="unknown-precision"
     ),
     pytest.param(with_config(llm_job(), "optimization.max_grad_norm", 0), False, id="grad-norm-not-positive"),
+    pytest.param(with_config(llm_job(), "optimization.packing", False), True, id="packing-off"),
+    pytest.param(with_config(llm_job(), "optimization.packing", "yes"), False, id="packing-not-bool"),
     pytest.param(with_config(llm_job(), "architecture", "yolov8"), False, id="llm-with-vision-key"),
     pytest.param(with_config(llm_job(), "training.momentum", 0.9), False, id="llm-with-vision-training-key"),
     pytest.param(with_config(llm_job(), "training.seed", 7), True, id="llm-seed"),
@@ -121,6 +123,43 @@ CASES = [
     pytest.param(llm_job(tags=["a", ""]), False, id="empty-tag"),
     pytest.param(llm_job(datasetRef={"name": "Not_A_Name"}), False, id="dataset-ref-not-a-dns-name"),
     pytest.param(llm_job(suspend="yes"), False, id="suspend-not-bool"),
+    # Bounds: every number has a maximum the API server enforces too.
+    pytest.param(with_config(llm_job(), "training.epochs", 10_000), True, id="epochs-at-max"),
+    pytest.param(with_config(llm_job(), "training.epochs", 10**30), False, id="epochs-10e30"),
+    pytest.param(with_config(llm_job(), "training.batch_size", 4097), False, id="batch-size-above-max"),
+    pytest.param(with_config(llm_job(), "training.seed", 2**32), False, id="seed-above-32-bits"),
+    pytest.param(with_config(llm_job(), "training.warmup_steps", 10**7 + 1), False, id="warmup-above-max"),
+    pytest.param(with_config(llm_job(), "optimization.max_grad_norm", 1e4), False, id="grad-norm-above-max"),
+    pytest.param(
+        with_config(llm_job(), "parameters.target_modules", ["q"] * 65), False, id="modules-too-many"
+    ),
+    pytest.param(with_config(vision_job(), "num_classes", 10_001), False, id="classes-above-max"),
+    pytest.param(llm_job(runPolicy={"activeDeadlineSeconds": 10**9}), False, id="deadline-above-a-year"),
+    pytest.param(llm_job(maxCost=1e12), False, id="max-cost-above-max"),
+    pytest.param(llm_job(resources={"memory": "9" * 16 + "Gi"}), False, id="memory-too-many-digits"),
+    # Plain-text names and tags.
+    pytest.param(
+        llm_job(displayName="Llama \u00e9t\u00e9 \U0001f999"), True, id="name-unicode-letters-and-emoji"
+    ),
+    pytest.param(llm_job(displayName="a\u202eb"), False, id="name-rtl-override"),
+    pytest.param(llm_job(displayName="a\x00b"), False, id="name-nul"),
+    pytest.param(llm_job(displayName="a\nb"), False, id="name-newline"),
+    pytest.param(llm_job(tags=["ok", "\u2067x"]), False, id="tag-bidi-isolate"),
+    pytest.param(llm_job(tags=["\x9b31m"]), False, id="tag-c1-control"),
+    # Where models come from: a hub id or a path on the account's data volume.
+    pytest.param(with_config(llm_job(), "baseModel", "gpt2"), True, id="model-bare-hub-id"),
+    pytest.param(with_config(llm_job(), "baseModel", "/datasets/models/tiny"), True, id="model-volume-path"),
+    pytest.param(with_config(llm_job(), "baseModel", "/datasets/a/..b/...c"), True, id="model-dots-in-names"),
+    pytest.param(with_config(llm_job(), "baseModel", "/datasets/../x"), False, id="model-dot-dot"),
+    pytest.param(with_config(llm_job(), "baseModel", "/datasets/./x"), False, id="model-dot"),
+    pytest.param(with_config(llm_job(), "baseModel", "/datasets//x"), False, id="model-empty-segment"),
+    pytest.param(with_config(llm_job(), "baseModel", "/etc/passwd"), False, id="model-host-path"),
+    pytest.param(with_config(llm_job(), "baseModel", "/datasetsX/m"), False, id="model-prefix-lookalike"),
+    pytest.param(with_config(llm_job(), "baseModel", "../m"), False, id="model-relative"),
+    pytest.param(with_config(llm_job(), "baseModel", "hf://meta-llama/x"), False, id="model-url"),
+    pytest.param(with_config(llm_job(), "baseModel", "org/name/extra"), False, id="model-three-segments"),
+    pytest.param(with_config(vision_job(), "weights", "/datasets/w/best.pt"), True, id="weights-volume-path"),
+    pytest.param(with_config(vision_job(), "weights", "/root/best.pt"), False, id="weights-host-path"),
 ]
 
 
@@ -147,3 +186,35 @@ SCHEMA_CANNOT_STATE = [
 def test_models_refuse_what_the_schema_cannot_state(manifest: dict[str, Any]) -> None:
     assert crd_accepts(manifest)
     assert not pydantic_accepts(manifest)
+
+
+DATASET_SCHEMA = dataset_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+DATASET_SOURCES = [
+    pytest.param("/datasets/text/train.jsonl", True, id="file-on-the-volume"),
+    pytest.param("/datasets/shapes/", True, id="folder-on-the-volume"),
+    pytest.param("/datasets", True, id="the-whole-volume"),
+    pytest.param("/datasets/../../tensorone-default/datasets/secret.jsonl", False, id="dot-dot"),
+    pytest.param("/datasets/a/../../b", False, id="dot-dot-inside"),
+    pytest.param("/etc/passwd", False, id="host-path"),
+    pytest.param("/", False, id="host-root"),
+    pytest.param("/datasetsX", False, id="prefix-lookalike"),
+    pytest.param("file:///datasets/x", False, id="file-url"),
+    pytest.param("s3://bucket/x", False, id="s3-not-fetched-yet"),
+    pytest.param("datasets/x", False, id="relative"),
+    pytest.param("/datasets/a\tb", False, id="control-character"),
+]
+
+
+@pytest.mark.parametrize(("source", "valid"), DATASET_SOURCES)
+def test_dataset_crd_and_model_agree_on_sources(source: str, valid: bool) -> None:
+    manifest = {
+        "metadata": {"name": "ds-1"},
+        "spec": {"displayName": "d", "format": "jsonl", "source": source},
+    }
+    try:
+        DatasetResource.from_k8s(manifest)
+        model_ok = True
+    except ConfigurationError:
+        model_ok = False
+    assert model_ok is valid
+    assert jsonschema.Draft4Validator(DATASET_SCHEMA).is_valid(manifest) is valid

@@ -144,10 +144,10 @@ def test_client_dataset_ids_need_not_have_the_generated_form() -> None:
     assert plan.spec.dataset_ref.name == "ds-vision-objects-001"
 
 
-def test_compact_shape_with_url_registers_an_ad_hoc_dataset() -> None:
-    plan = plan_create(shape_b(datasetConfig={"datasetUrl": "s3://bucket/train.jsonl", "format": "jsonl"}))
+def test_compact_shape_with_a_volume_path_registers_an_ad_hoc_dataset() -> None:
+    plan = plan_create(shape_b(datasetConfig={"datasetUrl": "/datasets/train.jsonl", "format": "jsonl"}))
     assert plan.ad_hoc_dataset is not None
-    assert plan.ad_hoc_dataset.source == "s3://bucket/train.jsonl"
+    assert plan.ad_hoc_dataset.source == "/datasets/train.jsonl"
     assert plan.spec.dataset_ref.name == plan.dataset_id.replace("_", "-")
 
 

@@ -121,3 +121,17 @@ def test_parameter_count_from_name(name: str, count: float | None) -> None:
 )
 def test_quantity_bytes(q: str, b: float) -> None:
     assert quantity_bytes(q) == b
+
+
+def test_a_huge_dataset_caps_the_estimate_instead_of_overflowing_dates() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tensorone.catalog.estimator import MAX_ESTIMATED_SECONDS
+
+    guess = estimate(
+        spec(config={"baseModel": "gpt2", "training": {"epochs": 10_000}}),
+        load_catalog(),
+        DatasetSize(size_bytes=10**18),
+    )
+    assert guess.duration_seconds == MAX_ESTIMATED_SECONDS
+    assert datetime.now(UTC) + timedelta(seconds=guess.duration_seconds) > datetime.now(UTC)

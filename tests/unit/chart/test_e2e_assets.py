@@ -11,10 +11,10 @@ from typing import Any
 import helm_python as helm
 import yaml
 
+from tensorone.api.data_paths import DATA_VOLUME_MOUNT_PATH
 from tensorone.api.rest import CreateDatasetRequest
 from tensorone.api.translate import plan_create
 from tensorone.catalog import load_catalog
-from tensorone.controller.settings import OperatorSettings
 from tests.unit.chart.rendering import (
     CHART_DIR,
     KUBERNETES_VERSIONS,
@@ -83,7 +83,7 @@ def test_seed_manifests_are_valid_and_write_what_the_job_reads() -> None:
     container = pod["spec"]["containers"][0]
     assert container["image"] == KIND_VALUES["operator"]["defaults"]["trainerImage"]
     script = container["command"][-1]
-    mount = OperatorSettings().dataset_mount_path
+    mount = DATA_VOLUME_MOUNT_PATH
     assert container["volumeMounts"][0]["mountPath"] == mount
     dataset = json.loads((E2E / "dataset-request.json").read_text())
     job = json.loads((E2E / "job-request.json").read_text())

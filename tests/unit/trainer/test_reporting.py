@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from tensorone.api.reporting import TrainerReport
-from tensorone.api.status import TRAINER_STATUS_FIELDS, MetricPoint
+from tensorone.api.status import TRAINER_STATUS_FIELDS, MetricPoint, Optimizations
 from tensorone_trainer.reporting.base import Reporter, thin_history
 from tensorone_trainer.reporting.jsonl import JsonlSink, load_history
 from tensorone_trainer.reporting.prometheus import PrometheusSink
@@ -113,6 +113,11 @@ def test_jsonl_sink_keeps_full_history_and_resume_trims_it(tmp_path: Path) -> No
 def test_status_sink_posts_only_trainer_fields_that_the_endpoint_model_accepts(api: FakeApi) -> None:
     sink = StatusSink(api.url + REPORTS, lambda: "secret-token", interval=0.0)
     reporter = _reporter([sink])
+    reporter.optimizations_chosen(
+        Optimizations(
+            packing=True, attention="sdpa", mixed_precision="no", fused_optimizer=False, pinned_memory=False
+        )
+    )
     reporter.step(step=1, epoch=0.01, loss=3.0, learning_rate=2e-4, throughput=100.0)
     reporter.close()
     assert api.requests
@@ -125,6 +130,7 @@ def test_status_sink_posts_only_trainer_fields_that_the_endpoint_model_accepts(a
     assert last["body"]["metrics"]["currentLoss"] == 3.0
     assert last["body"]["history"][0]["step"] == 1
     TrainerReport.model_validate(last["body"])  # what the operator's endpoint takes
+    assert last["body"]["optimizations"]["packing"] is True
 
 
 def test_status_sink_sends_at_most_one_patch_per_interval_and_the_final_one(api: FakeApi) -> None:
@@ -175,3 +181,14 @@ def test_prometheus_endpoint_serves_the_latest_metrics() -> None:
     reporter.close()
     assert 'tensorone_trainer_step{job_id="job_x"} 7.0' in body
     assert 'tensorone_trainer_loss{job_id="job_x"} 1.5' in body
+
+
+def test_an_evaluation_with_map_puts_it_in_the_history_for_plotting(tmp_path: Path) -> None:
+    reporter = _reporter([JsonlSink(tmp_path)])
+    reporter.step(step=4, epoch=1.0, loss=1.0, learning_rate=None, throughput=None)
+    reporter.evaluation(step=4, epoch=1.0, eval_loss=0.9, extra={"map50": 0.42, "map50_95": 0.21})
+    reporter.close()
+    evaluated = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert evaluated["mAP50"] == 0.42
+    assert evaluated["mAP50_95"] == 0.21
+    assert reporter.metrics.map50 == 0.42

@@ -98,3 +98,37 @@ def test_collate_pads_without_learning_padding(tokenizer: Any) -> None:
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
     assert batch["labels"].tolist() == [[5, 6, 7], [8, IGNORE_INDEX, IGNORE_INDEX]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+SECRET = "SECRET-first-line-of-a-file"
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "content", "names"),
+    [
+        ("d.csv", DatasetFormat.CSV, f"{SECRET}\nvalue\n".encode(), "d.csv:2"),
+        ("d.jsonl", DatasetFormat.JSONL, f'{{"{SECRET}": 1}}\n'.encode(), "d.jsonl:1"),
+        ("d.jsonl", DatasetFormat.JSONL, f"{SECRET} not json\n".encode(), "d.jsonl:1"),
+        ("d.json", DatasetFormat.JSON, f'[{{"text": 1}}, "{SECRET}"]'.encode(), "d.json: record 1"),
+        ("d.jsonl", DatasetFormat.JSONL, SECRET.encode() + b"\xff\xfe\n", "not UTF-8"),
+        ("d.csv", DatasetFormat.CSV, f'text\n"{SECRET}{"x" * 200_000}"\n'.encode(), "not valid CSV"),
+        ("d.parquet", DatasetFormat.PARQUET, f"{SECRET}\n".encode(), "not a readable Parquet file"),
+    ],
+    ids=[
+        "csv-header",
+        "jsonl-key",
+        "jsonl-not-json",
+        "json-not-an-object",
+        "not-utf8",
+        "csv-field-too-large",
+        "not-parquet",
+    ],
+)
+def test_data_errors_name_file_and_line_never_the_contents(
+    tmp_path: Path, tokenizer: Any, name: str, fmt: DatasetFormat, content: bytes, names: str
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(DataError) as refused:
+        tokenize_records(read_records(tmp_path / name, fmt), tokenizer, 32)
+    assert names in str(refused.value)
+    assert SECRET not in str(refused.value)

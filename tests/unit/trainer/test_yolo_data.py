@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tensorone_trainer.data.yolo import prepare_yolo_dataset
-from tensorone_trainer.errors import DataError
+from tensorone_trainer.errors import ConfigurationError, DataError
 from tests.helpers.tiny_models import write_yolo_dataset
 
 
@@ -57,3 +57,42 @@ def test_bad_label_line_is_named(tmp_path: Path, line: str, message: str) -> Non
     label.write_text(line + "\n")
     with pytest.raises(DataError, match=rf"{label}:1: .*{message}"):
         prepare_yolo_dataset(tmp_path / "data", tmp_path / "out", num_classes=None, val_split=0.2, seed=0)
+
+
+SECRET = "SECRET-first-line-of-another-file"
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "names"),
+    [
+        ("labels/val/0.txt", f"{SECRET} 0.5 0.5 0.2 0.2\n", "0.txt:1"),
+        ("data.yaml", f"names: [a, b]\n{SECRET}: b: c\n", "data.yaml:2"),
+    ],
+    ids=["label-line", "data-yaml"],
+)
+def test_errors_name_file_and_line_but_never_quote_the_contents(
+    tmp_path: Path, file: str, content: str, names: str
+) -> None:
+    write_yolo_dataset(tmp_path / "data", n_train=2, n_val=1, imgsz=32)
+    (tmp_path / "data" / file).write_text(content)
+    with pytest.raises(DataError) as refused:
+        prepare_yolo_dataset(tmp_path / "data", tmp_path / "out", num_classes=None, val_split=0.2, seed=0)
+    assert names in str(refused.value)
+    assert SECRET not in str(refused.value)
+
+
+def test_a_split_folder_outside_the_data_volume_is_refused(tmp_path: Path) -> None:
+    write_yolo_dataset(tmp_path / "volume" / "data", n_train=2, n_val=1, imgsz=32)
+    shutil.move(tmp_path / "volume" / "data" / "images" / "val", tmp_path / "elsewhere")
+    data_yaml = tmp_path / "volume" / "data" / "data.yaml"
+    data = yaml.safe_load(data_yaml.read_text())
+    data_yaml.write_text(yaml.safe_dump({**data, "val": str(tmp_path / "elsewhere")}))
+    with pytest.raises(ConfigurationError, match="outside the account's data volume"):
+        prepare_yolo_dataset(
+            tmp_path / "volume" / "data",
+            tmp_path / "out",
+            num_classes=None,
+            val_split=0.2,
+            seed=0,
+            root=tmp_path / "volume",
+        )

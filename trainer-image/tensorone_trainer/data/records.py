@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tensorone.api.dataset import DatasetFormat
+from tensorone_trainer.confine import confined_files
 from tensorone_trainer.errors import DataError
 
 _SUFFIXES = {
@@ -32,13 +33,15 @@ class Record:
     fields: dict[str, Any]
 
 
-def dataset_files(path: Path, fmt: DatasetFormat) -> list[Path]:
-    """The files of a dataset: the file itself, or a folder's files of that format in name order."""
+def dataset_files(path: Path, fmt: DatasetFormat, root: str | Path | None = None) -> list[Path]:
+    """The files of a dataset: the file itself, or a folder's files of that format in name order; with ``root``,
+    each must resolve inside it (a symlink in the folder must not lead out of the data volume)."""
     if path.is_file():
         return [path]
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _SUFFIXES[fmt])
         if files:
+            confined_files(root, files, "dataset source")
             return files
         raise DataError(f"{path}: no {fmt.value} files in the dataset folder")
     raise DataError(f"{path}: dataset not found")
@@ -86,8 +89,8 @@ def _read_parquet(file: Path) -> Iterator[Record]:
 
     try:
         table = pq.read_table(file)
-    except Exception as e:  # pyarrow raises several unrelated types for a bad file
-        raise DataError(f"{file}: not a readable Parquet file ({e})") from e
+    except Exception as e:  # pyarrow raises several unrelated types for a bad file; their text may quote it
+        raise DataError(f"{file}: not a readable Parquet file ({type(e).__name__})") from e
     for index, row in enumerate(table.to_pylist()):
         yield Record(f"{file}: row {index}", row)
 
@@ -100,11 +103,21 @@ _READERS = {
 }
 
 
-def read_records(path: Path, fmt: DatasetFormat) -> list[Record]:
-    """All records of a text dataset, in file then line order."""
+def _records_of(file: Path, fmt: DatasetFormat) -> Iterator[Record]:
+    """The records of one file; undecodable bytes and broken CSV are data errors, not crashes to retry."""
+    try:
+        yield from _READERS[fmt](file)
+    except UnicodeDecodeError as e:
+        raise DataError(f"{file}: not UTF-8 text (byte {e.start})") from e
+    except csv.Error as e:  # its messages describe the problem ("line contains NUL"), never the text
+        raise DataError(f"{file}: not valid CSV ({e})") from e
+
+
+def read_records(path: Path, fmt: DatasetFormat, root: str | Path | None = None) -> list[Record]:
+    """All records of a text dataset, in file then line order (files confined to ``root`` when given)."""
     if fmt not in _READERS:
         raise DataError(f"{path}: format {fmt.value!r} is not a text dataset format")
-    records = [record for file in dataset_files(path, fmt) for record in _READERS[fmt](file)]
+    records = [record for file in dataset_files(path, fmt, root) for record in _records_of(file, fmt)]
     if not records:
         raise DataError(f"{path}: the dataset has no records")
     return records

@@ -40,9 +40,10 @@ def detect_shape(record: Record) -> RecordShape:
         return RecordShape.PROMPT_COMPLETION
     if "text" in keys:
         return RecordShape.TEXT
+    # The fields found are not listed: in a CSV file they are the first line, which may be anything.
     raise DataError(
         f"{record.location}: a record needs 'text', or 'prompt' and 'completion', or 'messages'"
-        f" (found: {', '.join(sorted(keys)) or 'no fields'})"
+        f" (found {len(keys)} other field(s))"
     )
 
 

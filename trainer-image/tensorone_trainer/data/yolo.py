@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from tensorone_trainer.confine import confined_files, confined_path
 from tensorone_trainer.errors import DataError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
@@ -28,9 +29,7 @@ def check_label_file(file: Path, num_classes: int | None) -> None:
         try:
             cls, *coords = int(parts[0]), *(float(p) for p in parts[1:])
         except ValueError as e:
-            raise DataError(
-                f"{file}:{number}: expected 'class cx cy w h' numbers, got {line.strip()!r}"
-            ) from e
+            raise DataError(f"{file}:{number}: expected 'class cx cy w h' numbers") from e
         if len(coords) < 4:
             raise DataError(f"{file}:{number}: expected 'class cx cy w h', got {len(parts)} values")
         if cls < 0 or (num_classes is not None and cls >= num_classes):
@@ -66,15 +65,26 @@ def _labels_for(images_dir: Path) -> Path:
 
 
 def prepare_yolo_dataset(
-    path: Path, work_dir: Path, *, num_classes: int | None, val_split: float | None, seed: int
+    path: Path,
+    work_dir: Path,
+    *,
+    num_classes: int | None,
+    val_split: float | None,
+    seed: int,
+    root: str | Path | None = None,
 ) -> tuple[Path, int]:
-    """The ``data.yaml`` to train on and the number of classes, checking every label file."""
+    """The ``data.yaml`` to train on and the number of classes, checking every label file; with ``root``, every
+    file and folder it names must resolve inside it (``data.yaml`` may point anywhere, links may lead out)."""
     data_yaml = path if path.is_file() else path / "data.yaml"
     if data_yaml.is_file():
+        confined_path(root, data_yaml, "dataset source")
         try:
             data = yaml.safe_load(data_yaml.read_text(encoding="utf-8"))
         except yaml.YAMLError as e:
-            raise DataError(f"{data_yaml}: not valid YAML ({e})") from e
+            # PyYAML's message quotes the offending line; only the position is passed on.
+            mark = getattr(e, "problem_mark", None)
+            where = f":{mark.line + 1}" if mark is not None else ""
+            raise DataError(f"{data_yaml}{where}: not valid YAML") from e
         if not isinstance(data, dict):
             raise DataError(f"{data_yaml}: expected a mapping with train, val and names")
         names = _names_of(data)
@@ -87,8 +97,11 @@ def prepare_yolo_dataset(
             split_dir = base / str(data[split])
             if not split_dir.is_dir():
                 raise DataError(f"{data_yaml}: {split} images folder {split_dir} not found")
+            confined_path(root, split_dir, f"dataset source ({data_yaml.name} '{split}')")
+            confined_files(root, split_dir.iterdir(), "dataset source")
             if "images" in split_dir.parts:
-                for label in sorted(_labels_for(split_dir).glob("*.txt")):
+                labels = sorted(_labels_for(split_dir).glob("*.txt"))
+                for label in confined_files(root, labels, "dataset source"):
                     check_label_file(label, len(names))
         if num_classes is not None and num_classes != len(names):
             raise DataError(f"{data_yaml}: {len(names)} class names but config.num_classes is {num_classes}")
@@ -96,6 +109,9 @@ def prepare_yolo_dataset(
     images_dir, labels_dir = path / "images", path / "labels"
     if not images_dir.is_dir() or not labels_dir.is_dir():
         raise DataError(f"{path}: expected data.yaml, or images/ and labels/ folders")
+    confined_files(
+        root, [*images_dir.iterdir(), *labels_dir.iterdir(), path / "classes.txt"], "dataset source"
+    )
     names = _class_names(path, num_classes)
     images = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if len(images) < 2:

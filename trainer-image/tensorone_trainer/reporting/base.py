@@ -18,7 +18,14 @@ from typing import Any, Protocol
 
 import torch
 
-from tensorone.api.status import TRAINER_STATUS_FIELDS, CheckpointInfo, MetricPoint, Metrics, Progress
+from tensorone.api.status import (
+    TRAINER_STATUS_FIELDS,
+    CheckpointInfo,
+    MetricPoint,
+    Metrics,
+    Optimizations,
+    Progress,
+)
 from tensorone_trainer.checkpoints import human_size
 
 log = logging.getLogger(__name__)
@@ -38,12 +45,14 @@ class StatusSnapshot:
     last_report_time: datetime
     new_points: list[MetricPoint] = field(default_factory=list)
     final: bool = False
+    optimizations: Optimizations | None = None
 
     def to_status_patch(self, *, with_history: bool = True) -> dict[str, Any]:
         """The status fields the trainer may write, camelCase (history is the costly part: optional)."""
         patch: dict[str, Any] = {
             "progress": self.progress.to_wire(),
             "metrics": self.metrics.to_wire(),
+            **({"optimizations": self.optimizations.to_wire()} if self.optimizations else {}),
             "checkpoints": [c.to_wire() for c in self.checkpoints],
             "lastReportTime": self.last_report_time.isoformat(),
         }
@@ -104,6 +113,7 @@ class Reporter:
         self.metrics = Metrics(best_loss=best_loss)
         self.progress = Progress(total_epochs=total_epochs, total_steps=total_steps)
         self.checkpoints: list[CheckpointInfo] = []
+        self.optimizations: Optimizations | None = None
 
     def set_totals(self, *, total_epochs: int | None = None, total_steps: int | None = None) -> None:
         """For loops that learn their length late (custom code)."""
@@ -174,9 +184,22 @@ class Reporter:
         update: dict[str, Any] = {"eval_loss": eval_loss}
         update.update(extra or {})
         self.metrics = self.metrics.model_copy(update=update)
+        extra = extra or {}
         self._add_point(
-            MetricPoint(step=step, epoch=round(epoch, 6), eval_loss=eval_loss, time=datetime.now(UTC))
+            MetricPoint(
+                step=step,
+                epoch=round(epoch, 6),
+                eval_loss=eval_loss,
+                map50=extra.get("map50"),
+                map50_95=extra.get("map50_95"),
+                time=datetime.now(UTC),
+            )
         )
+
+    def optimizations_chosen(self, optimizations: Optimizations) -> None:
+        """What the loop chose for speed (packing, attention, ...), shown in the status from now on."""
+        self.optimizations = optimizations
+        self.publish()
 
     def checkpoints_changed(self, checkpoints: list[CheckpointInfo]) -> None:
         self.checkpoints = list(checkpoints)
@@ -199,6 +222,7 @@ class Reporter:
             last_report_time=datetime.now(UTC),
             new_points=self._new,
             final=final,
+            optimizations=self.optimizations,
         )
         self._new = []
         for sink in self.sinks:

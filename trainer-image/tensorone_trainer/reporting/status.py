@@ -42,6 +42,7 @@ def report_body(snapshot: StatusSnapshot) -> dict[str, Any]:
         "metrics": snapshot.metrics.model_dump(
             mode="json", by_alias=True, exclude_none=True, exclude_computed_fields=True
         ),
+        **({"optimizations": snapshot.optimizations.to_wire()} if snapshot.optimizations else {}),
         "checkpoints": [c.to_wire() for c in snapshot.checkpoints],
         "history": [p.to_wire() for p in snapshot.history],
         "lastReportTime": snapshot.last_report_time.isoformat(),

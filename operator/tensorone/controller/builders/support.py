@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from tensorone.api.data_paths import DATA_VOLUME_MOUNT_PATH
 from tensorone.api.ids import name_to_id
 from tensorone.api.spec import LlmJobSpec
 from tensorone.api.trainer_config import (
@@ -32,6 +33,7 @@ def build_run_config(ctx: JobContext) -> AnyRunConfig:
     return _RUN_CONFIG_ADAPTER.validate_python(
         {
             "jobId": name_to_id(ctx.name),
+            "dataRoot": DATA_VOLUME_MOUNT_PATH,
             "modelType": str(ctx.spec.model_type),
             "config": ctx.spec.config.model_dump(mode="json", by_alias=True, exclude_none=True),
             "dataset": TrainerDataset(path=ctx.dataset.source, format=ctx.dataset.format).to_wire(),

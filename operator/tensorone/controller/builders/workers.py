@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tensorone.api.data_paths import DATA_VOLUME_MOUNT_PATH
 from tensorone.api.reporting import (
     REPORT_AUDIENCE,
     REPORT_TOKEN_DIR,
@@ -104,14 +105,14 @@ def _volumes(ctx: JobContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]
         {"name": _CHECKPOINT_VOLUME, "mountPath": settings.checkpoint_mount_path},
         {"name": _REPORT_TOKEN_VOLUME, "mountPath": REPORT_TOKEN_DIR, "readOnly": True},
     ]
-    if settings.dataset_volume_claim and ctx.dataset.source.startswith("/"):
+    if settings.dataset_volume_claim:
         volumes.append(
             {
                 "name": _DATASET_VOLUME,
                 "persistentVolumeClaim": {"claimName": settings.dataset_volume_claim, "readOnly": True},
             }
         )
-        mounts.append({"name": _DATASET_VOLUME, "mountPath": settings.dataset_mount_path, "readOnly": True})
+        mounts.append({"name": _DATASET_VOLUME, "mountPath": DATA_VOLUME_MOUNT_PATH, "readOnly": True})
     return volumes, mounts
 
 

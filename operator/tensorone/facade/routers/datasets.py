@@ -88,7 +88,7 @@ async def list_datasets(
     principal: PrincipalDep,
     facade: FacadeDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=rest.MAX_OFFSET)] = 0,
 ) -> rest.DatasetListResponse:
     datasets = sorted(
         await facade.store.list_datasets(principal.namespace),

@@ -7,7 +7,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, status
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from tensorone.api import rest
 from tensorone.api.errors import ConfigurationError, ErrorCode
@@ -15,6 +15,7 @@ from tensorone.api.status import JobPhase
 from tensorone.facade import logs
 from tensorone.facade.deps import FacadeDep, PrincipalDep
 from tensorone.facade.errors import documented
+from tensorone.facade.etag import conditional_json
 from tensorone.facade.jobs import JobService, Order, SortKey, render
 from tensorone.facade.kube import EVENTS
 from tensorone.facade.models import CheckpointListResponse, EventListResponse, EventOut
@@ -29,6 +30,25 @@ def job_service(facade: FacadeDep) -> JobService:
 
 Jobs = Annotated[JobService, Depends(job_service)]
 _NOT_FOUND = documented(ErrorCode.JOB_NOT_FOUND)
+_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not Modified: the `If-None-Match` tag is still the answer's `ETag`"}
+}
+_CREATE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/CreateJobRequest"},
+                        {"$ref": "#/components/schemas/CreateJobRequestCompact"},
+                    ]
+                },
+                "examples": CREATE_EXAMPLES,
+            }
+        },
+    }
+}
 
 
 async def _json_body(request: Request) -> Any:
@@ -49,22 +69,7 @@ async def _json_body(request: Request) -> Any:
     responses=documented(
         ErrorCode.DATASET_NOT_FOUND, ErrorCode.INSUFFICIENT_RESOURCES, ErrorCode.QUOTA_EXCEEDED
     ),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "oneOf": [
-                            {"$ref": "#/components/schemas/CreateJobRequest"},
-                            {"$ref": "#/components/schemas/CreateJobRequestCompact"},
-                        ]
-                    },
-                    "examples": CREATE_EXAMPLES,
-                }
-            },
-        }
-    },
+    openapi_extra=_CREATE_BODY,
 )
 async def create_job(
     request: Request, principal: PrincipalDep, jobs: Jobs
@@ -75,17 +80,18 @@ async def create_job(
     return await jobs.create(principal, body)
 
 
-@router.get("", response_model=rest.JobListResponse, responses=documented())
+@router.get("", response_model=rest.JobListResponse, responses={**documented(), **_NOT_MODIFIED})
 async def list_jobs(
+    request: Request,
     principal: PrincipalDep,
     jobs: Jobs,
     status: Annotated[JobPhase | None, Query(description="Only jobs with this status")] = None,
     model_type: Annotated[rest.RestModelType | None, Query(alias="modelType")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=rest.MAX_OFFSET)] = 0,
     sort: SortKey = "created_at",
     order: Order = "desc",
-) -> JSONResponse:
+) -> Response:
     # The page's items are serialized once per job version (the model is the documented response_model); a
     # 1,000-job account's page is answered without FastAPI's second validation pass.
     page = await jobs.list(
@@ -97,12 +103,29 @@ async def list_jobs(
         sort=sort,
         order=order,
     )
-    return JSONResponse(page)
+    return conditional_json(request, page)
 
 
-@router.get("/{job_id}", response_model=rest.JobObject, responses=_NOT_FOUND)
-async def get_job(job_id: str, principal: PrincipalDep, jobs: Jobs) -> rest.JobObject:
-    return render(await jobs.find(principal, job_id))
+@router.post(
+    ":estimate",
+    response_model=rest.JobEstimateResponse,
+    summary="Estimate a job's cost and duration: the checks of create, nothing created",
+    responses=documented(
+        ErrorCode.DATASET_NOT_FOUND, ErrorCode.INSUFFICIENT_RESOURCES, ErrorCode.QUOTA_EXCEEDED
+    ),
+    openapi_extra=_CREATE_BODY,
+)
+async def estimate_job(request: Request, principal: PrincipalDep, jobs: Jobs) -> rest.JobEstimateResponse:
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise ConfigurationError.single("body", "must be a JSON object")
+    return await jobs.estimate_job(principal, body)
+
+
+@router.get("/{job_id}", response_model=rest.JobObject, responses={**_NOT_FOUND, **_NOT_MODIFIED})
+async def get_job(request: Request, job_id: str, principal: PrincipalDep, jobs: Jobs) -> Response:
+    job = render(await jobs.find(principal, job_id))
+    return conditional_json(request, job.model_dump(mode="json", by_alias=True))
 
 
 @router.post(
@@ -213,13 +236,13 @@ async def job_events(
     "/{job_id}/metrics",
     response_model=rest.MetricsHistoryResponse,
     response_model_exclude_none=True,
-    responses=_NOT_FOUND,
+    responses={**_NOT_FOUND, **_NOT_MODIFIED},
 )
-async def job_metrics(job_id: str, principal: PrincipalDep, jobs: Jobs) -> JSONResponse:
+async def job_metrics(request: Request, job_id: str, principal: PrincipalDep, jobs: Jobs) -> Response:
     job = await jobs.find(principal, job_id)
     points = [
         rest.MetricPointOut.model_validate(p.model_dump())
         for p in sorted(job.status.history, key=lambda p: (p.step, p.time))
     ]
     body = rest.MetricsHistoryResponse(points=points)
-    return JSONResponse(body.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return conditional_json(request, body.model_dump(mode="json", by_alias=True, exclude_none=True))
