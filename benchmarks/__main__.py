@@ -32,6 +32,7 @@ BENCHMARKS = (
     "sandbox_startup",
     "facade_latency",
     "operator_scale",
+    "report_capacity",
     "trainer_throughput",
     "trainer_packing",
     "yolo_throughput",

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
+from tensorone.api.reporting import REPORTS_PATH
 from tensorone.facade.testing import running_facade
 from tensorone.sandbox.testing import RunningSandbox, running_sandbox
 from tensorone.sdk.client import TensorOneClient
@@ -36,6 +39,13 @@ OPERATOR_SETTINGS = {
     "usageFlushSeconds": 1.0,
     "watchTimeoutSeconds": 60,
 }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 class Platform:
@@ -120,12 +130,18 @@ def until(what: str, probe: Callable[[], T | None], timeout: float = 60) -> T:
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
     settings = tmp_path / "operator.yaml"
-    settings.write_text(yaml.safe_dump(OPERATOR_SETTINGS))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with (
         running_sandbox(tmp_path / "sandbox", gpus="a100=4,rtx4090=1") as sandbox,
         running_facade(str(sandbox.kubeconfig_path)) as facade,
     ):
+        # Workers report to the operator, which runs on this machine: pods reach it at the pod network's gateway.
+        report_port = free_port()
+        gateway = urlsplit(sandbox.url).hostname
+        report_url = f"http://{gateway}:{report_port}{REPORTS_PATH}"
+        settings.write_text(
+            yaml.safe_dump({**OPERATOR_SETTINGS, "reportPort": report_port, "reportUrl": report_url})
+        )
         client = TensorOneClient(api_key=facade.new_key("default"), base_url=facade.url, timeout=30)
         system = Platform(sandbox, client, settings)
         system.start_operator()
@@ -150,7 +166,12 @@ def put_language_assets(platform: Platform, tiny_model: Path, records: list[str]
     import json
     import shutil
 
-    shutil.copytree(tiny_model, platform.dataset_volume / "models" / "tiny-llama")
+    target = platform.dataset_volume / "models" / "tiny-llama"
+    shutil.copytree(tiny_model, target)
+    # Workers run as the trainer image's non-root user: the uploaded model must be readable by it (safetensors
+    # writes its file 0600, and the test runs as root).
+    for path in target.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
     data = platform.dataset_volume / "text" / "train.jsonl"
     data.parent.mkdir(parents=True, exist_ok=True)
     data.write_text("".join(json.dumps({"text": r}) + "\n" for r in records), encoding="utf-8")

@@ -90,8 +90,8 @@ def _sinks(run: Any, output: Path, metrics_port: int | None) -> list[Sink]:
         from tensorone_trainer.reporting.status import StatusSink
 
         try:
-            sinks.append(StatusSink.from_environment(run.status_target, interval=run.report_interval_seconds))
-        except Exception as e:  # no in-cluster account and no usable kubeconfig: train anyway
+            sinks.append(StatusSink.from_environment(interval=run.report_interval_seconds))
+        except Exception as e:  # no report endpoint configured: train anyway
             log.warning("status reporting to %s is off: %s", run.status_target.name, e)
     if metrics_port is not None:
         from tensorone_trainer.reporting.prometheus import PrometheusSink

@@ -89,6 +89,19 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "tensorone.operatorConfigPath" -}}/etc/tensorone/operator/operator.yaml{{- end }}
 
 {{/* The operator's settings file (OperatorSettings, camelCase keys); empty values are left to its defaults. */}}
+{{/* The Service of the operator's report endpoint, and the URL worker pods reach it at. */}}
+{{- define "tensorone.operator.reportService" -}}
+{{- printf "%s-operator-reports" (include "tensorone.fullname" .) }}
+{{- end }}
+
+{{- define "tensorone.operator.reportUrl" -}}
+{{- if .Values.operator.reportUrl }}
+{{- .Values.operator.reportUrl }}
+{{- else }}
+{{- printf "http://%s.%s.svc:%v/v1/reports" (include "tensorone.operator.reportService" .) .Release.Namespace .Values.operator.reportPort }}
+{{- end }}
+{{- end }}
+
 {{- define "tensorone.operatorSettings" -}}
 {{- $d := .Values.operator.defaults }}
 {{- $s := dict
@@ -100,6 +113,7 @@ app.kubernetes.io/component: {{ .component }}
   "maxRestarts" $d.maxRestarts
   "tolerations" $d.workerTolerations
   "pricingConfig" (include "tensorone.catalogPath" .)
+  "reportUrl" (include "tensorone.operator.reportUrl" .)
   "priorityClassNames" (dict
     "high" .Values.priorityClasses.high.name
     "normal" .Values.priorityClasses.normal.name

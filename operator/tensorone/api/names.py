@@ -73,11 +73,6 @@ def checkpoint_claim_name(job: str) -> str:
     return f"{job}-checkpoints"
 
 
-def trainer_account_name(job: str) -> str:
-    """ServiceAccount, Role and RoleBinding share this name."""
-    return f"{job}-trainer"
-
-
 def job_labels(job: str) -> dict[str, str]:
     return {JOB_LABEL: job, MANAGED_BY_LABEL: MANAGED_BY}
 

@@ -45,6 +45,12 @@ def operator_command(
     liveness_port: Annotated[
         int | None, typer.Option(help="Serve /healthz on this port, answered by the operator's event loop")
     ] = None,
+    report_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve the workers' report endpoint (POST /v1/reports) on this port (or reportPort)"
+        ),
+    ] = None,
     peering: Annotated[
         str | None, typer.Option(help="kopf peering name for active/standby operators")
     ] = None,
@@ -67,6 +73,7 @@ def operator_command(
                 kubeconfig=kubeconfig,
                 metrics_port=metrics_port,
                 liveness_port=liveness_port,
+                report_port=report_port,
                 peering=peering,
             )
         )

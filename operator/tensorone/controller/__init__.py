@@ -17,6 +17,8 @@ from tensorone.controller import handlers
 from tensorone.controller.kube import KubeClient, load_connection
 from tensorone.controller.metrics import OperatorMetrics
 from tensorone.controller.reconcile import Engine
+from tensorone.controller.reporting.directory import jobs as report_directory
+from tensorone.controller.reporting.server import start_report_server
 from tensorone.controller.settings import OperatorSettings, load_settings
 
 __all__ = ["OperatorSettings", "load_settings", "run"]
@@ -30,6 +32,7 @@ async def run(
     kubeconfig: str | Path | None = None,
     metrics_port: int | None = None,
     liveness_port: int | None = None,
+    report_port: int | None = None,
     peering: str | None = None,
     stop_flag: asyncio.Event | threading.Event | None = None,
     ready_flag: asyncio.Event | threading.Event | None = None,
@@ -43,6 +46,7 @@ async def run(
         metrics_port: serve Prometheus metrics on this port.
         liveness_port: serve kopf's liveness probe at ``/healthz`` on this port. Unlike the metrics server (a
             thread), it is answered by the operator's event loop, so a hung loop fails the probe.
+        report_port: serve the workers' report endpoint on this port (default: the settings' ``reportPort``).
         peering: a kopf peering name for active/standby operators (needs kopf's peering CRD); None: standalone.
         stop_flag: set it to stop the operator.
         ready_flag: set once the operator watches.
@@ -64,6 +68,17 @@ async def run(
         ),
         settings.watch_timeout_seconds,
     )
+    report_runner = None
+    report_port = report_port or settings.report_port
+    if report_port:
+        # Worker pods reach it over the pod network (the chart's Service; the sandbox's gateway address).
+        report_runner, _ = await start_report_server(
+            client,
+            report_directory,
+            "0.0.0.0",
+            report_port,
+            write_interval=settings.report_interval_seconds,
+        )
     logger.info("operator starting: namespace=%s server=%s", namespace or "(all)", connection.server)
     try:
         await kopf.operator(
@@ -76,4 +91,6 @@ async def run(
             ready_flag=ready_flag,
         )
     finally:
+        if report_runner is not None:
+            await report_runner.cleanup()
         await client.close()

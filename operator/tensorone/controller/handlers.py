@@ -19,6 +19,7 @@ from tensorone.api import names
 from tensorone.api.spec import API_GROUP, API_VERSION, DATASET_PLURAL, TRAINING_JOB_PLURAL
 from tensorone.controller.pods import PodView, parse_pod
 from tensorone.controller.reconcile import DatasetKey, Engine
+from tensorone.controller.reporting.directory import jobs as report_directory
 
 WORKER_LABELS = {names.JOB_LABEL: kopf.PRESENT}
 # The first pass waits (at most this long) for kopf's finalizer PATCH to come back: a status patch decided before it
@@ -134,6 +135,7 @@ async def run_job(
     engine().dataset_index = kwargs["known_datasets"]
     key = (namespace or "", name)
     wakeup = _wakeups.setdefault(key, asyncio.Event())
+    report_directory.track(key, body, worker_pods)  # whose workers may report (the live body stays current)
     ahead: asyncio.Future[None] | None = None
     try:
         loop = asyncio.get_running_loop()
@@ -162,6 +164,7 @@ async def run_job(
         if ahead is not None and not ahead.done():
             ahead.cancel()
         _wakeups.pop(key, None)
+        report_directory.forget(key)
 
 
 @kopf.on.delete(API_GROUP, API_VERSION, TRAINING_JOB_PLURAL)

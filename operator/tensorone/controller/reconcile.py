@@ -620,13 +620,9 @@ class Engine:
         self, meta: ObjectMeta, job: TrainingJobResource, pods: Sequence[PodView]
     ) -> None:
         """After ``ttlSecondsAfterFinished``: everything but the checkpoints and the archived logs."""
-        account = names.trainer_account_name(meta.name)
         doomed = [("Pod", p.name) for p in pods] + [
             *([("Service", names.service_name(meta.name))] if job.spec.max_workers > 1 else []),
             ("ConfigMap", names.config_map_name(meta.name)),
-            ("RoleBinding", account),
-            ("Role", account),
-            ("ServiceAccount", account),
         ]
         await asyncio.gather(*(self.client.delete(kind, meta.namespace, name) for kind, name in doomed))
         self._children_removed.add(meta.uid or meta.name)

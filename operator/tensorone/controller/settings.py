@@ -66,6 +66,16 @@ class OperatorSettings(BaseModel):
     rendezvous_port: int = 29500
     max_restarts: int = Field(0, ge=0, description="torchrun --max-restarts inside one attempt")
     report_interval_seconds: float = Field(5.0, ge=0)
+    report_port: int | None = Field(
+        None, ge=1, le=65535, description="Serve the workers' report endpoint on this port (or --report-port)"
+    )
+    report_url: str | None = Field(
+        None,
+        max_length=2048,
+        pattern=r"^https?://[^\s]+$",
+        description="URL of the report endpoint as worker pods reach it, given to them in $TENSORONE_REPORT_URL;"
+        " without it workers report nowhere (they still train)",
+    )
     resync_seconds: float = Field(30.0, gt=0, description="Reconcile each job at least this often")
     usage_flush_seconds: float = Field(30.0, gt=0, description="Persist accrued usage at least this often")
     log_tail_bytes: int = Field(512 * 1024, ge=0, description="Worker log kept per worker and attempt")

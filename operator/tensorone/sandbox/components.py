@@ -22,10 +22,12 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from tensorone.api.accounts import SANDBOX_ACCOUNT
+from tensorone.api.reporting import REPORTS_PATH
 from tensorone.facade.kube import KubeClient, KubeError, Resource
 from tensorone.sandbox.controlplane import DIE_WITH_PARENT, write_kubeconfig
 from tensorone.sandbox.runtime import DATASET_CLAIM, Sandbox
@@ -204,7 +206,16 @@ class Components:
         """Run ``tensorone operator`` as the chart's operator ServiceAccount."""
         if settings is None:
             settings = self.sandbox.dir / "operator.yaml"
-            settings.write_text(yaml.safe_dump(SANDBOX_OPERATOR_SETTINGS, sort_keys=False))
+            # Workers report to the operator (a process on this machine): pods reach it at the pod network's
+            # gateway, the API server's address.
+            report_port = _free_port()
+            gateway = urlsplit(self.sandbox.url).hostname
+            values = {
+                **SANDBOX_OPERATOR_SETTINGS,
+                "reportPort": report_port,
+                "reportUrl": f"http://{gateway}:{report_port}{REPORTS_PATH}",
+            }
+            settings.write_text(yaml.safe_dump(values, sort_keys=False))
         kubeconfig = await self._kubeconfig_of("operator")
         process = self._spawn(
             "operator", ["operator", "--kubeconfig", str(kubeconfig), "--config", str(settings)], kubeconfig

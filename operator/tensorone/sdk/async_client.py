@@ -155,8 +155,11 @@ class AsyncJobs:
     async def delete(self, job_id: str, *, purge_checkpoints: bool = False) -> None:
         await self._t.send(calls.delete_job(job_id, purge_checkpoints=purge_checkpoints))
 
-    async def logs(self, job_id: str, *, worker: int = 0, tail: int | None = None) -> str:
-        return await self._t.send(calls.job_logs(job_id, worker=worker, tail=tail))
+    async def logs(
+        self, job_id: str, *, worker: int = 0, tail: int | None = None, attempt: int | None = None
+    ) -> str:
+        """A worker's log; of a finished job, every attempt's unless ``attempt`` picks one."""
+        return await self._t.send(calls.job_logs(job_id, worker=worker, tail=tail, attempt=attempt))
 
     async def follow_logs(
         self, job_id: str, *, worker: int = 0, tail: int | None = None

@@ -4,15 +4,18 @@ facade read is what the chart configured; the examples apply; RBAC grants exactl
 from __future__ import annotations
 
 import base64
+import copy
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import yaml
 
+from tensorone.api.reporting import REPORTS_PATH
 from tensorone.sandbox.testing import running_sandbox
 from tests.integration.chart.install import (
     SANDBOX_VALUES,
@@ -87,12 +90,23 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     tmp = tmp_path_factory.mktemp("chart-install")
     with running_sandbox(tmp / "sandbox", gpus="a100=8", audit=True) as sandbox:
         log = record_requests(sandbox)
-        documents = install(sandbox, SANDBOX_VALUES)
+        metrics_port, liveness_port, api_port, report_port = (
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+        )
+        # Workers reach the operator (a local process here) at the pod network's gateway, not through its Service.
+        gateway = urlsplit(sandbox.url).hostname
+        values = copy.deepcopy(SANDBOX_VALUES)
+        values["operator"]["reportUrl"] = f"http://{gateway}:{report_port}{REPORTS_PATH}"
+        documents = install(sandbox, values)
         operator = Pod(sandbox, one(documents, "Deployment", "-operator$"), tmp / "operator")
         facade = Pod(sandbox, one(documents, "Deployment", "-facade$"), tmp / "facade")
-        metrics_port, liveness_port, api_port = free_port(), free_port(), free_port()
         operator_cmd = [
-            *operator.command(metrics_port=metrics_port, liveness_port=liveness_port),
+            *operator.command(
+                metrics_port=metrics_port, liveness_port=liveness_port, report_port=report_port
+            ),
             f"--kubeconfig={kubeconfig_for(sandbox, 'operator', tmp)}",
         ]
         facade_env = facade.env(TENSORONE_FACADE_KUBECONFIG=str(kubeconfig_for(sandbox, "facade", tmp)))
@@ -147,7 +161,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
                 # A job submitted with kubectl whose workers are removed as soon as it finishes.
                 kubectl(sandbox, "apply", "-n", "tensorone-admin", "-f", "-", stdin=_ttl_job(dataset["id"]))
                 _wait_for(
-                    lambda: any(c.verb == "delete" and c.resource == "roles" for c in log.of("operator"))
+                    lambda: any(c.verb == "delete" and c.resource == "configmaps" for c in log.of("operator"))
                 )
                 client.delete(f"/v2/training/jobs/{created['id']}").raise_for_status()
                 client.delete(f"/v2/datasets/{dataset['id']}").raise_for_status()

@@ -11,10 +11,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
+from tensorone.api.reporting import REPORTS_PATH
 from tensorone.sandbox.testing import RunningSandbox, running_sandbox
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -39,8 +41,9 @@ def fake_code(**options: Any) -> str:
 class Cluster:
     """HTTP access to the sandbox plus the operator process(es) under test."""
 
-    def __init__(self, sandbox: RunningSandbox, settings_path: Path) -> None:
+    def __init__(self, sandbox: RunningSandbox, settings_path: Path, report_port: int) -> None:
         self.sandbox = sandbox
+        self.report_port = report_port
         self.http = sandbox.http(timeout=30)
         self.settings_path = settings_path
         self.operators: list[subprocess.Popen[bytes]] = []
@@ -55,6 +58,10 @@ class Cluster:
 
     def start_operator(self, *args: str, log_level: str = "WARNING") -> subprocess.Popen[bytes]:
         log = open(self.sandbox.dir / f"operator-{len(self.operators)}.log", "wb")  # noqa: SIM115
+        if not any(p.poll() is None for p in self.operators):
+            # One process may listen on the report port (a second, racing operator serves no reports here; on a
+            # cluster each operator pod has its own address).
+            args = ("--report-port", str(self.report_port), *args)
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -156,9 +163,13 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         "watchTimeoutSeconds": 60,
     }
     settings_path = tmp_path / "operator.yaml"
-    settings_path.write_text(yaml.safe_dump(settings))
+    report_port = free_port()
     with running_sandbox(tmp_path / "sandbox", gpus="a100=8") as sandbox:
-        cluster = Cluster(sandbox, settings_path)
+        # Pods reach the host (where the operator runs) at the pod network's gateway, the API server's address.
+        gateway = urlsplit(sandbox.url).hostname
+        settings["reportUrl"] = f"http://{gateway}:{report_port}{REPORTS_PATH}"
+        settings_path.write_text(yaml.safe_dump(settings))
+        cluster = Cluster(sandbox, settings_path, report_port)
         sandbox.install_product_crds()
         dataset = {
             "apiVersion": "training.tensorone.ai/v1",

@@ -1,12 +1,12 @@
 """A stand-in for the trainer (stdlib only, starts in milliseconds): behaviour from `# fake: key=value` lines in
-the job's customCode. Reports to the job's status like rank 0, checkpoints on SIGTERM, exits as told."""
+the job's customCode. Reports progress and checkpoints like rank 0, checkpoints on SIGTERM, exits as told."""
 
 import json
 import os
 import signal
-import ssl
 import sys
 import time
+import urllib.error
 import urllib.request
 
 # First: a stop that arrives while this script is still starting must still end in a checkpoint.
@@ -31,54 +31,49 @@ attempt = int(os.environ["TENSORONE_ATTEMPT"])
 index = int(os.environ["TENSORONE_WORKER_INDEX"])
 resume = sys.argv[sys.argv.index("--resume-from") + 1] if "--resume-from" in sys.argv else None
 print(f"fake trainer attempt={attempt} worker={index} resume={resume}", flush=True)
-target = config["statusTarget"]
-# In-cluster access as a pod has it: HTTPS to the service host, the service account's CA and token.
-ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
-TLS = ssl.create_default_context(cafile=f"{ACCOUNT}/ca.crt")
-with open(f"{ACCOUNT}/token") as token_file:
-    AUTH = {"Authorization": f"Bearer {token_file.read().strip()}"}
-url = (
-    f"https://{os.environ['KUBERNETES_SERVICE_HOST']}:{os.environ['KUBERNETES_SERVICE_PORT']}"
-    f"/apis/training.tensorone.ai/v1/namespaces/{target['namespace']}/trainingjobs/{target['name']}"
-)
+# Reports as rank 0 sends them: POST to the operator's report endpoint with the pod's reporting token (the worker
+# holds no Kubernetes API credential). Environment names as the operator gives them (tensorone.api.reporting).
+REPORT_URL = os.environ.get("TENSORONE_REPORT_URL")
+TOKEN_PATH = os.environ["TENSORONE_REPORT_TOKEN"]
+# The checkpoints of every attempt, kept on the checkpoint volume as the real trainer finds them there.
+CHECKPOINTS = os.path.join(os.environ["TENSORONE_JOB_DIR"], "fake-checkpoints.json")
 
 
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def patch(status: dict) -> None:
+def send_report(status: dict) -> None:
     """Best effort, like the real reporter: a failed report must not end training."""
-    request = urllib.request.Request(
-        url + "/status",
-        method="PATCH",
-        data=json.dumps({"status": status}).encode(),
-        headers={"Content-Type": "application/merge-patch+json", **AUTH},
-    )
+    if not REPORT_URL:
+        return
     for _ in range(5):
+        with open(TOKEN_PATH) as token_file:
+            token = token_file.read().strip()
+        request = urllib.request.Request(
+            REPORT_URL,
+            method="POST",
+            data=json.dumps(status).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        )
         try:
-            urllib.request.urlopen(request, timeout=10, context=TLS).read()
+            urllib.request.urlopen(request, timeout=10).read()
             return
+        except urllib.error.HTTPError as e:
+            print(f"status report refused: {e.code} {e.read()[:200]!r}", flush=True)
+            if e.code < 500 and e.code != 429:
+                return
         except OSError as e:
             print(f"status report failed: {e!r}", flush=True)
-            time.sleep(0.2)
+        time.sleep(0.2)
 
 
 def checkpoint(step: int) -> None:
-    current = []
-    for _ in range(5):
-        try:
-            current = (
-                json.load(
-                    urllib.request.urlopen(urllib.request.Request(url, headers=AUTH), timeout=10, context=TLS)
-                )
-                .get("status", {})
-                .get("checkpoints", [])
-            )
-            break
-        except OSError as e:
-            print(f"reading the job failed: {e!r}", flush=True)
-            time.sleep(0.2)
+    try:
+        with open(CHECKPOINTS) as handle:
+            current = json.load(handle)
+    except FileNotFoundError:
+        current = []
     current.append(
         {
             "id": f"ckpt_step_{step}_a{attempt}",
@@ -90,7 +85,10 @@ def checkpoint(step: int) -> None:
             "attempt": attempt,
         }
     )
-    patch({"checkpoints": current, "lastReportTime": now()})
+    os.makedirs(os.path.dirname(CHECKPOINTS), exist_ok=True)
+    with open(CHECKPOINTS, "w") as handle:
+        json.dump(current, handle)
+    send_report({"checkpoints": current, "progress": {"currentStep": step}})
     print(f"checkpoint ckpt_step_{step}_a{attempt}", flush=True)
 
 
@@ -110,7 +108,7 @@ while True:
             checkpoint(step)
         os.kill(os.getpid(), signal.SIGKILL)
     if report and step % 5 == 0:
-        patch({"lastReportTime": now(), "progress": {"currentStep": step}})
+        send_report({"progress": {"currentStep": step}})
     if time.monotonic() - start >= seconds:
         code = int(options.get("exit", "0"))
         if code:

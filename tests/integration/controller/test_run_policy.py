@@ -11,7 +11,6 @@ from tensorone.api import names
 from tests.integration.controller.conftest import ROOT, Cluster, fake_code
 
 NAMESPACE = "/api/v1/namespaces/default"
-RBAC = "/apis/rbac.authorization.k8s.io/v1/namespaces/default"
 
 
 def test_finished_job_children_go_after_the_ttl_but_logs_and_checkpoints_stay(cluster: Cluster) -> None:
@@ -23,9 +22,6 @@ def test_finished_job_children_go_after_the_ttl_but_logs_and_checkpoints_stay(cl
     assert cluster.http.get(f"{NAMESPACE}/services/job-ttl-workers").status_code == 404  # one worker: none
     children = [
         f"{NAMESPACE}/configmaps/job-ttl-config",
-        f"{NAMESPACE}/serviceaccounts/job-ttl-trainer",
-        f"{RBAC}/roles/job-ttl-trainer",
-        f"{RBAC}/rolebindings/job-ttl-trainer",
     ]
     assert [cluster.http.get(path).status_code for path in children] == [200] * len(children)
     cluster.wait_phase("job-ttl", "completed")

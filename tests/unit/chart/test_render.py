@@ -8,7 +8,9 @@ from typing import Any
 
 import helm_python as helm
 import pytest
+import yaml
 
+from tensorone.api.reporting import REPORTS_PATH
 from tests.unit.chart.matrix import settings_params
 from tests.unit.chart.rendering import (
     CHART_DIR,
@@ -114,13 +116,16 @@ def test_facade_pdb_only_when_a_drain_can_keep_a_replica(replicas: int, has_pdb:
     assert not find(documents, "PodDisruptionBudget", "operator")
 
 
-def test_network_policies_open_only_the_api_and_metrics_ports() -> None:
+def test_network_policies_open_only_the_api_metrics_and_report_ports() -> None:
     policies = {p["metadata"]["name"]: p for p in find(render(), "NetworkPolicy")}
     ports = {
         name: [p["port"] for rule in p["spec"]["ingress"] for p in rule["ports"]]
         for name, p in policies.items()
     }
-    assert ports == {"t1-tensorone-training-operator": ["metrics"], "t1-tensorone-training-facade": ["http"]}
+    assert ports == {
+        "t1-tensorone-training-operator": ["metrics", "reports"],
+        "t1-tensorone-training-facade": ["http"],
+    }
 
 
 def test_priority_classes_are_optional_and_named_by_values() -> None:
@@ -158,8 +163,28 @@ def test_operator_with_one_watched_namespace_gets_a_role_there_and_only_cluster_
     assert {r for rule in cluster_role["rules"] for r in rule["resources"]} == {
         "nodes",
         "customresourcedefinitions",
+        "tokenreviews",
     }
-    assert all(set(rule["verbs"]) <= {"get", "list", "watch"} for rule in cluster_role["rules"])
+    writes = [r for r in cluster_role["rules"] if set(r["verbs"]) - {"get", "list", "watch"}]
+    assert writes == [
+        {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]}
+    ]
+
+
+def test_workers_reach_the_report_endpoint_through_the_operators_service() -> None:
+    documents = render()
+    service = one(documents, "Service", "-operator-reports$")
+    (port,) = service["spec"]["ports"]
+    settings = yaml.safe_load(one(documents, "ConfigMap", "-operator-config$")["data"]["operator.yaml"])
+    assert settings["reportUrl"] == (
+        f"http://{service['metadata']['name']}.{NAMESPACE}.svc:{port['port']}{REPORTS_PATH}"
+    )
+    container = one(documents, "Deployment", "-operator$")["spec"]["template"]["spec"]["containers"][0]
+    assert f"--report-port={port['port']}" in container["args"]
+    assert port["targetPort"] in {p["name"] for p in container["ports"]}
+    rules = [r for d in find(documents, "Role") + find(documents, "ClusterRole") for r in d["rules"]]
+    granted = {res for r in rules for res in r["resources"]}
+    assert not granted & {"serviceaccounts", "roles", "rolebindings"}
 
 
 def test_facade_reads_api_key_secrets_only_in_the_release_namespace() -> None:

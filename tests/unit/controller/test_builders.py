@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from tensorone.api import names
+from tensorone.api.reporting import REPORT_AUDIENCE, REPORT_TOKEN_DIR, REPORT_TOKEN_ENV, REPORT_URL_ENV
 from tensorone.api.trainer_config import RUN_CONFIG_ENV
 from tensorone.controller.builders import (
     JobContext,
     build_checkpoint_claim,
     build_config_map,
     build_data_check_pod,
-    build_role,
     build_support_objects,
     build_worker_pod,
     build_worker_pods,
@@ -38,9 +38,6 @@ def test_every_child_but_the_checkpoints_is_owned_by_the_job_so_deleting_the_job
     ctx = make_context(make_spec(maxWorkers=2))
     children = [*build_support_objects(ctx), *build_worker_pods(ctx, attempt=1, resume_from=None)]
     assert {c["kind"] for c in children} == {
-        "ServiceAccount",
-        "Role",
-        "RoleBinding",
         "ConfigMap",
         "PersistentVolumeClaim",
         "Service",
@@ -160,18 +157,25 @@ def test_checkpoint_claim_is_shared_by_workers_and_sized_from_the_spec(
     assert claim["spec"].get("storageClassName") == storage_class
 
 
-def test_trainer_may_patch_only_this_jobs_status(ctx: JobContext) -> None:
-    rules = build_role(ctx)["rules"]
-    assert all(rule["resourceNames"] == [ctx.name] for rule in rules)
-    writes = [r for r in rules if set(r["verbs"]) - {"get", "list", "watch"}]
-    assert writes == [
-        {
-            "apiGroups": ["training.tensorone.ai"],
-            "resources": ["trainingjobs/status"],
-            "resourceNames": [ctx.name],
-            "verbs": ["get", "patch"],
-        }
+def test_workers_hold_no_api_credential_only_the_reporting_token(ctx: JobContext) -> None:
+    ctx = make_context(make_spec(), report_url="http://operator.tensorone-system.svc:8082/v1/reports")
+    pod = build_worker_pod(ctx, 0, attempt=1, resume_from=None)
+    spec = pod["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    assert "serviceAccountName" not in spec  # the namespace's default account: no per-job RBAC
+    projected = [v for v in spec["volumes"] if "projected" in v]
+    (volume,) = projected
+    (source,) = volume["projected"]["sources"]
+    assert source["serviceAccountToken"]["audience"] == REPORT_AUDIENCE
+    (mount,) = [m for m in _container(pod)["volumeMounts"] if m["name"] == volume["name"]]
+    assert mount["mountPath"] == REPORT_TOKEN_DIR
+    assert mount["readOnly"]
+    assert not [
+        m for m in _container(pod)["volumeMounts"] if m["mountPath"].startswith("/var/run/secrets/kube")
     ]
+    env = _env(pod)
+    assert env[REPORT_URL_ENV] == "http://operator.tensorone-system.svc:8082/v1/reports"
+    assert env[REPORT_TOKEN_ENV] == f"{REPORT_TOKEN_DIR}/{source['serviceAccountToken']['path']}"
 
 
 def test_run_config_tells_the_trainer_the_dataset_and_where_to_report(ctx: JobContext) -> None:

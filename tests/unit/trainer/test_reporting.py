@@ -1,5 +1,6 @@
-"""Reporting: progress and metrics derived from steps, the JSONL history, the status sink's patches
-(against a fake API server that records requests) and the Prometheus endpoint."""
+"""Reporting: progress and metrics derived from steps, the JSONL history, the status sink's reports (against a
+stand-in endpoint that records requests; the real endpoint is tested in tests/integration/reporting) and the
+Prometheus endpoint."""
 
 from __future__ import annotations
 
@@ -17,19 +18,18 @@ from typing import Any
 import pytest
 import torch
 
+from tensorone.api.reporting import TrainerReport
 from tensorone.api.status import TRAINER_STATUS_FIELDS, MetricPoint, Optimizations
-from tensorone.api.trainer_config import StatusTarget
 from tensorone_trainer.reporting.base import Reporter, thin_history
 from tensorone_trainer.reporting.jsonl import JsonlSink, load_history
 from tensorone_trainer.reporting.prometheus import PrometheusSink
-from tensorone_trainer.reporting.status import ApiConnection, StatusSink
+from tensorone_trainer.reporting.status import StatusSink
 
-TARGET = StatusTarget(namespace="team-a", name="job-0123")
-STATUS_PATH = "/apis/training.tensorone.ai/v1/namespaces/team-a/trainingjobs/job-0123/status"
+REPORTS = "/v1/reports"
 
 
 class FakeApi:
-    """Records PATCH requests; answers with the queued status codes first, then 200."""
+    """Records POST requests; answers with the queued status codes first, then 200."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -37,7 +37,7 @@ class FakeApi:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_PATCH(self) -> None:
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append(
                     {"path": self.path, "type": self.headers["Content-Type"], "auth": self.headers["Authorization"],
@@ -110,8 +110,8 @@ def test_jsonl_sink_keeps_full_history_and_resume_trims_it(tmp_path: Path) -> No
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 6
 
 
-def test_status_sink_patches_only_trainer_fields_as_merge_patch(api: FakeApi) -> None:
-    sink = StatusSink(ApiConnection(api.url, False, lambda: "secret-token"), TARGET, interval=0.0)
+def test_status_sink_posts_only_trainer_fields_that_the_endpoint_model_accepts(api: FakeApi) -> None:
+    sink = StatusSink(api.url + REPORTS, lambda: "secret-token", interval=0.0)
     reporter = _reporter([sink])
     reporter.optimizations_chosen(
         Optimizations(
@@ -122,18 +122,19 @@ def test_status_sink_patches_only_trainer_fields_as_merge_patch(api: FakeApi) ->
     reporter.close()
     assert api.requests
     last = api.requests[-1]
-    assert last["path"] == STATUS_PATH
-    assert last["type"] == "application/merge-patch+json"
+    assert last["path"] == REPORTS
+    assert last["type"] == "application/json"
     assert last["auth"] == "Bearer secret-token"
-    assert list(last["body"]) == ["status"]
-    assert set(last["body"]["status"]) == TRAINER_STATUS_FIELDS
-    assert last["body"]["status"]["metrics"]["currentLoss"] == 3.0
-    assert last["body"]["status"]["history"][0]["step"] == 1
-    assert last["body"]["status"]["optimizations"]["packing"] is True
+    assert set(last["body"]) - {"final"} == TRAINER_STATUS_FIELDS
+    assert last["body"]["final"] is True  # close() sends the last report marked final
+    assert last["body"]["metrics"]["currentLoss"] == 3.0
+    assert last["body"]["history"][0]["step"] == 1
+    TrainerReport.model_validate(last["body"])  # what the operator's endpoint takes
+    assert last["body"]["optimizations"]["packing"] is True
 
 
 def test_status_sink_sends_at_most_one_patch_per_interval_and_the_final_one(api: FakeApi) -> None:
-    sink = StatusSink(ApiConnection(api.url, False, lambda: None), TARGET, interval=0.5)
+    sink = StatusSink(api.url + REPORTS, lambda: None, interval=0.5)
     reporter = _reporter([sink])
     began = time.monotonic()
     while time.monotonic() - began < 1.2:
@@ -144,26 +145,30 @@ def test_status_sink_sends_at_most_one_patch_per_interval_and_the_final_one(api:
     times = [r["at"] for r in api.requests]
     assert 2 <= len(times) <= 5
     assert all(b - a >= 0.45 for a, b in itertools.pairwise(times[:-1]))
-    assert api.requests[-1]["body"]["status"]["progress"]["currentStep"] == 99
+    assert api.requests[-1]["body"]["progress"]["currentStep"] == 99
 
 
-def test_status_sink_retries_conflicts(api: FakeApi) -> None:
-    api.answers = [409, 503]
-    sink = StatusSink(ApiConnection(api.url, False, lambda: None), TARGET, interval=0.0)
+def test_status_sink_retries_throttling_and_server_errors_not_refusals(api: FakeApi) -> None:
+    api.answers = [429, 503]
+    sink = StatusSink(api.url + REPORTS, lambda: None, interval=0.0)
     _reporter([sink]).close()
     assert len(api.requests) == 3
-    assert sink.patches_sent == 1
+    assert sink.reports_sent == 1
+    api.requests.clear()
+    api.answers = [403]
+    refused = StatusSink(api.url + REPORTS, lambda: None, interval=0.0)
+    _reporter([refused]).close()
+    assert len(api.requests) == 1
+    assert refused.reports_sent == 0
 
 
-def test_training_goes_on_when_the_api_server_is_away() -> None:
-    sink = StatusSink(
-        ApiConnection("http://127.0.0.1:9", False, lambda: None), TARGET, interval=0.0, max_tries=2
-    )
+def test_training_goes_on_when_the_endpoint_is_away() -> None:
+    sink = StatusSink("http://127.0.0.1:9" + REPORTS, lambda: None, interval=0.0, max_tries=2)
     reporter = _reporter([sink])
     reporter.step(step=1, epoch=0.0, loss=1.0, learning_rate=None, throughput=None)
     began = time.monotonic()
     reporter.close()
-    assert sink.patches_sent == 0
+    assert sink.reports_sent == 0
     assert time.monotonic() - began < 15
 
 

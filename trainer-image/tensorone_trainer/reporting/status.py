@@ -1,16 +1,17 @@
-"""The cluster sink: merge-patches the TrainingJob's status subresource from a background thread.
+"""The status sink: POSTs the trainer's part of the status to the operator's report endpoint from a thread.
 
-Rank 0 runs under a ServiceAccount allowed to ``patch`` only this job's ``status``; the patch holds only the
-trainer's fields (``TRAINER_STATUS_FIELDS``). Training never waits on the API: the loop hands over the newest
-snapshot and returns, the thread ships at most one patch per interval (the newest wins), retries conflicts,
-throttling and server errors with backoff, and logs — never raises — when the API server is away.
+Workers hold no Kubernetes API credential (:mod:`tensorone.api.reporting`): rank 0 sends each report to
+``$TENSORONE_REPORT_URL`` with the pod's projected reporting token (read anew for every request: the kubelet
+rotates it), and the operator validates it and writes the status. Training never waits on the endpoint: the loop
+hands over the newest snapshot and returns, the thread ships at most one report per interval (the newest wins),
+retries throttling, server errors and connection trouble with backoff, and logs — never raises — when the
+operator is away or refuses a report.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -19,68 +20,59 @@ from typing import Any
 
 import httpx
 
-from tensorone.api.trainer_config import StatusTarget
+from tensorone.api.reporting import REPORT_TOKEN_ENV, REPORT_TOKEN_PATH, REPORT_URL_ENV
 from tensorone_trainer.reporting.base import StatusSnapshot
 
 log = logging.getLogger(__name__)
 
-GROUP_VERSION = "training.tensorone.ai/v1"
-SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-_RETRYABLE = frozenset({409, 429, 500, 502, 503, 504})
+_RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
 
-def status_path(target: StatusTarget) -> str:
-    return f"/apis/{GROUP_VERSION}/namespaces/{target.namespace}/trainingjobs/{target.name}/status"
+class ReportingOffError(Exception):
+    """No report endpoint is configured for this worker."""
 
 
-class ApiConnection:
-    """Where the API server is and how to authenticate: in-cluster ServiceAccount, else a kubeconfig."""
+def report_body(snapshot: StatusSnapshot) -> dict[str, Any]:
+    """The report (:class:`tensorone.api.reporting.TrainerReport`): the trainer-owned status fields, without the
+    display fields the server computes itself."""
+    body: dict[str, Any] = {
+        "progress": snapshot.progress.model_dump(
+            mode="json", by_alias=True, exclude_none=True, exclude_computed_fields=True
+        ),
+        "metrics": snapshot.metrics.model_dump(
+            mode="json", by_alias=True, exclude_none=True, exclude_computed_fields=True
+        ),
+        **({"optimizations": snapshot.optimizations.to_wire()} if snapshot.optimizations else {}),
+        "checkpoints": [c.to_wire() for c in snapshot.checkpoints],
+        "history": [p.to_wire() for p in snapshot.history],
+        "artifacts": [a.to_wire() for a in snapshot.artifacts],
+        "lastReportTime": snapshot.last_report_time.isoformat(),
+    }
+    if snapshot.final:
+        body["final"] = (
+            True  # the endpoint writes it before answering: the status has it before this process ends
+        )
+    return body
 
-    def __init__(self, base_url: str, verify: ssl.SSLContext | bool, token: Callable[[], str | None]) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.verify = verify
-        self.token = token
 
-    @classmethod
-    def in_cluster(cls) -> ApiConnection:
-        host = os.environ["KUBERNETES_SERVICE_HOST"]
-        port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-        token_file = SERVICE_ACCOUNT_DIR / "token"
-        context = ssl.create_default_context(cafile=str(SERVICE_ACCOUNT_DIR / "ca.crt"))
-        # Projected tokens rotate: read the file for every request.
-        return cls(f"https://{host}:{port}", context, lambda: token_file.read_text(encoding="utf-8").strip())
+def token_reader(path: str | Path) -> Callable[[], str | None]:
+    def read() -> str | None:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
 
-    @classmethod
-    def from_kubeconfig(cls, path: str | None = None) -> ApiConnection:
-        from kubernetes import client, config
-
-        configuration = client.Configuration()
-        load: Any = config.load_kube_config
-        load(config_file=path, client_configuration=configuration)
-        verify: ssl.SSLContext | bool = False
-        if configuration.verify_ssl:
-            verify = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
-            if configuration.cert_file:
-                verify.load_cert_chain(configuration.cert_file, configuration.key_file)
-        header = (configuration.api_key or {}).get("authorization")
-        token = header.split(" ", 1)[1] if header and " " in header else header
-        return cls(configuration.host, verify, lambda: token)
-
-    @classmethod
-    def from_environment(cls) -> ApiConnection:
-        if os.environ.get("KUBERNETES_SERVICE_HOST") and (SERVICE_ACCOUNT_DIR / "token").is_file():
-            return cls.in_cluster()
-        return cls.from_kubeconfig(os.environ.get("KUBECONFIG"))
+    return read
 
 
 class StatusSink:
-    """Ships the newest snapshot as a merge patch, at most once per ``interval`` seconds."""
+    """Ships the newest snapshot to the report endpoint, at most once per ``interval`` seconds."""
 
     def __init__(
-        self, connection: ApiConnection, target: StatusTarget, *, interval: float, max_tries: int = 4
+        self, url: str, token: Callable[[], str | None], *, interval: float, max_tries: int = 4
     ) -> None:
-        self.connection = connection
-        self.url = connection.base_url + status_path(target)
+        self.url = url
+        self.token = token
         self.interval = interval
         self.max_tries = max_tries
         self._pending: StatusSnapshot | dict[str, Any] | None = None
@@ -88,14 +80,19 @@ class StatusSink:
         self._wake = threading.Event()
         self._closing = False
         self._last_sent = 0.0
-        self.patches_sent = 0
-        self._client = httpx.Client(verify=connection.verify, timeout=10.0)
+        self.reports_sent = 0
+        self._client = httpx.Client(timeout=10.0)
         self._thread = threading.Thread(target=self._run, name="status-sink", daemon=True)
         self._thread.start()
 
     @classmethod
-    def from_environment(cls, target: StatusTarget, *, interval: float) -> StatusSink:
-        return cls(ApiConnection.from_environment(), target, interval=interval)
+    def from_environment(cls, *, interval: float) -> StatusSink:
+        url = os.environ.get(REPORT_URL_ENV)
+        if not url:
+            raise ReportingOffError(f"${REPORT_URL_ENV} is not set")
+        return cls(
+            url, token_reader(os.environ.get(REPORT_TOKEN_ENV) or REPORT_TOKEN_PATH), interval=interval
+        )
 
     def publish(self, snapshot: StatusSnapshot) -> None:
         with self._lock:
@@ -122,12 +119,7 @@ class StatusSink:
             with self._lock:
                 pending, self._pending = self._pending, None
                 self._wake.clear()
-            body: dict[str, Any] | None = None
-            if isinstance(pending, StatusSnapshot):
-                # A patch of the status subresource has the object's shape: the fields go under "status".
-                body = {"status": pending.to_status_patch()}
-            elif pending is not None:
-                body = pending
+            body = report_body(pending) if isinstance(pending, StatusSnapshot) else pending
             if body is not None:
                 self._last_sent = time.monotonic()
                 if not self._send(body):
@@ -141,24 +133,25 @@ class StatusSink:
                         return
 
     def _send(self, body: dict[str, Any]) -> bool:
+        """True when the report is taken or refused for good (a refused report is not sent again)."""
         delay = 0.2
         for attempt in range(1, self.max_tries + 1):
-            headers = {"Content-Type": "application/merge-patch+json"}
-            token = self.connection.token()
+            headers = {}
+            token = self.token()
             if token:
                 headers["Authorization"] = f"Bearer {token}"
             try:
-                response = self._client.patch(self.url, json=body, headers=headers)
+                response = self._client.post(self.url, json=body, headers=headers)
             except httpx.HTTPError as e:
-                log.warning("status patch failed (try %d): %s", attempt, e)
+                log.warning("status report failed (try %d): %s", attempt, type(e).__name__)
             else:
                 if response.status_code < 300:
-                    self.patches_sent += 1
+                    self.reports_sent += 1
                     return True
                 if response.status_code not in _RETRYABLE:
-                    log.warning("status patch refused: %d %s", response.status_code, response.text[:300])
-                    return False
-                log.info("status patch got %d (try %d); retrying", response.status_code, attempt)
+                    log.warning("status report refused: %d %s", response.status_code, response.text[:300])
+                    return True
+                log.info("status report got %d (try %d); retrying", response.status_code, attempt)
             if attempt < self.max_tries and not self._closing:
                 time.sleep(delay)
                 delay *= 2

@@ -6,10 +6,7 @@ from tensorone.controller.builders.support import (
     build_config_map,
     build_headless_service,
     build_logs_config_map,
-    build_role,
-    build_role_binding,
     build_run_config,
-    build_service_account,
     build_support_objects,
 )
 from tensorone.controller.builders.workers import (
@@ -26,10 +23,7 @@ __all__ = [
     "build_data_check_pod",
     "build_headless_service",
     "build_logs_config_map",
-    "build_role",
-    "build_role_binding",
     "build_run_config",
-    "build_service_account",
     "build_support_objects",
     "build_worker_pod",
     "build_worker_pods",

@@ -1,4 +1,7 @@
-"""The objects around the workers: headless Service (several workers only), job-config ConfigMap, checkpoint PVC and the trainer's RBAC."""
+"""The objects around the workers: headless Service (several workers only), job-config ConfigMap and checkpoint PVC.
+
+No per-job ServiceAccount or RBAC: workers hold no Kubernetes API credential; they report to the operator
+(:mod:`tensorone.api.reporting`)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pydantic import TypeAdapter
 from tensorone.api import names
 from tensorone.api.data_paths import DATA_VOLUME_MOUNT_PATH
 from tensorone.api.ids import name_to_id
-from tensorone.api.spec import API_GROUP, TRAINING_JOB_PLURAL, LlmJobSpec
+from tensorone.api.spec import LlmJobSpec
 from tensorone.api.trainer_config import (
     AnyRunConfig,
     CheckpointPolicy,
@@ -82,55 +85,10 @@ def build_checkpoint_claim(ctx: JobContext) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata, "spec": spec}
 
 
-def build_service_account(ctx: JobContext) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": ctx.metadata(names.trainer_account_name(ctx.name), "trainer"),
-    }
-
-
-def build_role(ctx: JobContext) -> dict[str, Any]:
-    """Rank 0 may read this one job and patch its status; nothing else (user code runs beside it)."""
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": ctx.metadata(names.trainer_account_name(ctx.name), "trainer"),
-        "rules": [
-            {
-                "apiGroups": [API_GROUP],
-                "resources": [f"{TRAINING_JOB_PLURAL}/status"],
-                "resourceNames": [ctx.name],
-                "verbs": ["get", "patch"],
-            },
-            {
-                "apiGroups": [API_GROUP],
-                "resources": [TRAINING_JOB_PLURAL],
-                "resourceNames": [ctx.name],
-                "verbs": ["get"],
-            },
-        ],
-    }
-
-
-def build_role_binding(ctx: JobContext) -> dict[str, Any]:
-    account = names.trainer_account_name(ctx.name)
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": ctx.metadata(account, "trainer"),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account},
-        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": ctx.namespace}],
-    }
-
-
 def build_support_objects(ctx: JobContext) -> list[dict[str, Any]]:
     """Everything but the pods, in the order they must exist before the pods start. No headless Service for a
     single worker: it runs torchrun ``--standalone`` and nothing resolves its name."""
     return [
-        build_service_account(ctx),
-        build_role(ctx),
-        build_role_binding(ctx),
         build_config_map(ctx),
         build_checkpoint_claim(ctx),
         *([build_headless_service(ctx)] if ctx.spec.max_workers > 1 else []),

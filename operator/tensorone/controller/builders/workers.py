@@ -11,6 +11,15 @@ from typing import Any
 from tensorone.api import names
 from tensorone.api.data_paths import DATA_VOLUME_MOUNT_PATH
 from tensorone.api.dataset import DatasetSpec
+from tensorone.api.reporting import (
+    REPORT_AUDIENCE,
+    REPORT_TOKEN_DIR,
+    REPORT_TOKEN_ENV,
+    REPORT_TOKEN_FILE,
+    REPORT_TOKEN_PATH,
+    REPORT_TOKEN_SECONDS,
+    REPORT_URL_ENV,
+)
 from tensorone.api.spec import AnyJobSpec, CustomJobSpec, VisionJobSpec
 from tensorone.api.trainer_config import RUN_CONFIG_ENV
 from tensorone.catalog.gpus import GPU_PRODUCT_LABEL, GPU_RESOURCE
@@ -22,10 +31,7 @@ TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 _CONFIG_VOLUME = "job-config"
 _CHECKPOINT_VOLUME = "checkpoints"
 _DATASET_VOLUME = "datasets"
-_API_ACCESS_VOLUME = "kube-api-access"
-SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
-# Lifetime of the worker's bound token; the kubelet refreshes it before it expires (as for the default mount).
-_TOKEN_SECONDS = 3607
+_REPORT_TOKEN_VOLUME = "report-token"
 
 
 def trainer_arguments(ctx: JobContext, resume_from: str | None) -> list[str]:
@@ -76,27 +82,30 @@ def _volumes(ctx: JobContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]
             "persistentVolumeClaim": {"claimName": names.checkpoint_claim_name(ctx.name)},
         },
     ]
-    # The token is projected, bound to the pod and short-lived (what current clusters mount by default), and
-    # mounted explicitly with automounting off: no long-lived Secret token is needed, so a pod never waits for
-    # the legacy token controller (1.20 refuses pods of a fresh ServiceAccount until it has made one).
+    # Workers run user code, so they hold no Kubernetes API credential: automounting is off and the only token is
+    # projected for the reporting audience (bound to the pod, short-lived). kube-apiserver accepts only its own
+    # audience, so this token cannot call the API; the operator's report endpoint checks it with a TokenReview.
     volumes.append(
         {
-            "name": _API_ACCESS_VOLUME,
+            "name": _REPORT_TOKEN_VOLUME,
             "projected": {
                 "defaultMode": 0o444,
                 "sources": [
-                    {"serviceAccountToken": {"path": "token", "expirationSeconds": _TOKEN_SECONDS}},
-                    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                    {"downwardAPI": {"items": [{"path": "namespace",
-                                                "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+                    {
+                        "serviceAccountToken": {
+                            "audience": REPORT_AUDIENCE,
+                            "path": REPORT_TOKEN_FILE,
+                            "expirationSeconds": REPORT_TOKEN_SECONDS,
+                        }
+                    }
                 ],
             },
         }
-    )  # fmt: skip
+    )
     mounts: list[dict[str, Any]] = [
         {"name": _CONFIG_VOLUME, "mountPath": settings.config_mount_path, "readOnly": True},
         {"name": _CHECKPOINT_VOLUME, "mountPath": settings.checkpoint_mount_path},
-        {"name": _API_ACCESS_VOLUME, "mountPath": SERVICE_ACCOUNT_MOUNT, "readOnly": True},
+        {"name": _REPORT_TOKEN_VOLUME, "mountPath": REPORT_TOKEN_DIR, "readOnly": True},
     ]
     if settings.dataset_volume_claim:
         volumes.append(
@@ -132,11 +141,13 @@ def build_worker_pod(ctx: JobContext, index: int, attempt: int, resume_from: str
     ]
     if resume_from:
         env.append({"name": "TENSORONE_RESUME_FROM", "value": resume_from})
+    env.append({"name": REPORT_TOKEN_ENV, "value": REPORT_TOKEN_PATH})
+    if settings.report_url:
+        env.append({"name": REPORT_URL_ENV, "value": settings.report_url})
     labels = {names.ATTEMPT_LABEL: str(attempt), names.WORKER_INDEX_LABEL: str(index)}
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "hostname": names.worker_hostname(index),
-        "serviceAccountName": names.trainer_account_name(ctx.name),
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": settings.termination_grace_period_seconds,
         # Workers run user code: never as root, no privilege escalation, no capabilities; the volumes are the

@@ -1,0 +1,115 @@
+"""The reporting channel between a job's workers and the operator (after Kubeflow Trainer's KEP-2779).
+
+Workers hold no Kubernetes API credential. Rank 0 POSTs its part of the status (a :class:`TrainerReport`) to the
+operator's report endpoint with a projected ServiceAccount token whose audience is :data:`REPORT_AUDIENCE`; the
+API server accepts only its own audience, so that token cannot call the Kubernetes API. The operator checks the
+token with a TokenReview (which names the pod it is bound to), maps the pod to its job, validates the report
+against this model and writes only the trainer's fields. Both sides import these names from here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import ConfigDict, Field, field_validator
+
+from tensorone.api.base import OpenCamelModel
+from tensorone.api.status import (
+    TRAINER_STATUS_FIELDS,
+    Artifact,
+    CheckpointInfo,
+    MetricPoint,
+    Metrics,
+    Optimizations,
+    Progress,
+)
+
+REPORT_AUDIENCE = "tensorone.ai/reports"
+"""The audience of the worker's token: the report endpoint's, never the Kubernetes API server's."""
+REPORT_TOKEN_DIR = "/var/run/secrets/tensorone.ai/reports"
+REPORT_TOKEN_FILE = "token"
+REPORT_TOKEN_PATH = f"{REPORT_TOKEN_DIR}/{REPORT_TOKEN_FILE}"
+REPORT_URL_ENV = "TENSORONE_REPORT_URL"
+"""The worker's environment variable holding the endpoint's URL (the operator's ``reportUrl`` setting)."""
+REPORT_TOKEN_ENV = "TENSORONE_REPORT_TOKEN"
+"""The worker's environment variable holding the token's path (:data:`REPORT_TOKEN_PATH` as mounted)."""
+REPORTS_PATH = "/v1/reports"
+REPORT_TOKEN_SECONDS = 3607
+"""Lifetime of the projected token; the kubelet refreshes it well before it expires."""
+
+MAX_REPORT_BYTES = 1024 * 1024
+MAX_REPORT_CHECKPOINTS = 512
+MAX_REPORT_HISTORY = 2000
+MAX_REPORT_ARTIFACTS = 16
+_TEXT = 64
+_CHECKPOINT_ID = (
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"  # a folder name under the checkpoint root: no '/', no '..'
+)
+
+# Untrusted input: unknown fields refused (naming them), NaN and ±Infinity refused, texts and lists bounded.
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=_TEXT)
+
+
+class ReportedProgress(Progress):
+    model_config = _STRICT
+
+
+class ReportedMetrics(Metrics):
+    model_config = _STRICT
+
+
+class ReportedOptimizations(Optimizations):
+    model_config = _STRICT
+
+
+class ReportedCheckpoint(CheckpointInfo):
+    model_config = _STRICT
+
+    id: str = Field(pattern=_CHECKPOINT_ID, max_length=128)
+
+
+class ReportedPoint(MetricPoint):
+    model_config = _STRICT
+
+
+class ReportedArtifact(Artifact):
+    model_config = _STRICT
+
+    # Shown to the user and read back by path: absolute, no "." or ".." segments (the endpoint also checks that it
+    # lies in the reporting job's own folder).
+    path: str = Field(max_length=4096, pattern=r"^(/[^/\x00-\x1f]+)+$")
+    size: str = Field(max_length=32)
+    size_bytes: int = Field(ge=0, le=2**53)
+
+    @field_validator("path")
+    @classmethod
+    def _no_dot_segments(cls, value: str) -> str:
+        if any(part in (".", "..") for part in value.split("/")):
+            raise ValueError("must not contain '.' or '..' segments")
+        return value
+
+
+class TrainerReport(OpenCamelModel):
+    """The body of ``POST /v1/reports``: the trainer-owned part of the status and nothing else.
+
+    ``lastReportTime`` is accepted for the trainer's convenience but the operator writes its own receive time
+    (stall detection must not trust the worker's clock or word). ``final`` is no status field: it marks the
+    trainer's last report, which the endpoint writes before it answers (as it does a report with new checkpoints),
+    so a trainer that exits after it leaves its figures in the status.
+    """
+
+    model_config = _STRICT
+
+    progress: ReportedProgress | None = None
+    metrics: ReportedMetrics | None = None
+    optimizations: ReportedOptimizations | None = None
+    checkpoints: list[ReportedCheckpoint] | None = Field(None, max_length=MAX_REPORT_CHECKPOINTS)
+    history: list[ReportedPoint] | None = Field(None, max_length=MAX_REPORT_HISTORY)
+    artifacts: list[ReportedArtifact] | None = Field(None, max_length=MAX_REPORT_ARTIFACTS)
+    last_report_time: datetime | None = None
+    final: bool | None = None
+
+
+REPORT_STATUS_FIELDS = frozenset(TrainerReport.model_fields) - {"final"}
+"""The report's fields that are written to the status: exactly the trainer's (``TRAINER_STATUS_FIELDS``)."""
+assert {TrainerReport.model_fields[name].alias for name in REPORT_STATUS_FIELDS} == TRAINER_STATUS_FIELDS

@@ -1,0 +1,144 @@
+"""``POST /v1/reports``: the one way a worker's progress, metrics and checkpoints reach the job's status.
+
+Each report: bearer token -> TokenReview for the reporting audience (cached) -> the pod it is bound to -> that pod
+must be a worker of the current attempt of an unfinished job -> the body must be the trainer's part of the status
+(unknown fields such as ``phase``, ``resourceUsage`` or ``cost`` refused with 400 naming the field; finite numbers;
+bounded sizes; steps never going back within an attempt) -> the write is coalesced per job (a report with new
+checkpoints, or the trainer's ``final`` one, is written before the answer). Answers: 202 taken,
+400 invalid (``field`` named), 401 no valid reporting token, 403 not a current worker of a running job, 413 too
+large, 503 the API server could not review the token. Messages never quote the body or the token.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from tensorone.api.reporting import MAX_REPORT_BYTES, REPORT_AUDIENCE, REPORTS_PATH, TrainerReport
+from tensorone.controller.kube import KubeClient
+from tensorone.controller.reporting.directory import JobDirectory, JobKey, NotAWorkerError
+from tensorone.controller.reporting.tokens import TokenReviewer, TokenReviewError
+from tensorone.controller.reporting.writer import StatusWriter
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> web.Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return web.json_response({"error": error}, status=status)
+
+
+def _field(error: Any) -> str:
+    return ".".join(str(part) for part in error["loc"]) or "body"
+
+
+class ReportEndpoint:
+    """The handler and its state; one per operator process."""
+
+    def __init__(self, reviewer: TokenReviewer, directory: JobDirectory, writer: StatusWriter) -> None:
+        self.reviewer = reviewer
+        self.directory = directory
+        self.writer = writer
+        self._steps: dict[JobKey, tuple[str, int, int]] = {}  # job -> (uid, attempt, newest step taken)
+        self._checkpoints: dict[JobKey, list[str]] = {}  # job -> checkpoint ids of its newest report
+        self.refused: dict[int, int] = {}
+
+    def _refuse(self, response: web.Response) -> web.Response:
+        self.refused[response.status] = self.refused.get(response.status, 0) + 1
+        return response
+
+    async def handle(self, request: web.Request) -> web.Response:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return self._refuse(_error(401, "UNAUTHENTICATED", "a bearer reporting token is required"))
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self._refuse(
+                _error(413, "PAYLOAD_TOO_LARGE", f"a report is at most {MAX_REPORT_BYTES} bytes")
+            )
+        try:
+            identity = await self.reviewer.identify(token.strip())
+        except TokenReviewError as e:
+            log.warning("cannot review a reporting token: %s", e)
+            return _error(503, "UNAVAILABLE", "the token cannot be checked now; report again later")
+        if identity is None:
+            return self._refuse(_error(401, "UNAUTHENTICATED", "not a valid reporting token"))
+        try:
+            target = self.directory.resolve(identity)
+        except NotAWorkerError as e:
+            return self._refuse(_error(403, "FORBIDDEN", str(e)))
+        try:
+            report = TrainerReport.model_validate_json(raw)
+        except ValidationError as e:
+            first = e.errors(include_input=False, include_url=False)[0]
+            field = _field(first)
+            return self._refuse(_error(400, "INVALID_REPORT", f"{field}: {first['msg']}", field))
+        key = (target.namespace, target.name)
+        for index, artifact in enumerate(report.artifacts or []):
+            if f"/{target.namespace}/{target.name}/" not in artifact.path + "/":
+                field = f"artifacts.{index}.path"
+                return self._refuse(
+                    _error(400, "INVALID_REPORT", f"{field}: not in this job's folder", field)
+                )
+        if report.progress is not None:
+            step = report.progress.current_step
+            known = self._steps.get(key)
+            if known is not None and known[:2] == (target.uid, target.attempt) and step < known[2]:
+                field = "progress.currentStep"
+                return self._refuse(
+                    _error(
+                        400, "INVALID_REPORT", f"{field}: went back within attempt {target.attempt}", field
+                    )
+                )
+            self._steps[key] = (target.uid, target.attempt, step)
+        if len(self._steps) + len(self._checkpoints) > 4 * len(self.directory) + 1000:
+            # Forget jobs this operator no longer runs (bounded memory; their pods are refused anyway).
+            self._steps = {k: v for k, v in self._steps.items() if k in self.directory}
+            self._checkpoints = {k: v for k, v in self._checkpoints.items() if k in self.directory}
+        # The receive time, not the worker's word: stall detection reads it.
+        report.last_report_time = datetime.now(UTC).replace(microsecond=0)
+        urgent = bool(report.final)
+        if report.checkpoints is not None:
+            ids = [c.id for c in report.checkpoints]
+            urgent = urgent or ids != self._checkpoints.get(key)
+            self._checkpoints[key] = ids
+        written = self.writer.submit(key, report, urgent=urgent)
+        if urgent and not await written:
+            # The sender retries: its checkpoints or last figures must reach the status.
+            return _error(503, "UNAVAILABLE", "the report could not be written now; report again later")
+        return web.json_response({"accepted": True}, status=202)
+
+
+def build_app(endpoint: ReportEndpoint) -> web.Application:
+    app = web.Application(client_max_size=MAX_REPORT_BYTES)
+    app.router.add_post(REPORTS_PATH, endpoint.handle)
+    return app
+
+
+async def start_report_server(
+    client: KubeClient,
+    directory: JobDirectory,
+    host: str,
+    port: int,
+    *,
+    write_interval: float,
+    token_ttl: float = 30.0,
+) -> tuple[web.AppRunner, ReportEndpoint]:
+    """Serve the endpoint on ``host:port`` in the running event loop (the operator's); stop with ``runner.cleanup()``.
+    Each job's status is written at most every ``write_interval`` seconds (the newest report wins)."""
+    endpoint = ReportEndpoint(
+        TokenReviewer(client, REPORT_AUDIENCE, ttl=token_ttl), directory, StatusWriter(client, write_interval)
+    )
+    runner = web.AppRunner(build_app(endpoint), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("report endpoint listening on %s:%d%s", host, port, REPORTS_PATH)
+    return runner, endpoint

@@ -1,0 +1,155 @@
+"""The report endpoint against the real API server: which tokens it takes, from which pods, and what it writes.
+
+Tokens are made as the kubelet makes a worker's: a TokenRequest bound to the worker pod, for the reporting audience
+(the admin asks; the worker pod itself holds only the projected one). A token for the API server's own audience,
+or one bound to a pod that is not a current worker of a running job, is refused; a valid one writes only the
+trainer's fields.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from typing import Any
+
+import httpx
+
+from tensorone.api.reporting import REPORT_AUDIENCE
+from tests.integration.controller.conftest import JOBS, Cluster, fake_code
+
+NAMESPACE = "default"
+RBAC = "/apis/rbac.authorization.k8s.io/v1/namespaces/default"
+
+
+def pod_token(cluster: Cluster, pod: dict[str, Any], audience: str | None = REPORT_AUDIENCE) -> str:
+    """A token bound to ``pod`` (its ServiceAccount), as the kubelet requests it for the projected volume."""
+    account = pod["spec"].get("serviceAccountName") or "default"
+    spec: dict[str, Any] = {
+        "expirationSeconds": 600,
+        "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": pod["metadata"]["name"],
+                           "uid": pod["metadata"]["uid"]},
+    }  # fmt: skip
+    if audience is not None:
+        spec["audiences"] = [audience]
+    response = cluster.http.post(
+        f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{account}/token",
+        json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec},
+    )
+    assert response.status_code == 201, response.text
+    token: str = response.json()["status"]["token"]
+    return token
+
+
+def report_url(cluster: Cluster) -> str:
+    import yaml
+
+    url: str = yaml.safe_load(cluster.settings_path.read_text())["reportUrl"]
+    return url
+
+
+def post(cluster: Cluster, token: str | None, body: Any) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(report_url(cluster), json=body, headers=headers, timeout=10)
+
+
+def running_worker(cluster: Cluster, job: str) -> dict[str, Any]:
+    def worker() -> dict[str, Any] | None:
+        pods = [p for p in cluster.pods(job) if (p.get("status") or {}).get("phase") == "Running"]
+        return pods[0] if pods else None
+
+    cluster.wait_phase(job, "running")
+    found: dict[str, Any] = cluster.wait(f"{job}'s worker running", worker)
+    return found
+
+
+def test_worker_pods_hold_only_a_reporting_token_the_api_server_refuses(cluster: Cluster) -> None:
+    cluster.start_operator()
+    cluster.create_job("job-cred", config={"customCode": fake_code(report="no")})
+    pod = running_worker(cluster, "job-cred")
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    audiences = [
+        source["serviceAccountToken"].get("audience")
+        for volume in pod["spec"]["volumes"]
+        for source in (volume.get("projected") or {}).get("sources", [])
+        if "serviceAccountToken" in source
+    ]
+    assert audiences == [REPORT_AUDIENCE]
+    # No per-job ServiceAccount, Role or RoleBinding (three writes per job fewer).
+    for kind in ("roles", "rolebindings"):
+        assert cluster.http.get(f"{RBAC}/{kind}").json()["items"] == []
+    accounts = cluster.http.get(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts").json()["items"]
+    assert [a["metadata"]["name"] for a in accounts] == ["default"]
+    # The worker's token cannot call the Kubernetes API: 401, whatever it asks.
+    token = pod_token(cluster, pod)
+    tls = ssl.create_default_context(cafile=str(cluster.sandbox.ca_file))
+    api = httpx.Client(base_url=cluster.sandbox.url, verify=tls, timeout=10)
+    auth = {"Authorization": f"Bearer {token}"}
+    patch = api.patch(
+        f"{JOBS}/job-cred/status",
+        json={"status": {"phase": "completed"}},
+        headers={**auth, "Content-Type": "application/merge-patch+json"},
+    )
+    assert patch.status_code == 401
+    assert api.get("/api/v1/namespaces/default/pods", headers=auth).status_code == 401
+    # ... and a token for the API server's audience, bound to the same pod, is no reporting token.
+    assert (
+        post(cluster, pod_token(cluster, pod, audience=None), {"progress": {"currentStep": 1}}).status_code
+        == 401
+    )
+    assert cluster.job("job-cred")["status"]["phase"] == "running"
+
+
+def test_a_current_worker_writes_only_its_own_jobs_trainer_fields(cluster: Cluster) -> None:
+    cluster.start_operator()
+    cluster.create_job("job-a", config={"customCode": fake_code(report="no")})
+    cluster.create_job("job-b", config={"customCode": fake_code(report="no")})
+    token = pod_token(cluster, running_worker(cluster, "job-a"))
+    running_worker(cluster, "job-b")
+
+    taken = post(
+        cluster, token, {"progress": {"currentStep": 7, "totalSteps": 10}, "metrics": {"currentLoss": 0.5}}
+    )
+    assert taken.status_code == 202, taken.text
+    status = cluster.wait(
+        "the report written",
+        lambda: (s := cluster.job("job-a")["status"]).get("progress", {}).get("currentStep") == 7 and s,
+    )
+    assert status["metrics"]["currentLoss"] == 0.5
+    assert status["phase"] == "running"
+    assert "progress" not in cluster.job("job-b")["status"]
+
+    refusals = {
+        "phase": {"phase": "completed"},
+        "resourceUsage": {"resourceUsage": {"cost": 0}},
+        "progress.percentage": {"progress": {"percentage": 1e9}},
+        "metrics.currentLoss": {"metrics": {"currentLoss": float("inf")}},
+        "checkpoints.0.id": {"checkpoints": [{"id": "../../other", "epoch": 0, "step": 1,
+                                              "createdAt": "2026-01-01T00:00:00Z", "size": "1B", "sizeBytes": 1}]},
+        "progress.currentStep": {"progress": {"currentStep": 3}},  # back from 7 within the attempt
+    }  # fmt: skip
+    for field, body in refusals.items():
+        if field == "metrics.currentLoss":
+            response = httpx.post(
+                report_url(cluster),
+                content=b'{"metrics": {"currentLoss": Infinity}}',
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            )
+        else:
+            response = post(cluster, token, body)
+        assert response.status_code == 400, (field, response.text)
+        assert response.json()["error"]["field"] == field
+    big = {"history": [{"step": i, "time": "2026-01-01T00:00:00Z", "loss": 1.0} for i in range(30000)]}
+    assert post(cluster, token, big).status_code == 413
+    assert post(cluster, None, {"progress": {"currentStep": 8}}).status_code == 401
+    assert post(cluster, "not-a-token", {"progress": {"currentStep": 8}}).status_code == 401
+
+    # Once the job is stopped, its (former) worker's token writes nothing. (The worker itself may still report
+    # while it stops, with its own step count: so the check is on a step it never reaches.)
+    cluster.patch_spec("job-a", suspend=True, saveCheckpointOnStop=False)
+    cluster.wait_phase("job-a", "cancelled")
+    assert post(cluster, token, {"progress": {"currentStep": 10**9}}).status_code in {401, 403}
+    time.sleep(1.5)  # longer than the write interval: a report that had been taken would be written by now
+    after = cluster.job("job-a")["status"]
+    assert after["progress"]["currentStep"] < 10**9
+    assert after["phase"] == "cancelled"
+    assert after["resourceUsage"]["gpuSeconds"] > 0

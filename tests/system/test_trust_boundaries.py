@@ -1,0 +1,118 @@
+"""Nothing in a worker pod can touch billing, phase or another job: real custom code in a real worker tries.
+
+The attacker's ``train(context)`` (``attacker_code.py``) searches its pod for tokens and URLs, patches its own and a
+neighbour job's status through the Kubernetes API with every token it finds, and forges reports (phase, usage,
+cost, the neighbour's name, NaN, an oversize body). The test shows each attempt refused and without effect, as a
+user sees it through the REST API: phase follows the pods, cost keeps accruing, the neighbour is untouched, and
+the attacker's own honest progress, metrics and checkpoint still arrive.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from tensorone.sdk.models import TrainingJob
+
+from .conftest import Platform, until
+
+ATTACKER = (Path(__file__).with_name("attacker_code.py")).read_text()
+VICTIM_CODE = """
+import time
+
+def train(context):
+    context.set_total_steps(150)
+    for step in range(1, 151):
+        if context.should_stop():
+            return
+        context.report(step=step, loss=1.0 / step)
+        time.sleep(0.4)
+"""
+FORGED_STEP = 999999
+
+
+def _results(platform: Platform, job_id: str) -> dict[str, Any] | None:
+    for line in platform.client.training.jobs.logs(job_id).splitlines():
+        if "ATTACK-RESULTS " in line:
+            loaded: dict[str, Any] = json.loads(line.split("ATTACK-RESULTS ", 1)[1])
+            return loaded
+    return None
+
+
+def _cost(job: TrainingJob) -> float:
+    return job.resource_usage.cost
+
+
+def test_custom_code_cannot_write_status_bill_or_phase_nor_touch_another_job(platform: Platform) -> None:
+    data = platform.dataset_volume / "custom" / "train.jsonl"
+    data.parent.mkdir(parents=True, exist_ok=True)
+    data.write_text('{"text": "x"}\n')
+    client = platform.client
+    dataset = client.datasets.create(name="custom", format="jsonl", source="/datasets/custom/train.jsonl")
+
+    victim = client.training.jobs.create(
+        name="victim", model_type="custom", dataset_id=dataset.id, gpu_type="a100",
+        config={"customCode": VICTIM_CODE},
+    )  # fmt: skip
+    platform.wait_job(victim.id, lambda j: j.progress.current_step >= 1, "the victim's first report")
+    victim_name = victim.id.replace("_", "-")
+    attacker = client.training.jobs.create(
+        name="attacker", model_type="custom", dataset_id=dataset.id, gpu_type="a100",
+        config={"customCode": ATTACKER.replace("@VICTIM@", victim_name)},
+    )  # fmt: skip
+    results = until("the attacker's results", lambda: _results(platform, attacker.id), timeout=240)
+
+    # It found the reporting token (and no Kubernetes API credential) and the report URL.
+    assert results["tokens"], results
+    assert not [p for p in results["tokens"] if "kubernetes.io/serviceaccount" in p]
+    assert results["reportUrls"] >= 1
+    # Kubernetes API: the reporting token is not the API server's audience (401); no token is anonymous (403).
+    for attempt, code in results["api"].items():
+        expected = {403} if attempt.startswith("none ") else {401}
+        assert code in expected, (attempt, code)
+    reports = results["reports"]
+    for field in ("phase", "resourceUsage", "cost"):
+        code, text = reports[field]
+        assert code == 400, (field, code, text)
+        assert json.loads(text)["error"]["field"] == field
+    assert reports["victim by name"][0] == 400
+    assert json.loads(reports["victim by name"][1])["error"]["field"] in {"name", "namespace"}
+    assert reports["nan loss"][0] == 400
+    assert json.loads(reports["nan loss"][1])["error"]["field"] == "metrics.currentLoss"
+    assert reports["huge"][0] == 413
+    assert reports["no token"][0] == 401
+    assert reports["garbage token"][0] == 401
+    assert reports["victim in path"][0] == 404
+    assert reports["victim in query"][0] == 202  # taken, but for the token's own job (checked below)
+
+    # Phase follows the pods and cost keeps accruing, for both jobs.
+    during = client.training.jobs.get(attacker.id)
+    assert during.status == "running"
+    time.sleep(3)
+    later = client.training.jobs.get(attacker.id)
+    assert later.status == "running"
+    assert _cost(later) > _cost(during) > 0
+    neighbour = client.training.jobs.get(victim.id)
+    assert neighbour.status == "running"
+    assert 0 < neighbour.progress.current_step < FORGED_STEP
+    assert _cost(neighbour) > 0
+
+    final = platform.wait_finished(attacker.id)
+    assert final.status == "completed", final.error
+    assert _cost(final) > _cost(later)
+    assert final.progress.current_step == 40
+    assert final.metrics.current_loss == 2.0 / 40
+    assert [c.step for c in client.training.jobs.checkpoints(attacker.id)] == [20]
+    status = platform.job_resource(attacker.id)["status"]
+    assert status["completedAt"] >= status["startedAt"]
+    assert status["resourceUsage"]["accruedUntil"] < "2099"
+
+    neighbour = client.training.jobs.get(victim.id)
+    assert neighbour.progress.current_step < FORGED_STEP
+    assert neighbour.status == "running"
+    steps = [p.step for p in client.training.jobs.metrics(victim.id) if p.loss is not None]
+    assert steps == sorted(steps)
+    assert max(steps) < FORGED_STEP
+    client.training.jobs.stop(victim.id, save_checkpoint=False)
