@@ -110,7 +110,9 @@ class RequestLog:
             resource = ref.get("resource", "") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
             operator = user == ADMIN_USER and not ours
             log.requests.append((when, event["verb"], resource, operator))
-            if operator and event["verb"] == "watch" and resource == "trainingjobs":
+            # The operator's listing of the jobs (its watch follows at once; an audit log shows a watch only once
+            # its first event is sent, and there is none before the first job).
+            if operator and event["verb"] in ("list", "watch") and resource == "trainingjobs":
                 log.watching_jobs = True
             if code >= 300:
                 continue
