@@ -22,6 +22,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/training/jobs:estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Estimate a job's cost and duration: the checks of create, nothing created */
+        post: operations["estimate_job_v2_training_jobs_estimate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/training/jobs/{job_id}": {
         parameters: {
             query?: never;
@@ -233,6 +250,28 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * ArtifactOut
+         * @description A result of the run: the LoRA adapter, the merged model, YOLO's best weights…
+         */
+        ArtifactOut: {
+            /** Name */
+            name: string;
+            /**
+             * Path
+             * @description On the job's checkpoint volume, as its workers mount it
+             */
+            path: string;
+            /**
+             * Kind
+             * @description file or folder
+             */
+            kind: string;
+            /** Size */
+            size: string;
+            /** Sizebytes */
+            sizeBytes: number;
+        };
         /** CheckpointListResponse */
         CheckpointListResponse: {
             /** Checkpoints */
@@ -356,6 +395,17 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /** EstimateCostOut */
+        EstimateCostOut: {
+            /** Hourly */
+            hourly: number;
+            /** Total */
+            total: number;
+            /** Storage */
+            storage: number;
+            /** Currency */
+            currency: string;
+        };
         /** EstimatedCostOut */
         EstimatedCostOut: {
             /** Hourly */
@@ -402,6 +452,25 @@ export interface components {
             reason: string;
             /** Message */
             message: string;
+        };
+        /**
+         * JobEstimateResponse
+         * @description ``POST /v2/training/jobs:estimate``: what create would estimate for the same body; nothing is created.
+         */
+        JobEstimateResponse: {
+            /** Gputype */
+            gpuType: string;
+            /** Workers */
+            workers: number;
+            /** Gpusperworker */
+            gpusPerWorker: number;
+            /** Estimatedduration */
+            estimatedDuration: string;
+            /** Estimateddurationseconds */
+            estimatedDurationSeconds: number;
+            estimatedCost: components["schemas"]["EstimateCostOut"];
+            /** Assumptions */
+            assumptions?: string[];
         };
         /** JobListResponse */
         JobListResponse: {
@@ -452,6 +521,11 @@ export interface components {
             estimatedCost?: components["schemas"]["EstimatedCostOut"] | null;
             /** Checkpoints */
             checkpoints?: components["schemas"]["CheckpointOut"][];
+            /**
+             * Artifacts
+             * @description The run's outputs, once written
+             */
+            artifacts?: components["schemas"]["ArtifactOut"][];
             /**
              * Updatedat
              * Format: date-time
@@ -508,6 +582,10 @@ export interface components {
             learningRate?: number | null;
             /** Throughput */
             throughput?: number | null;
+            /** Map50 */
+            mAP50?: number | null;
+            /** Map50 95 */
+            mAP50_95?: number | null;
             /**
              * Time
              * Format: date-time
@@ -838,6 +916,13 @@ export interface operations {
                     "application/json": components["schemas"]["JobListResponse"];
                 };
             };
+            /** @description Not Modified: the `If-None-Match` tag is still the answer's `ETag` */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description CONFIGURATION_ERROR */
             400: {
                 headers: {
@@ -849,6 +934,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -934,6 +1028,93 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description RATE_LIMITED / QUOTA_EXCEEDED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    estimate_job_v2_training_jobs_estimate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateJobRequest"] | components["schemas"]["CreateJobRequestCompact"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobEstimateResponse"];
+                };
+            };
+            /** @description CONFIGURATION_ERROR */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description DATASET_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INSUFFICIENT_RESOURCES */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description RATE_LIMITED / QUOTA_EXCEEDED */
             429: {
                 headers: {
@@ -965,6 +1146,13 @@ export interface operations {
                     "application/json": components["schemas"]["JobObject"];
                 };
             };
+            /** @description Not Modified: the `If-None-Match` tag is still the answer's `ETag` */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description CONFIGURATION_ERROR */
             400: {
                 headers: {
@@ -985,6 +1173,15 @@ export interface operations {
             };
             /** @description JOB_NOT_FOUND */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1052,6 +1249,15 @@ export interface operations {
             };
             /** @description JOB_NOT_FOUND */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1139,6 +1345,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1219,6 +1434,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1245,6 +1469,8 @@ export interface operations {
                 worker?: number;
                 follow?: boolean;
                 tail?: number | null;
+                /** @description Only this attempt (default: every attempt kept) */
+                attempt?: number | null;
             };
             header?: never;
             path: {
@@ -1285,6 +1511,16 @@ export interface operations {
             };
             /** @description JOB_NOT_FOUND */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                    "text/plain": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1361,6 +1597,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1428,6 +1673,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1468,6 +1722,13 @@ export interface operations {
                     "application/json": components["schemas"]["MetricsHistoryResponse"];
                 };
             };
+            /** @description Not Modified: the `If-None-Match` tag is still the answer's `ETag` */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description CONFIGURATION_ERROR */
             400: {
                 headers: {
@@ -1488,6 +1749,15 @@ export interface operations {
             };
             /** @description JOB_NOT_FOUND */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1554,6 +1824,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1607,6 +1886,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1681,6 +1969,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -1748,6 +2045,15 @@ export interface operations {
             };
             /** @description INVALID_STATE */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
