@@ -127,6 +127,15 @@ def until(what: str, probe: Callable[[], T | None], timeout: float = 60) -> T:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def write_operator_settings(path: Path, sandbox: RunningSandbox) -> None:
+    """OPERATOR_SETTINGS plus where workers report: the operator runs on this machine, and pods reach it at the
+    pod network's gateway (the API server's address)."""
+    report_port = free_port()
+    gateway = urlsplit(sandbox.url).hostname
+    report_url = f"http://{gateway}:{report_port}{REPORTS_PATH}"
+    path.write_text(yaml.safe_dump({**OPERATOR_SETTINGS, "reportPort": report_port, "reportUrl": report_url}))
+
+
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
     settings = tmp_path / "operator.yaml"
@@ -135,13 +144,7 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
         running_sandbox(tmp_path / "sandbox", gpus="a100=4,rtx4090=1") as sandbox,
         running_facade(str(sandbox.kubeconfig_path)) as facade,
     ):
-        # Workers report to the operator, which runs on this machine: pods reach it at the pod network's gateway.
-        report_port = free_port()
-        gateway = urlsplit(sandbox.url).hostname
-        report_url = f"http://{gateway}:{report_port}{REPORTS_PATH}"
-        settings.write_text(
-            yaml.safe_dump({**OPERATOR_SETTINGS, "reportPort": report_port, "reportUrl": report_url})
-        )
+        write_operator_settings(settings, sandbox)
         client = TensorOneClient(api_key=facade.new_key("default"), base_url=facade.url, timeout=30)
         system = Platform(sandbox, client, settings)
         system.start_operator()

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -34,7 +33,7 @@ from tests.helpers.browser import (
     wait_for,
 )
 
-from .conftest import OPERATOR_SETTINGS, Platform, learnable_records, lora_config, put_language_assets
+from .conftest import Platform, learnable_records, lora_config, put_language_assets, write_operator_settings
 
 
 @dataclass
@@ -50,12 +49,12 @@ class Dashboard:
 def dashboard(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[Dashboard]:
     root = tmp_path_factory.mktemp("dashboard-platform")
     settings = root / "operator.yaml"
-    settings.write_text(yaml.safe_dump(OPERATOR_SETTINGS))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with (
         running_sandbox(root / "sandbox", gpus="a100=4,rtx4090=1") as sandbox,
         running_facade(str(sandbox.kubeconfig_path)) as facade,
     ):
+        write_operator_settings(settings, sandbox)
         key = facade.new_key("default")
         client = TensorOneClient(api_key=key, base_url=facade.url, timeout=30)
         platform = Platform(sandbox, client, settings)
