@@ -275,8 +275,11 @@ class Reporter:
 
     def close(self, *, completed: bool = False) -> None:
         if completed:
+            # Never below the last reported step: custom code may not tell its total, and the endpoint refuses a
+            # step that goes back.
+            step = max(self.progress.current_step, self.total_steps)
             self.progress = self.progress.model_copy(
-                update={"percentage": 100.0, "remaining_time": 0.0, "current_step": self.total_steps}
+                update={"percentage": 100.0, "remaining_time": 0.0, "current_step": step}
             )
         self.publish(final=True)
         for sink in self.sinks:
