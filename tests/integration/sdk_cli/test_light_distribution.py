@@ -27,7 +27,7 @@ CREATE = """
 import json
 from tensorone import TensorOneClient
 client = TensorOneClient()
-dataset = client.datasets.create("light", "jsonl", "/data/light.jsonl")
+dataset = client.datasets.create("light", "jsonl", "/datasets/light.jsonl")
 job = client.training.jobs.create(name="light-job", model_type="llm", dataset_id=dataset.id,
                                   config={"baseModel": "gpt2"}, gpu_type="a100")
 print(json.dumps({"job": job.id, "status": job.status}))

@@ -93,7 +93,7 @@ def test_wait_gives_up_after_its_timeout(env: Account) -> None:
 
 async def test_the_async_client_does_what_the_sync_one_does(env: Account, cluster: Cluster) -> None:
     async with AsyncTensorOneClient() as client:
-        dataset = await client.datasets.create("corpus", "jsonl", "/data/corpus.jsonl")
+        dataset = await client.datasets.create("corpus", "jsonl", "/datasets/corpus.jsonl")
         job = await client.training.jobs.create(
             name="async-job", model_type="llm", dataset_id=dataset.id, config={"baseModel": "gpt2"},
             gpu_type="a100", max_workers=2,

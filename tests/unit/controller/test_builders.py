@@ -198,7 +198,12 @@ def test_the_data_check_pod_reads_the_dataset_volume_without_gpu_or_credentials(
     assert spec["automountServiceAccountToken"] is False
     (container,) = spec["containers"]
     assert "resources" not in container  # no GPU
-    assert container["command"][-4:] == ["--path", "/datasets/train.jsonl", "--format", "jsonl"]
+    args = container["command"][-6:]
+    assert dict(zip(args[::2], args[1::2], strict=True)) == {
+        "--path": "/datasets/train.jsonl",
+        "--data-root": "/datasets",
+        "--format": "jsonl",
+    }
     assert [v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"]] == ["datasets"]
     custom = make_context(datasetVolumeClaim="datasets")
     assert not needs_data_check(custom.spec, custom.dataset, custom.settings)  # custom code reads its own way

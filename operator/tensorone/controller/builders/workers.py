@@ -222,7 +222,8 @@ def build_data_check_pod(ctx: JobContext) -> dict[str, Any]:
     volumes, mounts = _volumes(ctx)
     keep = {_DATASET_VOLUME}
     argv = ["python", "-m", "tensorone_trainer.check_dataset", "--path", ctx.dataset.source]
-    argv += ["--format", str(ctx.dataset.format)]
+    # Read only inside the data volume: a symlink there must not lead to another account's files.
+    argv += ["--data-root", DATA_VOLUME_MOUNT_PATH, "--format", str(ctx.dataset.format)]
     if isinstance(ctx.spec, VisionJobSpec) and ctx.spec.config.num_classes is not None:
         argv += ["--num-classes", str(ctx.spec.config.num_classes)]
     metadata = ctx.metadata(names.data_check_pod_name(ctx.name), names.DATA_CHECK_COMPONENT)

@@ -42,13 +42,10 @@ class _Waiting:
 
 
 def status_patch_body(report: TrainerReport) -> bytes:
-    """The merge patch of the status subresource: the trainer's fields the worker sent, no display fields."""
+    """The merge patch of the status subresource: the trainer's fields the worker sent, with the display fields
+    (``percentDisplay``, ``lossDisplay``) computed here from them for kubectl's columns."""
     fields = report.model_dump_json(
-        include=set(REPORT_STATUS_FIELDS),
-        by_alias=True,
-        exclude_unset=True,
-        exclude_none=True,
-        exclude_computed_fields=True,
+        include=set(REPORT_STATUS_FIELDS), by_alias=True, exclude_unset=True, exclude_none=True
     )
     return b'{"status":' + fields.encode() + b"}"
 
