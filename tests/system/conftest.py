@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,8 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tensorone.api.reporting import REPORTS_PATH
-from tensorone.facade.testing import running_facade
+from tensorone.api.reporting import report_url
+from tensorone.facade.testing import free_port, running_facade
 from tensorone.sandbox.testing import RunningSandbox, running_sandbox
 from tensorone.sdk.client import TensorOneClient
 from tensorone.sdk.models import TrainingJob
@@ -39,13 +38,6 @@ OPERATOR_SETTINGS = {
     "usageFlushSeconds": 1.0,
     "watchTimeoutSeconds": 60,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Platform:
@@ -132,8 +124,8 @@ def write_operator_settings(path: Path, sandbox: RunningSandbox) -> None:
     pod network's gateway (the API server's address)."""
     report_port = free_port()
     gateway = urlsplit(sandbox.url).hostname
-    report_url = f"http://{gateway}:{report_port}{REPORTS_PATH}"
-    path.write_text(yaml.safe_dump({**OPERATOR_SETTINGS, "reportPort": report_port, "reportUrl": report_url}))
+    url = report_url(str(gateway), report_port)
+    path.write_text(yaml.safe_dump({**OPERATOR_SETTINGS, "reportPort": report_port, "reportUrl": url}))
 
 
 @pytest.fixture

@@ -34,6 +34,13 @@ REPORT_URL_ENV = "TENSORONE_REPORT_URL"
 REPORT_TOKEN_ENV = "TENSORONE_REPORT_TOKEN"
 """The worker's environment variable holding the token's path (:data:`REPORT_TOKEN_PATH` as mounted)."""
 REPORTS_PATH = "/v1/reports"
+
+
+def report_url(host: str, port: int) -> str:
+    """Where workers send their reports, for an operator listening at ``host:port`` (plain HTTP)."""
+    return f"http://{host}:{port}{REPORTS_PATH}"
+
+
 REPORT_TOKEN_SECONDS = 3607
 """Lifetime of the projected token; the kubelet refreshes it well before it expires."""
 

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,9 +26,9 @@ from urllib.parse import urlsplit
 import yaml
 
 from tensorone.api.accounts import SANDBOX_ACCOUNT
-from tensorone.api.reporting import REPORTS_PATH
+from tensorone.api.reporting import report_url
 from tensorone.facade.kube import KubeClient, KubeError, Resource
-from tensorone.sandbox.controlplane import DIE_WITH_PARENT, write_kubeconfig
+from tensorone.sandbox.controlplane import DIE_WITH_PARENT, free_port, write_kubeconfig
 from tensorone.sandbox.runtime import DATASET_CLAIM, Sandbox
 
 DEFAULT_ACCOUNT = SANDBOX_ACCOUNT
@@ -88,13 +87,6 @@ def chart_identities(release: str = RELEASE, namespace: str = SYSTEM_NAMESPACE) 
         if path.endswith(".yaml"):
             documents += [d for d in yaml.safe_load_all(text) if d and d.get("kind") in IDENTITY_KINDS]
     return documents
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Components:
@@ -208,12 +200,12 @@ class Components:
             settings = self.sandbox.dir / "operator.yaml"
             # Workers report to the operator (a process on this machine): pods reach it at the pod network's
             # gateway, the API server's address.
-            report_port = _free_port()
+            report_port = free_port()
             gateway = urlsplit(self.sandbox.url).hostname
             values = {
                 **SANDBOX_OPERATOR_SETTINGS,
                 "reportPort": report_port,
-                "reportUrl": f"http://{gateway}:{report_port}{REPORTS_PATH}",
+                "reportUrl": report_url(str(gateway), report_port),
             }
             settings.write_text(yaml.safe_dump(values, sort_keys=False))
         kubeconfig = await self._kubeconfig_of("operator")
@@ -228,7 +220,7 @@ class Components:
 
     async def start_facade(self, timeout: float = 30) -> None:
         """Run ``tensorone serve`` as the chart's facade ServiceAccount; create the default account's key."""
-        port = _free_port()
+        port = free_port()
         kubeconfig = await self._kubeconfig_of("facade")
         process = self._spawn(
             "facade", ["serve", "--kubeconfig", str(kubeconfig), "--port", str(port)], kubeconfig

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from tensorone.api.reporting import REPORTS_PATH
+from tensorone.api.reporting import report_url
 from tensorone.sandbox.testing import running_sandbox
 from tests.integration.chart.install import (
     SANDBOX_VALUES,
@@ -99,7 +99,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
         # Workers reach the operator (a local process here) at the pod network's gateway, not through its Service.
         gateway = urlsplit(sandbox.url).hostname
         values = copy.deepcopy(SANDBOX_VALUES)
-        values["operator"]["reportUrl"] = f"http://{gateway}:{report_port}{REPORTS_PATH}"
+        values["operator"]["reportUrl"] = report_url(str(gateway), report_port)
         documents = install(sandbox, values)
         operator = Pod(sandbox, one(documents, "Deployment", "-operator$"), tmp / "operator")
         facade = Pod(sandbox, one(documents, "Deployment", "-facade$"), tmp / "facade")

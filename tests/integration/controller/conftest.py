@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tensorone.api.reporting import REPORTS_PATH
+from tensorone.api.reporting import report_url
 from tensorone.sandbox.testing import RunningSandbox, running_sandbox
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -167,7 +167,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     with running_sandbox(tmp_path / "sandbox", gpus="a100=8") as sandbox:
         # Pods reach the host (where the operator runs) at the pod network's gateway, the API server's address.
         gateway = urlsplit(sandbox.url).hostname
-        settings["reportUrl"] = f"http://{gateway}:{report_port}{REPORTS_PATH}"
+        settings["reportUrl"] = report_url(str(gateway), report_port)
         settings_path.write_text(yaml.safe_dump(settings))
         cluster = Cluster(sandbox, settings_path, report_port)
         sandbox.install_product_crds()
