@@ -23,6 +23,7 @@ from selenium.webdriver.support.ui import Select
 from tensorone.facade.testing import RunningFacade, running_facade
 from tensorone.sandbox.testing import running_sandbox
 from tensorone.sdk.client import TensorOneClient
+from tensorone.sdk.errors import InvalidStateError
 from tests.helpers.browser import (
     DESKTOP,
     PHONE,
@@ -192,7 +193,10 @@ def test_a_running_job_is_watched_stopped_resumed_and_its_log_read(
     browser.set_window_size(*PHONE)
     wait_for("the phone layout", lambda: fits_width(browser))
     shots.take("07-jobs-phone")
-    client.training.jobs.stop(job.id, save_checkpoint=False)
+    try:
+        client.training.jobs.stop(job.id, save_checkpoint=False)
+    except InvalidStateError:  # the resumed job finished first: nothing left running to stop
+        assert client.training.jobs.get(job.id).status == "completed"
 
 
 def test_a_bad_form_shows_the_error_at_its_field_and_a_good_one_its_estimate(
