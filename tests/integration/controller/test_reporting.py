@@ -152,3 +152,7 @@ def test_a_current_worker_writes_only_its_own_jobs_trainer_fields(cluster: Clust
     after = cluster.job("job-a")["status"]
     assert after["progress"]["currentStep"] < 10**9
     assert after["phase"] == "cancelled"
+    # Usage comes from the pod's own times (flushed by the operator's ledger), never from a report.
+    cluster.wait(
+        "the worker's time billed", lambda: cluster.job("job-a")["status"]["resourceUsage"]["gpuSeconds"] > 0
+    )
