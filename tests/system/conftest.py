@@ -70,6 +70,25 @@ class Platform:
             self.operator.send_signal(signal.SIGKILL)
             self.operator.wait(10)
 
+    def diagnosis(self, job_id: str) -> str:
+        """What a person would look at when a job does not move: its conditions, its pods, the operator's log."""
+        status = self.job_resource(job_id).get("status") or {}
+        conditions = [
+            (c.get("type"), c.get("status"), c.get("reason")) for c in status.get("conditions") or []
+        ]
+        pods = [(p["metadata"]["name"], (p.get("status") or {}).get("phase")) for p in self.pods(job_id)]
+        alive = self.operator is not None and self.operator.poll() is None
+        log = self.sandbox.dir / f"operator-{self.operator_starts - 1}.log"
+        tail = log.read_text(errors="replace").splitlines()[-25:] if log.exists() else []
+        return "\n".join(
+            [
+                f"phase={status.get('phase')} conditions={conditions}",
+                f"pods={pods}",
+                f"operator alive={alive}",
+                *tail,
+            ]
+        )
+
     def job_resource(self, job_id: str) -> dict[str, Any]:
         """The TrainingJob as ``kubectl get -o json`` shows it."""
         name = job_id.replace("_", "-")

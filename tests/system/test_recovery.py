@@ -91,7 +91,7 @@ def test_operator_killed_at_random_moments_loses_no_job_and_double_counts_no_usa
         most_pods = max(most_pods, len(platform.pods(job.id)))
         time.sleep(0.3)
         job_now = client.training.jobs.get(job.id)
-    assert job_now.status == "completed", job_now.error
+    assert job_now.status == "completed", platform.diagnosis(job.id)
     assert platform.operator_starts == 4
     assert most_pods <= 2, "more pods than workers at some moment"
     status = platform.job_resource(job.id)["status"]
