@@ -26,6 +26,11 @@ _SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 JsonObj = dict[str, Any]
 
 
+# What a request raises when it never got an answer (connection refused or reset, timeout under load): transient
+# by nature, unlike most KubeErrors. A loop that must outlive a slow API server catches these too.
+UNANSWERED = (OSError, httpx.TransportError)
+
+
 class KubeError(Exception):
     """A non-success answer of the API server, with its HTTP status and Status reason."""
 

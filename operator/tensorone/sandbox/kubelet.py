@@ -36,7 +36,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tensorone.facade.kube import KubeClient, KubeError, Resource
+from tensorone.facade.kube import UNANSWERED, KubeClient, KubeError, Resource
 from tensorone.sandbox.config import NodeSpec
 from tensorone.sandbox.controlplane import DIE_WITH_PARENT
 from tensorone.sandbox.environment import (
@@ -65,6 +65,9 @@ PVS = Resource("", "v1", "persistentvolumes", namespaced=False)
 LEASES = Resource("coordination.k8s.io", "v1", "leases")
 MAX_TERMINATION_MESSAGE = 4096
 LEASE_SECONDS = 40
+# A status report or final delete the API server did not take is sent again after this, doubling up to the max.
+REPORT_RETRY_FIRST_SECONDS = 0.2
+REPORT_RETRY_MAX_SECONDS = 5.0
 # Where a container finds its volumes, workdir and home: a tmpfs mounted in its own mount namespace.
 STAGE = Path("/run/tensorone-pod")
 
@@ -75,6 +78,11 @@ def now_rfc3339() -> str:
 
 def _micro_time() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _retryable(error: KubeError) -> bool:
+    """Answers worth asking again: throttled, timed out or failing on the server's side."""
+    return error.status in (408, 429) or error.status >= 500
 
 
 def _exit_code(returncode: int) -> int:
@@ -97,7 +105,7 @@ async def list_watch(
             params["fieldSelector"] = field_selector
         try:
             listing = await client.request("GET", resource.path(namespace), params=params)
-        except (KubeError, OSError) as exc:
+        except (KubeError, *UNANSWERED) as exc:
             logger.debug("list %s failed: %s", resource.plural, exc)
             await asyncio.sleep(1)
             continue
@@ -288,7 +296,7 @@ class Kubelet:
                     if exc.status != 404:
                         raise
                     await self.client.create(LEASES, "kube-node-lease", lease)
-            except (KubeError, OSError) as exc:
+            except (KubeError, *UNANSWERED) as exc:
                 logger.debug("lease of %s not renewed: %s", node, exc)
             await asyncio.sleep(10)
 
@@ -414,7 +422,7 @@ class Kubelet:
                 for c in pod["spec"]["containers"]
             ],
         }  # fmt: skip
-        with contextlib.suppress(KubeError, OSError):
+        with contextlib.suppress(KubeError, *UNANSWERED):
             await self.client.request(
                 "PATCH", PODS.path(meta["namespace"], meta["name"], "status"), body={"status": status},
                 content_type="application/merge-patch+json",
@@ -471,6 +479,8 @@ class Kubelet:
                 if exc.status != 404:
                     raise ContainerConfigError(f"{plural} {name}: {exc}") from exc
                 found[(plural, namespace, name)] = None
+            except UNANSWERED as exc:  # tried again, like any configuration error
+                raise ContainerConfigError(f"{plural} {name}: the API server did not answer") from exc
         return found
 
     async def _claim_folders(self, pod: Obj) -> dict[str, Path]:
@@ -486,6 +496,10 @@ class Kubelet:
                 pv = await self.client.get(PVS, None, pvc["spec"]["volumeName"])
             except (KubeError, KeyError) as exc:
                 raise ContainerConfigError(f'persistentvolumeclaim "{claim}" is not bound') from exc
+            except UNANSWERED as exc:
+                raise ContainerConfigError(
+                    f'persistentvolumeclaim "{claim}": the API server did not answer'
+                ) from exc
             path = (pv["spec"].get("hostPath") or pv["spec"].get("local") or {}).get("path")
             if not path:
                 raise ContainerConfigError(f"volume of claim {claim} has no local path")
@@ -519,6 +533,10 @@ class Kubelet:
                     answer = await self.client.request("POST", path, body=body)
                 except KubeError as exc:
                     raise ContainerConfigError(f"token for service account {account}: {exc}") from exc
+                except UNANSWERED as exc:
+                    raise ContainerConfigError(
+                        f"token for service account {account}: the API server did not answer"
+                    ) from exc
                 tokens[request.get("path", "token")] = answer["status"]["token"]
         return tokens
 
@@ -781,17 +799,35 @@ class Kubelet:
         return status
 
     async def _report(self, run: PodRun) -> None:
+        """Send the pod's status; a report the API server did not take is sent again (with the status as it is by
+        then) until it is taken or the pod is gone. Like the real kubelet's status sync: a lost final report would
+        leave a finished pod Running forever, and whatever waits on it (a job, a data check) waiting too."""
+        delay = REPORT_RETRY_FIRST_SECONDS
         async with run.report_lock:
-            status = self._status(run)
-            try:
-                updated = await self.client.request(
-                    "PATCH", PODS.path(run.namespace, run.name, "status"), body={"status": status},
-                    content_type="application/merge-patch+json",
+            while True:
+                status = self._status(run)
+                try:
+                    updated = await self.client.request(
+                        "PATCH", PODS.path(run.namespace, run.name, "status"), body={"status": status},
+                        content_type="application/merge-patch+json",
+                    )  # fmt: skip
+                except KubeError as exc:
+                    if not _retryable(exc):  # gone (404), or refused for good
+                        logger.debug("status of %s/%s not reported: %s", run.namespace, run.name, exc)
+                        return
+                    problem: Exception = exc
+                except UNANSWERED as exc:
+                    problem = exc
+                else:
+                    if updated.get("metadata", {}).get("uid") == run.uid:
+                        run.pod = updated
+                    return
+                logger.info(
+                    "status of %s/%s not reported (%s); again in %.1fs",
+                    run.namespace, run.name, type(problem).__name__, delay,
                 )  # fmt: skip
-                if updated.get("metadata", {}).get("uid") == run.uid:
-                    run.pod = updated
-            except (KubeError, OSError) as exc:
-                logger.debug("status of %s/%s not reported: %s", run.namespace, run.name, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, REPORT_RETRY_MAX_SECONDS)
 
     async def _event(self, run: PodRun, kind: str, reason: str, message: str) -> None:
         now = now_rfc3339()
@@ -805,7 +841,7 @@ class Kubelet:
             "source": {"component": "kubelet", "host": run.node},
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         }  # fmt: skip
-        with contextlib.suppress(KubeError, OSError):
+        with contextlib.suppress(KubeError, *UNANSWERED):  # events are best effort, as in Kubernetes
             await self.client.create(EVENTS, run.namespace, event)
 
     # -- termination ----------------------------------------------------------------------------------------
@@ -844,15 +880,26 @@ class Kubelet:
         self._write_hosts()
 
     async def _delete_now(self, namespace: str, name: str, uid: str) -> None:
-        """The kubelet's final delete (grace 0, only this incarnation of the pod)."""
+        """The kubelet's final delete (grace 0, only this incarnation of the pod). Sent again while the API server
+        does not answer: without it a gracefully deleted pod would stay in the API as Terminating."""
         body = {
             "kind": "DeleteOptions",
             "apiVersion": "v1",
             "gracePeriodSeconds": 0,
             "preconditions": {"uid": uid},
         }
-        with contextlib.suppress(KubeError, OSError):
-            await self.client.request("DELETE", PODS.path(namespace, name), body=body)
+        delay = REPORT_RETRY_FIRST_SECONDS
+        while True:
+            try:
+                await self.client.request("DELETE", PODS.path(namespace, name), body=body)
+                return
+            except KubeError as exc:
+                if not _retryable(exc):  # gone already (404), or another incarnation (409)
+                    return
+            except UNANSWERED:
+                pass
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, REPORT_RETRY_MAX_SECONDS)
 
     # -- logs -------------------------------------------------------------------------------------------------
 

@@ -15,10 +15,11 @@ import asyncio
 import contextlib
 import logging
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from tensorone.facade.kube import KubeClient, KubeError, Resource
+from tensorone.facade.kube import UNANSWERED, KubeClient, KubeError, Resource
 from tensorone.sandbox.kubelet import PVCS, PVS, list_watch
 
 logger = logging.getLogger(__name__)
@@ -92,8 +93,8 @@ class LocalPathProvisioner:
                 "resources": {"requests": {"storage": "100Gi"}},
             },
         }
-        with contextlib.suppress(KubeError, OSError):
-            await self.client.create(PVCS, name, claim)
+        with contextlib.suppress(KubeError):  # 409: there already
+            await _answered(lambda: self.client.create(PVCS, name, claim))
 
     async def _on_claim(self, kind: str, claim: Obj) -> None:
         meta, spec = claim["metadata"], claim.get("spec") or {}
@@ -118,7 +119,7 @@ class LocalPathProvisioner:
             },
         }  # fmt: skip
         try:
-            await self.client.create(PVS, None, volume)
+            await _answered(lambda: self.client.create(PVS, None, volume))
         except KubeError as exc:
             if exc.status != 409:
                 logger.warning("volume for %s/%s not provisioned: %s", meta["namespace"], meta["name"], exc)
@@ -134,10 +135,23 @@ class LocalPathProvisioner:
         path = Path((spec.get("hostPath") or {}).get("path", ""))
         if path.is_relative_to(self.root):
             await asyncio.to_thread(shutil.rmtree, path, True)
-        with contextlib.suppress(KubeError, OSError):
-            await self.client.delete(PVS, None, meta["name"])
+        with contextlib.suppress(KubeError):
+            await _answered(lambda: self.client.delete(PVS, None, meta["name"]))
 
 
 def _make_folder(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o777)
+
+
+async def _answered(call: Callable[[], Awaitable[Obj]]) -> Obj:
+    """``call``'s answer, asked again while the API server gives none (a slow server under load): a watch event
+    is seen once, so a claim whose volume was not created would stay unbound, and its pods pending, for good."""
+    delay = 0.2
+    while True:
+        try:
+            return await call()
+        except UNANSWERED as exc:
+            logger.info("the API server did not answer (%s); again in %.1fs", type(exc).__name__, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)

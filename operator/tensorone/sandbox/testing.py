@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -70,6 +72,18 @@ class RunningSandbox:
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    @contextmanager
+    def api_server_stalled(self) -> Iterator[None]:
+        """The API server frozen (SIGSTOP) inside the block: what a server stalled under load looks like to its
+        clients, connections accepted and no answer."""
+        assert self.sandbox.control is not None
+        process = self.sandbox.control.processes["kube-apiserver"]
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
 
     def install_product_crds(self) -> None:
         """Register the TrainingJob and Dataset CRDs and wait until they are served."""
