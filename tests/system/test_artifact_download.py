@@ -154,9 +154,11 @@ def test_a_finished_jobs_adapter_downloads_and_loads_and_stays_the_accounts_own(
 
     # Another account: the job does not exist for it (404, never 403), through the SDK and the CLI.
     other_key = bootstrap_key(str(platform.sandbox.kubeconfig_path), "other")
-    with TensorOneClient(api_key=other_key, base_url=platform.url, timeout=60) as other:
-        with pytest.raises(JobNotFoundError):
-            other.training.jobs.download_artifact(job.id, "adapter", to=tmp_path / "stolen")
+    with (
+        TensorOneClient(api_key=other_key, base_url=platform.url, timeout=60) as other,
+        pytest.raises(JobNotFoundError),
+    ):
+        other.training.jobs.download_artifact(job.id, "adapter", to=tmp_path / "stolen")
     assert cli(platform, "jobs", "download", job.id, "adapter", "-o", str(tmp_path / "stolen"),
                key=other_key).returncode == 3  # fmt: skip
     assert not (tmp_path / "stolen").exists()

@@ -90,7 +90,10 @@ def test_the_reader_pod_mounts_only_the_jobs_volume_read_only_without_credential
     pod = build_reader_pod(Settings(), NS, job("completed", ADAPTER))
     spec = pod["spec"]
     (volume,) = spec["volumes"]
-    assert volume["persistentVolumeClaim"] == {"claimName": names.checkpoint_claim_name(JOB), "readOnly": True}
+    assert volume["persistentVolumeClaim"] == {
+        "claimName": names.checkpoint_claim_name(JOB),
+        "readOnly": True,
+    }
     (container,) = spec["containers"]
     assert all(m["readOnly"] for m in container["volumeMounts"])
     assert spec["automountServiceAccountToken"] is False

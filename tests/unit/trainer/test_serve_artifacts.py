@@ -7,7 +7,6 @@ import io
 import tarfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -29,7 +28,7 @@ class Reader:
 
 
 @pytest.fixture
-def reader(tmp_path: Path) -> Iterator[Reader]:
+def reader(tmp_path: Path) -> Reader:
     volume = tmp_path / "volume"
     root = Path(names.artifacts_dir(str(volume), "tensorone-acct", "job-0123456789abcdef"))
     adapter = root / "adapter"
@@ -55,7 +54,7 @@ def reader(tmp_path: Path) -> Iterator[Reader]:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-    yield Reader(url, thread, volume, root)
+    return Reader(url, thread, volume, root)
 
 
 def test_a_file_artifact_comes_as_it_is(reader: Reader) -> None:
@@ -92,8 +91,18 @@ def test_a_folder_artifact_comes_as_a_tar_of_its_plain_files(reader: Reader) -> 
         ("best.pt", "../x"),
         ("missing.pt", "file"),
     ],
-    ids=["symlinked-file", "symlinked-folder", "dot-dot", "nested", "encoded-dot-dot", "hidden", "file-as-folder",
-         "folder-as-file", "bad-kind", "missing"],  # fmt: skip
+    ids=[
+        "symlinked-file",
+        "symlinked-folder",
+        "dot-dot",
+        "nested",
+        "encoded-dot-dot",
+        "hidden",
+        "file-as-folder",
+        "folder-as-file",
+        "bad-kind",
+        "missing",
+    ],
 )
 def test_anything_but_a_plain_entry_of_the_folder_is_not_found(reader: Reader, entry: str, kind: str) -> None:
     response = reader.get(entry, kind)
@@ -105,4 +114,3 @@ def test_the_reader_exits_after_its_idle_time(reader: Reader) -> None:
     reader.get("best.pt", "file")
     reader.thread.join(timeout=IDLE_SECONDS + 5)
     assert not reader.thread.is_alive()
-
