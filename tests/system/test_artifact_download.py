@@ -20,6 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tensorone.api import names
+from tensorone.controller.settings import OperatorSettings
 from tensorone.facade.testing import bootstrap_key
 from tensorone.sandbox.components import Components
 from tensorone.sandbox.runtime import Sandbox
@@ -111,6 +113,11 @@ def test_a_finished_jobs_adapter_downloads_and_loads_and_stays_the_accounts_own(
     final = client.training.jobs.wait(job.id, timeout=300)
     assert final.status == "completed", final.error
     (listed,) = [a for a in final.artifacts if a.name == "adapter"]
+    # Where the workers see it (the sandbox mounts the checkpoint volume where the pod says, as a kubelet does).
+    job_name = job.id.replace("_", "-")
+    assert listed.path == names.artifacts_dir(
+        OperatorSettings().checkpoint_mount_path, NAMESPACE, job_name
+    ) + ("/adapter")
 
     # REST: the folder as a tar stream, holding what the trainer wrote.
     response = httpx.get(f"{platform.url}/v2/training/jobs/{job.id}/artifacts/adapter",
