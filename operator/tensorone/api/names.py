@@ -113,6 +113,8 @@ ARTIFACT_MERGED = "merged"  # the adapter merged into the base model, safetensor
 ARTIFACT_MODEL = "model"  # a full fine-tune (folder)
 ARTIFACT_BEST = "best"  # YOLO best.pt (file)
 ARTIFACT_LAST = "last"  # YOLO last.pt (file)
+# What an artifact's name may be (status.artifacts[].name, the download route's {name}).
+ARTIFACT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 
 
 def job_dir(mount_path: str, namespace: str, job: str) -> str:

@@ -37,7 +37,7 @@ READER_VOLUME_PATH = "/checkpoints"
 _VOLUME = "checkpoints"
 _ENTRY = re.compile(names.ARTIFACT_ENTRY_PATTERN)
 # The names the trainer reports (status.Artifact.name); a request for anything else is refused before any lookup.
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_NAME = re.compile(names.ARTIFACT_NAME_PATTERN)
 _POLL_SECONDS = 0.2
 
 
@@ -185,8 +185,9 @@ async def ensure_reader(
             # Not a pod this facade made: never proxy to it.
             raise ApiError(ErrorCode.INTERNAL_ERROR, "A pod not made by the platform holds the reader's name")
         status = pod.get("status") or {}
-        if (pod.get("metadata") or {}).get("deletionTimestamp"):
-            pass
+        deleting = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+        if deleting:
+            pass  # an exited reader on its way out: wait for it to be gone, then start a new one
         elif status.get("phase") in ("Succeeded", "Failed"):
             # It exited when idle (or reached its deadline): replace it.
             try:
