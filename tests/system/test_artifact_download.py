@@ -22,6 +22,7 @@ import pytest
 
 from tensorone.api import names
 from tensorone.controller.settings import OperatorSettings
+from tensorone.facade.settings import ENV_PREFIX
 from tensorone.facade.testing import bootstrap_key
 from tensorone.sandbox.components import Components
 from tensorone.sandbox.runtime import Sandbox
@@ -29,7 +30,7 @@ from tensorone.sandbox.testing import RunningSandbox, running_sandbox
 from tensorone.sdk.client import TensorOneClient
 from tensorone.sdk.errors import ArtifactNotFoundError, ConfigurationError, JobNotFoundError
 
-from .conftest import NAMESPACE, learnable_records, lora_config, write_operator_settings
+from .conftest import NAMESPACE, learnable_records, lora_config, until, write_operator_settings
 
 DATASETS = "/datasets"
 
@@ -46,9 +47,16 @@ class ChartPlatform:
         return self.sandbox.dir / "volumes" / NAMESPACE / "datasets"
 
 
+# Short enough to see an idle reader exit and the next download start a new one.
+READER_IDLE_SECONDS = 4
+
+
 @pytest.fixture
-def chart_platform(tmp_path: Path) -> Iterator[ChartPlatform]:
+def chart_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ChartPlatform]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv(
+        f"{ENV_PREFIX}READER_IDLE_SECONDS", str(READER_IDLE_SECONDS)
+    )  # the facade's environment
     with running_sandbox(tmp_path / "sandbox", gpus="a100=2") as sandbox:
         sandbox.install_product_crds()
         settings = tmp_path / "operator.yaml"
@@ -130,6 +138,12 @@ def test_a_finished_jobs_adapter_downloads_and_loads_and_stays_the_accounts_own(
     assert "adapter/adapter_config.json" in files
     assert "adapter/adapter_model.safetensors" in files
     assert sum(files.values()) == listed.size_bytes
+
+    # The reader exits when idle; the next download starts a new one.
+    reader = f"/api/v1/namespaces/{NAMESPACE}/pods/{names.artifact_reader_pod_name(job_name)}"
+    with platform.sandbox.http() as kube:
+        until("the idle reader to exit", lambda: kube.get(reader).json()["status"].get("phase") == "Succeeded",
+              timeout=READER_IDLE_SECONDS + 30)  # fmt: skip
 
     # SDK: unpacked into a folder, and peft loads it onto the base model.
     saved = client.training.jobs.download_artifact(job.id, "adapter", to=tmp_path / "sdk-adapter")
