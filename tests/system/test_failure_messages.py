@@ -57,9 +57,9 @@ def test_a_missing_model_path_is_named_as_missing(platform: Platform, tiny_model
     job_id = _llm_job(platform, data, lora_config("/datasets/models/not-there"))
     reason, message = _failed_everywhere(platform, job_id)
     assert reason == "ConfigurationError"
-    # (The sandbox's node agent shows volume paths as the host folders it maps them to.)
+    # The path as the pod mounts it (the sandbox mounts the data volume at /datasets, as a kubelet does).
     assert re.fullmatch(
-        r"config\.baseModel: \S*/datasets/models/not-there does not exist on the worker .*", message
+        r"config\.baseModel: /datasets/models/not-there does not exist on the worker .*", message
     )
     assert "Repo id" not in message
 
@@ -75,9 +75,7 @@ def test_a_malformed_jsonl_line_is_named_by_file_and_line_in_whole_sentences(
     job_id = _llm_job(platform, data, lora_config(model))
     reason, message = _failed_everywhere(platform, job_id)
     assert reason == "DataError"
-    assert re.fullmatch(
-        r"\S*/datasets/text/train\.jsonl:5: not valid JSON: [A-Z][a-z ]+ at column \d+", message
-    )
+    assert re.fullmatch(r"/datasets/text/train\.jsonl:5: not valid JSON: [A-Z][a-z ]+ at column \d+", message)
     assert PRIVATE not in message
     # The dataset check before admission found it: no worker started; the Dataset says it is invalid.
     resource = platform.job_resource(job_id)
@@ -93,6 +91,7 @@ def test_a_dataset_whose_file_is_missing_fails_before_any_worker_starts(
     reason, message = _failed_everywhere(platform, job_id)
     assert reason == "DataError"
     assert message.endswith("/datasets/text/not-there.jsonl: dataset not found")
+    assert "tensorone-pod" not in message  # the pod's path, not where the sandbox keeps the volume
     assert platform.job_resource(job_id)["status"].get("attempts", 0) == 0
 
 

@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     JOB_NOT_FOUND = "JOB_NOT_FOUND"
     INVALID_STATE = "INVALID_STATE"
     CHECKPOINT_NOT_FOUND = "CHECKPOINT_NOT_FOUND"
+    ARTIFACT_NOT_FOUND = "ARTIFACT_NOT_FOUND"
     RATE_LIMITED = "RATE_LIMITED"
     QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
@@ -34,6 +35,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.JOB_NOT_FOUND: 404,
     ErrorCode.INVALID_STATE: 409,
     ErrorCode.CHECKPOINT_NOT_FOUND: 404,
+    ErrorCode.ARTIFACT_NOT_FOUND: 404,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.QUOTA_EXCEEDED: 429,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
@@ -49,6 +51,7 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.JOB_NOT_FOUND: "Training job not found",
     ErrorCode.INVALID_STATE: "The job is not in a state that allows this operation",
     ErrorCode.CHECKPOINT_NOT_FOUND: "Checkpoint not found",
+    ErrorCode.ARTIFACT_NOT_FOUND: "The job has no artifact of that name",
     ErrorCode.RATE_LIMITED: "Too many requests",
     ErrorCode.QUOTA_EXCEEDED: "Account quota exceeded",
     ErrorCode.PAYLOAD_TOO_LARGE: "Request body too large",

@@ -30,6 +30,7 @@ WORKER_COMPONENT = "worker"
 LOGS_COMPONENT = "logs"
 DATA_CHECK_COMPONENT = "data-check"
 CHECKPOINTS_COMPONENT = "checkpoints"
+ARTIFACT_READER_COMPONENT = "artifact-reader"
 
 # -- annotations (written by the facade or kubectl, read by the operator) ----------------------------------------
 STOP_REASON_ANNOTATION = f"{API_GROUP}/stop-reason"
@@ -73,6 +74,16 @@ def checkpoint_claim_name(job: str) -> str:
     return f"{job}-checkpoints"
 
 
+def artifact_reader_pod_name(job: str) -> str:
+    """The pod the facade starts to read a finished job's artifacts off its checkpoint volume."""
+    return f"{job}-artifacts"
+
+
+# On the artifact reader pod instead of JOB_LABEL: the operator counts every pod carrying JOB_LABEL (but the data
+# check) as one of the job's workers.
+ARTIFACTS_OF_LABEL = f"{API_GROUP}/artifacts-of"
+
+
 def job_labels(job: str) -> dict[str, str]:
     return {JOB_LABEL: job, MANAGED_BY_LABEL: MANAGED_BY}
 
@@ -102,6 +113,8 @@ ARTIFACT_MERGED = "merged"  # the adapter merged into the base model, safetensor
 ARTIFACT_MODEL = "model"  # a full fine-tune (folder)
 ARTIFACT_BEST = "best"  # YOLO best.pt (file)
 ARTIFACT_LAST = "last"  # YOLO last.pt (file)
+# What an artifact's name may be (status.artifacts[].name, the download route's {name}).
+ARTIFACT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
 
 
 def job_dir(mount_path: str, namespace: str, job: str) -> str:
@@ -111,3 +124,12 @@ def job_dir(mount_path: str, namespace: str, job: str) -> str:
 
 def artifacts_dir(mount_path: str, namespace: str, job: str) -> str:
     return f"{job_dir(mount_path, namespace, job)}/{ARTIFACTS_DIR}"
+
+
+# -- the artifact reader (facade ↔ tensorone_trainer.serve_artifacts) ----------------------------------------------
+# The reader serves ``GET <ARTIFACT_READER_ROUTE><entry>?kind=file|folder``: ``entry`` is one name directly under
+# the job's ARTIFACTS_DIR; a file comes as it is, a folder as an uncompressed tar stream.
+ARTIFACT_READER_ROUTE = "/artifacts/"
+ARTIFACT_READER_HEALTH = "/healthz"
+# One path segment: no "/", no leading dot, so no "." or ".." and nothing hidden.
+ARTIFACT_ENTRY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"

@@ -15,6 +15,7 @@ from pydantic import Field, computed_field
 
 from tensorone.api.base import OpenCamelModel
 from tensorone.api.display import loss_text, money_text, percent_text
+from tensorone.api.names import ARTIFACT_NAME_PATTERN
 
 
 class JobPhase(StrEnum):
@@ -117,7 +118,7 @@ class Artifact(OpenCamelModel):
     """One output of a finished run, as the trainer wrote it on the checkpoint volume."""
 
     name: str = Field(
-        pattern=r"^[a-z][a-z0-9-]{0,62}$", description="adapter, merged, model, best, last (names.ARTIFACT_*)"
+        pattern=ARTIFACT_NAME_PATTERN, description="adapter, merged, model, best, last (names.ARTIFACT_*)"
     )
     path: str = Field(
         max_length=4096, description="Where it is on the checkpoint volume, as the workers mount it"

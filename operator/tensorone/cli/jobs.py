@@ -1,5 +1,5 @@
 """``tensorone jobs …``: submit, list, inspect, watch, stop, resume, follow logs and delete training jobs, and
-read their events, metric history and checkpoints.
+read their events, metric history and checkpoints, and download their artifacts.
 
 Every command that takes a JOB accepts its id, its Kubernetes name or its name (see ``tensorone.cli.lookup``).
 Exit codes: see ``tensorone.cli.common``.
@@ -36,7 +36,8 @@ from tensorone.cli.tables import checkpoints_table, events_table, job_table, job
 from tensorone.sdk.models import JobList, JobSummary
 
 app = typer.Typer(
-    help="Training jobs: create, list, get, watch, stop, resume, logs, events, metrics, checkpoints, delete.",
+    help="Training jobs: create, list, get, watch, stop, resume, logs, events, metrics, checkpoints, download, "
+    "delete.",
     no_args_is_help=True,
 )
 JobRef = Annotated[str, typer.Argument(metavar="JOB", help="Job id, Kubernetes name or name")]
@@ -256,3 +257,25 @@ def checkpoints(
     with api_client(api_key, base_url) as client:
         items = client.training.jobs.checkpoints(resolve_job_id(client, job_ref))
         emit({"checkpoints": items}, output, lambda: checkpoints_table(items))
+
+
+@app.command("download")
+def download(
+    job_ref: JobRef,
+    name: Annotated[
+        str, typer.Argument(help="Artifact name, as `jobs get` lists it (adapter, merged, best…)")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to save it (a folder artifact is unpacked there)"),
+    ] = None,
+    tar: Annotated[bool, typer.Option("--tar", help="Keep a folder artifact as its .tar")] = False,
+    api_key: ApiKey = None,
+    base_url: BaseUrl = None,
+) -> None:
+    """Download an artifact of a finished job: a file as it is, a folder unpacked (or as a .tar)."""
+    with api_client(api_key, base_url) as client:
+        saved = client.training.jobs.download_artifact(
+            resolve_job_id(client, job_ref), name, to=out, extract=not tar
+        )
+    console.print(f"saved {name} to {saved}")

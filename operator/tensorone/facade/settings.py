@@ -50,6 +50,19 @@ class Settings(BaseModel):
     )
     node_cache_seconds: float = Field(5.0, ge=0, description="How long the list of GPU nodes is reused")
     kube_timeout_seconds: float = Field(15.0, gt=0)
+    reader_image: str = Field(
+        "ghcr.io/tensorone/trainer:0.1.0",
+        description="Image of the artifact reader pod (the trainer image: it holds tensorone_trainer.serve_artifacts)",
+    )
+    reader_user_id: int = Field(
+        1000, ge=1, description="User the reader runs as: the workers' (they wrote the files)"
+    )
+    reader_idle_seconds: float = Field(
+        300.0, gt=0, le=86_400, description="An artifact reader exits after this long without a download"
+    )
+    reader_start_seconds: float = Field(
+        90.0, gt=0, le=3600, description="How long a download waits for its job's reader pod to answer"
+    )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -8,6 +8,10 @@ tensorone.sandbox.containerinit [options] -- command...`` sets up what a contain
 * the pod's volumes, workdir and home bound under a private tmpfs (``--stage``), so a container running as any
   user reaches them whatever the permissions of the folders that hold them on this machine, and the
   ServiceAccount token directory at its real path (libraries read it from there);
+* volumes whose mountPath is a new top-level folder (``/datasets``, ``/checkpoints``: ``--mount``) at that very
+  path, as a runtime mounts them: the container gets a root of its own (a folder on the private tmpfs holding
+  this machine's top-level folders, bound, beside the new mount points) and is ``chroot``-ed into it, so what it
+  prints and reports names the paths the pod declared, and this machine's ``/`` gains no folder;
 * masks over the sandbox's own secrets (its CA key, admin kubeconfig, API key): a pod runs on this machine,
   but must not see the cluster's credentials;
 * the securityContext's user, group and supplementary groups (fsGroup), dropped to last.
@@ -29,6 +33,43 @@ def _mount(*args: str) -> None:
         raise SystemExit(128)
 
 
+def _bind(source: str, target: str, options: list[str]) -> None:
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    _mount("--bind", source, target)
+    if "ro" in options:
+        _mount("-o", "remount,bind,ro", target)
+
+
+def _enter_own_root(root: str, mounts: list[str]) -> None:
+    """This machine's top-level folders (with every mount below them, masks included) and ``mounts`` in ``root``
+    (a folder on the private tmpfs), then ``chroot`` into it."""
+    os.makedirs(root, exist_ok=True)
+    # /run first: its copy holds the stage (workdir, home, staged volumes) but not yet the binds made into root.
+    for name in sorted(os.listdir("/"), key=lambda n: (n != "run", n)):
+        source, target = "/" + name, os.path.join(root, name)
+        if os.path.islink(source):
+            os.symlink(os.readlink(source), target)
+        elif os.path.isdir(source):
+            os.makedirs(target, exist_ok=True)
+            _mount("--rbind", source, target)
+        elif os.path.isfile(source):
+            open(target, "a").close()
+            _mount("--bind", source, target)
+    for spec in mounts:
+        source, target, *options = spec.split(":")
+        top = target.strip("/").split("/")[0]
+        if not top or os.path.lexists("/" + top):
+            sys.stderr.write(f"container init: {target} is not a new top-level folder\n")
+            raise SystemExit(128)
+        _bind(source, root + target, options)
+    os.chroot(root)
+    os.chdir("/")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="containerinit")
     parser.add_argument("--hostname")
@@ -36,6 +77,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stage", help="a folder to cover with a private tmpfs for the binds below it")
     parser.add_argument("--bind", action="append", default=[], help="SRC:DST[:ro]")
     parser.add_argument("--mask", action="append", default=[], help="a file or folder to hide")
+    parser.add_argument(
+        "--mount",
+        action="append",
+        default=[],
+        help="SRC:DST[:ro], DST a new top-level folder of the container's root",
+    )
     parser.add_argument("--uid", type=int)
     parser.add_argument("--gid", type=int)
     parser.add_argument("--groups", default="")
@@ -54,19 +101,14 @@ def main(argv: list[str] | None = None) -> None:
         _mount("-t", "tmpfs", "-o", "mode=0755", "tmpfs", args.stage)
     for spec in args.bind:
         source, target, *options = spec.split(":")
-        if os.path.isdir(source):
-            os.makedirs(target, exist_ok=True)
-        else:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            open(target, "a").close()
-        _mount("--bind", source, target)
-        if "ro" in options:
-            _mount("-o", "remount,bind,ro", target)
+        _bind(source, target, options)
     for path in args.mask:
         if os.path.isdir(path):
             _mount("-t", "tmpfs", "-o", "size=1k,mode=0755", "tmpfs", path)
         elif os.path.exists(path):
             _mount("--bind", "/dev/null", path)
+    if args.mount:
+        _enter_own_root(os.path.join(args.stage or "/run", "root"), args.mount)
     if args.uid is not None:
         groups = [int(g) for g in args.groups.split(",") if g]
         gid = args.gid if args.gid is not None else args.uid

@@ -596,9 +596,16 @@ class Kubelet:
             # Each volume appears inside the container under STAGE (a tmpfs of its own mount namespace), so a
             # container running as any user reaches it whatever the permissions of the folders above it here.
             binds: list[str] = []
+            mounts: list[str] = []
             mapping: dict[str, str] = {}
             for mount in spec.get("volumeMounts") or []:
                 if mount["name"] not in volumes:
+                    continue
+                if _new_top_level_folder(mount["mountPath"]) and not mount.get("subPath"):
+                    # Mounted where the pod says (in a root of the container's own): nothing to rewrite, and
+                    # messages name the pod's paths.
+                    real = f"{volumes[mount['name']]}:{mount['mountPath'].rstrip('/')}"
+                    mounts.append(real + (":ro" if mount.get("readOnly") else ""))
                     continue
                 staged = STAGE / "volumes" / mount["name"]
                 bind = f"{volumes[mount['name']]}:{staged}"
@@ -650,6 +657,8 @@ class Kubelet:
                 init += ["--bind", bind]
             for masked in self.masked:
                 init += ["--mask", str(masked)]
+            for real in mounts:
+                init += ["--mount", real]
             if uid is not None:
                 gid = context.get("runAsGroup", uid)
                 groups = [*(security.get("supplementalGroups") or [])]
@@ -966,6 +975,14 @@ async def _follow(container: ContainerRun, first: bytes, offset: int, follow: bo
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(0.2):
                 await container.done.wait()
+
+
+def _new_top_level_folder(mount_path: str) -> bool:
+    """A mountPath the container can have at its real path without adding a folder to this machine's ``/``: its
+    first component does not exist here (``/datasets``, ``/checkpoints``). Others (under ``/etc``, ``/var``…)
+    are staged and rewritten."""
+    top = mount_path.strip("/").split("/")[0]
+    return bool(top) and ":" not in mount_path and not os.path.lexists("/" + top)
 
 
 def _volume_at(spec: Obj, mount_path: str) -> str:

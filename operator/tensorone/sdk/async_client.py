@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import builtins
 import inspect
+import os
+import tempfile
 from collections.abc import AsyncIterator, Callable, Collection
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
-from tensorone.sdk import calls
+from tensorone.sdk import calls, download
 from tensorone.sdk.client import DEFAULT_PAGE_SIZE, USER_AGENT, error_of, resolve_settings
 from tensorone.sdk.errors import APIConnectionError
 from tensorone.sdk.models import (
@@ -74,6 +77,22 @@ class _AsyncTransport:
                 raise error_of(response)
             async for text in response.aiter_text():
                 yield text
+
+    async def download(self, path: str, folder: Path) -> tuple[Path, httpx.Headers]:
+        """The body of a GET, streamed into a new file in ``folder``; that file and the answer's headers."""
+        async with self.http.stream("GET", path, timeout=None) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise error_of(response)
+            handle, name = tempfile.mkstemp(prefix=".tensorone-download-", dir=folder)
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    async for chunk in response.aiter_bytes():
+                        out.write(chunk)
+            except BaseException:
+                os.unlink(name)
+                raise
+            return Path(name), response.headers
 
 
 class AsyncJobs:
@@ -172,6 +191,16 @@ class AsyncJobs:
 
     async def checkpoints(self, job_id: str) -> builtins.list[Checkpoint]:
         return await self._t.send(calls.job_checkpoints(job_id))
+
+    async def download_artifact(
+        self, job_id: str, name: str, *, to: str | os.PathLike[str] | None = None, extract: bool = True
+    ) -> Path:
+        """As ``TensorOneClient.training.jobs.download_artifact``."""
+        part, headers = await self._t.download(calls.artifact_path(job_id, name), download.staging_folder(to))
+        return await asyncio.to_thread(
+            download.finish, part, headers.get("content-type", ""), headers.get("content-disposition"), name, to,
+            extract,
+        )  # fmt: skip
 
     async def metrics(self, job_id: str) -> builtins.list[MetricPoint]:
         return await self._t.send(calls.job_metrics(job_id))

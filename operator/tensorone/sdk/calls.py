@@ -144,6 +144,10 @@ def job_logs(job_id: str, *, worker: int, tail: int | None, attempt: int | None 
     return Call("GET", _job(job_id, "/logs"), lambda r: r.text, params=params, idempotent=True)
 
 
+def artifact_path(job_id: str, name: str) -> str:
+    return _job(job_id, f"/artifacts/{_segment(name)}")
+
+
 def logs_path(job_id: str) -> str:
     return _job(job_id, "/logs")
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import builtins
 import os
+import tempfile
 import time
 from collections.abc import Callable, Collection, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
-from tensorone.sdk import calls
+from tensorone.sdk import calls, download
 from tensorone.sdk.errors import APIConnectionError, TensorOneError, from_response
 from tensorone.sdk.models import (
     Checkpoint,
@@ -93,6 +95,22 @@ class _Transport:
                 response.read()
                 raise error_of(response)
             yield from response.iter_text()
+
+    def download(self, path: str, folder: Path) -> tuple[Path, httpx.Headers]:
+        """The body of a GET, streamed into a new file in ``folder``; that file and the answer's headers."""
+        with self.http.stream("GET", path, timeout=None) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise error_of(response)
+            handle, name = tempfile.mkstemp(prefix=".tensorone-download-", dir=folder)
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    for chunk in response.iter_bytes():
+                        out.write(chunk)
+            except BaseException:
+                os.unlink(name)
+                raise
+            return Path(name), response.headers
 
 
 class Jobs:
@@ -192,6 +210,19 @@ class Jobs:
 
     def checkpoints(self, job_id: str) -> builtins.list[Checkpoint]:
         return self._t.send(calls.job_checkpoints(job_id))
+
+    def download_artifact(
+        self, job_id: str, name: str, *, to: str | os.PathLike[str] | None = None, extract: bool = True
+    ) -> Path:
+        """Save an artifact of a finished job (``job.artifacts``: ``adapter``, ``merged``, ``best``…).
+
+        A file artifact is saved as ``to`` (or inside ``to`` when it is a folder; default: the current folder);
+        a folder artifact is unpacked into ``to`` (default ``./<name>``), or saved as its tar with
+        ``extract=False``. Returns where it went.
+        """
+        part, headers = self._t.download(calls.artifact_path(job_id, name), download.staging_folder(to))
+        return download.finish(part, headers.get("content-type", ""), headers.get("content-disposition"), name,
+                               to, extract)  # fmt: skip
 
     def metrics(self, job_id: str) -> builtins.list[MetricPoint]:
         return self._t.send(calls.job_metrics(job_id))

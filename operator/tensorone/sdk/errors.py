@@ -44,6 +44,9 @@ class DatasetNotFoundError(NotFoundError): ...
 class CheckpointNotFoundError(NotFoundError): ...
 
 
+class ArtifactNotFoundError(NotFoundError): ...
+
+
 class InvalidStateError(TensorOneError): ...
 
 
@@ -73,6 +76,7 @@ ERRORS: dict[str, type[TensorOneError]] = {
     ErrorCode.JOB_NOT_FOUND: JobNotFoundError,
     ErrorCode.DATASET_NOT_FOUND: DatasetNotFoundError,
     ErrorCode.CHECKPOINT_NOT_FOUND: CheckpointNotFoundError,
+    ErrorCode.ARTIFACT_NOT_FOUND: ArtifactNotFoundError,
     ErrorCode.INVALID_STATE: InvalidStateError,
     ErrorCode.INSUFFICIENT_RESOURCES: InsufficientResourcesError,
     ErrorCode.RATE_LIMITED: RateLimitedError,

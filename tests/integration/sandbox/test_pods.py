@@ -251,6 +251,34 @@ def test_paths_named_inside_a_mounted_config_file_reach_the_mounted_volume(
     assert api.get(f"{api.pods}/cfgpath/log").text == "hello\n"
 
 
+def test_a_volume_at_a_new_top_level_path_is_seen_there_so_messages_name_the_pods_paths(
+    api: Api, sandbox: RunningSandbox
+) -> None:
+    # As in a real container: the data volume is at /datasets itself (not a rewritten local folder), so a
+    # program's own view of its paths, and the failure it reports, name /datasets.
+    assert not Path("/datasets").exists()  # else the sandbox would have to add a folder to this machine's /
+    (sandbox.dir / f"volumes/{api.namespace}/datasets/text").mkdir(parents=True, exist_ok=True)
+    (sandbox.dir / f"volumes/{api.namespace}/datasets/text/train.jsonl").write_text("{}")
+    script = (
+        "import os; print(os.path.realpath('/datasets/text/train.jsonl'), os.getcwd(), flush=True);"
+        " open('/datasets/text/missing.jsonl')"
+    )
+    container = {
+        "workingDir": "/datasets/text",
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [{"name": "data", "mountPath": "/datasets", "readOnly": True}],
+    }
+    volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "datasets"}}]
+    api.post(api.pods, pod("realpath", ["python", "-c", script], container=container, volumes=volumes))
+    done = _phase(api, "realpath", "Succeeded", "Failed")
+    log = api.get(f"{api.pods}/realpath/log").text
+    assert log.splitlines()[0] == "/datasets/text/train.jsonl /datasets/text", log
+    message = _terminated(done)["message"]
+    assert "No such file or directory: '/datasets/text/missing.jsonl'" in message
+    assert "tensorone-pod" not in message
+    assert not Path("/datasets").exists()
+
+
 def test_processes_a_container_leaves_behind_end_when_its_main_process_ends(api: Api, tmp_path: Path) -> None:
     # On a cluster the container's PID namespace goes with its main process, children included.
     marker = tmp_path / "child-still-alive"

@@ -127,6 +127,8 @@ def test_facade_reads_its_settings_from_the_rendered_environment(
     assert settings.namespace_template == merged["facade"]["namespaceTemplate"]
     assert settings.rate_limit_per_second == merged["facade"]["rateLimitPerSecond"]
     assert settings.catalog_path == env["TENSORONE_CONFIG"]
+    # Artifact downloads start their reader pod from the image the workers run (it holds the reader).
+    assert settings.reader_image == merged["operator"]["defaults"]["trainerImage"]
     assert load_catalog(_mounted_file(documents, container, env["TENSORONE_CONFIG"], tmp_path)).gpus
     unknown = [
         n

@@ -1,5 +1,5 @@
 """``/v2/training/jobs``: create (both shapes), list, get, stop, resume, delete, logs, checkpoints, events,
-metrics history."""
+metrics history, artifact downloads."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from tensorone.api import names, rest
 from tensorone.api.errors import ConfigurationError, ErrorCode
 from tensorone.api.status import JobPhase
-from tensorone.facade import logs
+from tensorone.facade import artifacts, logs
 from tensorone.facade.deps import FacadeDep, PrincipalDep
 from tensorone.facade.errors import documented
 from tensorone.facade.etag import conditional_json
@@ -249,3 +249,34 @@ async def job_metrics(request: Request, job_id: str, principal: PrincipalDep, jo
     ]
     body = rest.MetricsHistoryResponse(points=points)
     return conditional_json(request, body.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+
+@router.get(
+    "/{job_id}/artifacts/{name}",
+    response_class=StreamingResponse,
+    response_model=None,
+    summary="Download an artifact of a finished job: a file as it is, a folder as a tar stream",
+    responses={
+        200: {
+            "description": "The artifact (`application/octet-stream`) or its folder (`application/x-tar`)",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                "application/x-tar": {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        **documented(ErrorCode.JOB_NOT_FOUND, ErrorCode.ARTIFACT_NOT_FOUND, ErrorCode.INVALID_STATE),
+    },
+)
+async def download_artifact(
+    job_id: str, name: str, principal: PrincipalDep, jobs: Jobs, facade: FacadeDep
+) -> StreamingResponse:
+    job = await jobs.find(principal, job_id)
+    artifact = artifacts.listed_artifact(job, name)
+    entry = artifacts.artifact_entry(artifact, principal.namespace, job.metadata.name)
+    body = await artifacts.stream_artifact(
+        facade.kube, facade.settings, principal.namespace, job, artifact, entry
+    )
+    filename = artifacts.download_filename(artifact, entry)
+    media = "application/octet-stream" if artifact.kind == "file" else "application/x-tar"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return StreamingResponse(body, media_type=media, headers=headers)
