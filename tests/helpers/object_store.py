@@ -48,7 +48,9 @@ class ObjectStore:
 
     def requests(self) -> list[str]:
         """The request lines the server logged so far (``GET /bucket/key HTTP/1.1``)."""
-        text = re.sub(r"\x1b\[[0-9;]*m", "", self.log.read_text(errors="replace"))  # werkzeug colours some lines
+        text = re.sub(
+            r"\x1b\[[0-9;]*m", "", self.log.read_text(errors="replace")
+        )  # werkzeug colours some lines
         lines = text.splitlines()
         return [line.split('"')[1] for line in lines if line.count('"') >= 2 and "HTTP/1.1" in line]
 

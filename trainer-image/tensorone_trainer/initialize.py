@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", required=True, help="the account's data volume, where the cache is")
     parser.add_argument("--dataset", help="the Dataset's source (a URL is fetched)")
     parser.add_argument("--model", help="the base model (a hub id is fetched)")
-    parser.add_argument("--format", choices=[f.value for f in DatasetFormat], help="check the dataset as this")
+    parser.add_argument(
+        "--format", choices=[f.value for f in DatasetFormat], help="check the dataset as this"
+    )
     parser.add_argument("--num-classes", type=int)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)

@@ -85,7 +85,9 @@ class FetchSummary(CamelModel):
     source: str = Field(description="The source as messages show it (no credentials, no query)")
     files: int = Field(ge=0)
     size_bytes: int = Field(ge=0)
-    fetched_bytes: int = Field(0, ge=0, description="Bytes downloaded by this initializer (0: all from cache)")
+    fetched_bytes: int = Field(
+        0, ge=0, description="Bytes downloaded by this initializer (0: all from cache)"
+    )
     cache_hit: bool
 
 

@@ -25,7 +25,7 @@ BACKOFF_MAX_SECONDS = 30.0
 PROGRESS_EVERY_SECONDS = 1.0
 
 
-class Transient(Exception):
+class TransientError(Exception):
     """A failure worth another try (network error, server error, throttling); ``cause`` says which, briefly."""
 
     def __init__(self, cause: str) -> None:
@@ -34,15 +34,17 @@ class Transient(Exception):
 
 
 def with_retries(
-    action: Callable[[], T], on_give_up: Callable[[str], Exception], sleep: Callable[[float], None] = time.sleep
+    action: Callable[[], T],
+    on_give_up: Callable[[str], Exception],
+    sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """``action()``, tried again on ``Transient`` with exponential backoff (1, 2, 4, … s, at most
+    """``action()``, tried again on ``TransientError`` with exponential backoff (1, 2, 4, … s, at most
     ``RETRIES`` tries); any other error passes through at once (a missing source is not retried)."""
     delay = BACKOFF_SECONDS
     for attempt in range(1, RETRIES + 1):
         try:
             return action()
-        except Transient as e:
+        except TransientError as e:
             if attempt == RETRIES:
                 raise on_give_up(f"unreachable after {RETRIES} tries ({e.cause})") from None
             log.warning("try %d of %d failed (%s); trying again in %.0f s", attempt, RETRIES, e.cause, delay)
@@ -106,7 +108,7 @@ def files_intact(folder: Path, files: dict[str, int]) -> bool:
 def readable(folder: Path) -> None:
     """Workers run as the trainer's non-root user: every fetched file must be readable by it."""
     for root, _dirs, files in os.walk(folder):
-        os.chmod(root, 0o755)  # noqa: PTH101
+        os.chmod(root, 0o755)
         for name in files:
             path = Path(root) / name
             if not path.is_symlink():

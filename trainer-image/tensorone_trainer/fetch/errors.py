@@ -12,17 +12,17 @@ class FetchError(DataError):
         super().__init__(f"{field} {source}: {cause}")
 
 
-class SourceNotFound(FetchError):
+class SourceNotFoundError(FetchError):
     """The bucket, object, repository, revision or file does not exist: never retried."""
 
 
-class SourceDenied(FetchError):
+class SourceDeniedError(FetchError):
     """The credentials (or their absence) do not allow reading it: never retried."""
 
 
-class SourceUnreachable(FetchError):
+class SourceUnreachableError(FetchError):
     """Network errors (or server errors) went on through every retry."""
 
 
-class SourceInvalid(FetchError):
+class SourceInvalidError(FetchError):
     """What arrived is not what the source said it is (size or hash), or cannot be laid out safely."""

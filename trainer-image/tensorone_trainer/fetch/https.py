@@ -18,14 +18,19 @@ from tensorone.api.source_urls import HttpsSource
 from tensorone.api.sources import FetchSummary
 from tensorone_trainer.fetch.common import (
     Progress,
-    Transient,
+    TransientError,
     files_intact,
     put_in_place,
     read_manifest,
     staging_folder,
     with_retries,
 )
-from tensorone_trainer.fetch.errors import SourceDenied, SourceInvalid, SourceNotFound, SourceUnreachable
+from tensorone_trainer.fetch.errors import (
+    SourceDeniedError,
+    SourceInvalidError,
+    SourceNotFoundError,
+    SourceUnreachableError,
+)
 
 _TIMEOUT = httpx.Timeout(30.0, read=120.0)
 
@@ -33,13 +38,13 @@ _TIMEOUT = httpx.Timeout(30.0, read=120.0)
 def _fail_on(response: httpx.Response, field: str, shown: str) -> None:
     code = response.status_code
     if code in (404, 410):
-        raise SourceNotFound(field, shown, f"not found (HTTP {code})")
+        raise SourceNotFoundError(field, shown, f"not found (HTTP {code})")
     if code in (401, 403):
-        raise SourceDenied(field, shown, f"access denied (HTTP {code})")
+        raise SourceDeniedError(field, shown, f"access denied (HTTP {code})")
     if code == 429 or code >= 500:
-        raise Transient(f"HTTP {code}")
+        raise TransientError(f"HTTP {code}")
     if code >= 400:
-        raise SourceInvalid(field, shown, f"the server refused the request (HTTP {code})")
+        raise SourceInvalidError(field, shown, f"the server refused the request (HTTP {code})")
 
 
 def fetch_https(source: HttpsSource, text: str, shown: str, target: Path, field: str) -> FetchSummary:
@@ -47,21 +52,28 @@ def fetch_https(source: HttpsSource, text: str, shown: str, target: Path, field:
     manifest = read_manifest(target)
     if manifest is not None and files_intact(target, {name: int(manifest.get("size", -1))}):
         validators = {
-            k: v for k, v in (("If-None-Match", manifest.get("etag")), ("If-Modified-Since", manifest.get("lastModified"))) if v
+            k: v
+            for k, v in (
+                ("If-None-Match", manifest.get("etag")),
+                ("If-Modified-Since", manifest.get("lastModified")),
+            )
+            if v
         }
         if validators:
 
             def unchanged() -> bool:
                 try:
-                    response = httpx.head(source.url, headers=validators, timeout=_TIMEOUT, follow_redirects=True)
+                    response = httpx.head(
+                        source.url, headers=validators, timeout=_TIMEOUT, follow_redirects=True
+                    )
                 except httpx.TransportError as e:
-                    raise Transient(type(e).__name__) from None
+                    raise TransientError(type(e).__name__) from None
                 if response.status_code == 304:
                     return True
                 _fail_on(response, field, shown)
                 return False
 
-            still = with_retries(unchanged, lambda cause: SourceUnreachable(field, shown, cause))
+            still = with_retries(unchanged, lambda cause: SourceUnreachableError(field, shown, cause))
         else:
             still = True  # nothing to ask the server with: the copy stands for this URL
         if still:
@@ -85,14 +97,16 @@ def fetch_https(source: HttpsSource, text: str, shown: str, target: Path, field:
                         digest.update(chunk)
                         written += len(chunk)
                         progress.add_bytes(len(chunk))
-                record.update(etag=response.headers.get("ETag"), lastModified=response.headers.get("Last-Modified"))
+                record.update(
+                    etag=response.headers.get("ETag"), lastModified=response.headers.get("Last-Modified")
+                )
         except httpx.TransportError as e:
-            raise Transient(type(e).__name__) from None
+            raise TransientError(type(e).__name__) from None
         if progress.total_bytes is not None and written != progress.total_bytes:
-            raise Transient(f"short read: {written} of {progress.total_bytes} bytes")
+            raise TransientError(f"short read: {written} of {progress.total_bytes} bytes")
         record.update(size=written, sha256=digest.hexdigest())
 
-    with_retries(once, lambda cause: SourceUnreachable(field, shown, cause))
+    with_retries(once, lambda cause: SourceUnreachableError(field, shown, cause))
     progress.file_done()
     put_in_place(staging, target, record)
     size = int(record["size"])

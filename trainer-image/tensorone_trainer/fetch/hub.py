@@ -28,24 +28,39 @@ from tensorone.api.source_urls import HubSource
 from tensorone.api.sources import MODEL_ALLOW_PATTERNS, FetchSummary
 from tensorone_trainer.fetch.common import (
     Progress,
-    Transient,
+    TransientError,
     put_in_place,
     read_manifest,
     staging_folder,
     with_retries,
 )
-from tensorone_trainer.fetch.errors import SourceDenied, SourceInvalid, SourceNotFound, SourceUnreachable
+from tensorone_trainer.fetch.errors import (
+    SourceDeniedError,
+    SourceInvalidError,
+    SourceNotFoundError,
+    SourceUnreachableError,
+)
 
 
 def _blobs(hub_cache: Path, repo_id: str, repo_type: str) -> dict[str, int]:
     folder = hub_cache / repo_folder_name(repo_id=repo_id, repo_type=repo_type) / "blobs"
     if not folder.is_dir():
         return {}
-    return {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file() and not p.name.endswith(".incomplete")}
+    return {
+        p.name: p.stat().st_size
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.endswith(".incomplete")
+    }
 
 
 def _snapshot(
-    repo_id: str, repo_type: str, revision: str, hub_cache: Path, patterns: list[str] | None, field: str, shown: str
+    repo_id: str,
+    repo_type: str,
+    revision: str,
+    hub_cache: Path,
+    patterns: list[str] | None,
+    field: str,
+    shown: str,
 ) -> tuple[Path, int]:
     """(the snapshot folder, bytes downloaded now); huggingface_hub's errors turned into ours."""
     before = _blobs(hub_cache, repo_id, repo_type)
@@ -56,30 +71,34 @@ def _snapshot(
                 repo_id, repo_type=repo_type, revision=revision, cache_dir=hub_cache, allow_patterns=patterns,
             ))  # fmt: skip
         except GatedRepoError:
-            raise SourceDenied(field, shown, "gated: the token in the source credentials Secret has no access") from None
+            raise SourceDeniedError(
+                field, shown, "gated: the token in the source credentials Secret has no access"
+            ) from None
         except RepositoryNotFoundError:
-            raise SourceNotFound(field, shown, "no such repository on the hub (or it is private)") from None
+            raise SourceNotFoundError(
+                field, shown, "no such repository on the hub (or it is private)"
+            ) from None
         except RevisionNotFoundError:
-            raise SourceNotFound(field, shown, f"no revision {revision!r} in the repository") from None
+            raise SourceNotFoundError(field, shown, f"no revision {revision!r} in the repository") from None
         except LocalEntryNotFoundError:
             if constants.HF_HUB_OFFLINE:
-                raise SourceNotFound(
+                raise SourceNotFoundError(
                     field, shown, "not in the hub cache, and the hub is not reachable (HF_HUB_OFFLINE is set)"
                 ) from None
-            raise Transient("the hub is not reachable") from None
+            raise TransientError("the hub is not reachable") from None
         except EntryNotFoundError:
-            raise SourceNotFound(field, shown, "not found in the repository") from None
+            raise SourceNotFoundError(field, shown, "not found in the repository") from None
         except HfHubHTTPError as e:
             status = e.response.status_code if e.response is not None else 0
             if status in (401, 403):
-                raise SourceDenied(field, shown, f"access denied (HTTP {status})") from None
+                raise SourceDeniedError(field, shown, f"access denied (HTTP {status})") from None
             if status == 429 or status >= 500:
-                raise Transient(f"HTTP {status}") from None
-            raise SourceInvalid(field, shown, f"the hub refused the request (HTTP {status})") from None
+                raise TransientError(f"HTTP {status}") from None
+            raise SourceInvalidError(field, shown, f"the hub refused the request (HTTP {status})") from None
         except httpx2.TransportError as e:
-            raise Transient(type(e).__name__) from None
+            raise TransientError(type(e).__name__) from None
 
-    where = Path(with_retries(once, lambda cause: SourceUnreachable(field, shown, cause)))
+    where = Path(with_retries(once, lambda cause: SourceUnreachableError(field, shown, cause)))
     after = _blobs(hub_cache, repo_id, repo_type)
     return where, sum(size for name, size in after.items() if name not in before)
 
@@ -89,12 +108,16 @@ def _tally(folder: Path) -> tuple[int, int]:
     return len(files), sum(p.stat().st_size for p in files)
 
 
-def fetch_hub_dataset(source: HubSource, text: str, shown: str, target: Path, hub_cache: Path, field: str) -> FetchSummary:
+def fetch_hub_dataset(
+    source: HubSource, text: str, shown: str, target: Path, hub_cache: Path, field: str
+) -> FetchSummary:
     patterns = [source.path, f"{source.path}/*"] if source.path else None
-    snapshot, fetched = _snapshot(source.repo_id, source.repo_type, source.revision, hub_cache, patterns, field, shown)
+    snapshot, fetched = _snapshot(
+        source.repo_id, source.repo_type, source.revision, hub_cache, patterns, field, shown
+    )
     inside = snapshot / source.path if source.path else snapshot
     if not inside.exists():
-        raise SourceNotFound(field, shown, "no such file or folder in the repository at this revision")
+        raise SourceNotFoundError(field, shown, "no such file or folder in the repository at this revision")
     files, size = _tally(inside)
     name = source.repo_id.split("/")[-1]
     manifest = read_manifest(target)
@@ -105,13 +128,15 @@ def fetch_hub_dataset(source: HubSource, text: str, shown: str, target: Path, hu
         (staging / name).symlink_to(os.path.relpath(snapshot, target))
         put_in_place(staging, target, {"source": text, "snapshot": snapshot.name})
     Progress(shown, total_files=files, total_bytes=size, files=files, fetched_bytes=fetched).file_done()
-    return FetchSummary(source=shown, files=files, size_bytes=size, fetched_bytes=fetched, cache_hit=fetched == 0)
+    return FetchSummary(
+        source=shown, files=files, size_bytes=size, fetched_bytes=fetched, cache_hit=fetched == 0
+    )
 
 
 def fetch_hub_model(model: str, hub_cache: Path, field: str) -> FetchSummary:
     snapshot, fetched = _snapshot(model, "model", "main", hub_cache, list(MODEL_ALLOW_PATTERNS), field, model)
     files, size = _tally(snapshot)
     Progress(model, total_files=files, total_bytes=size, files=files, fetched_bytes=fetched).file_done()
-    return FetchSummary(source=model, files=files, size_bytes=size, fetched_bytes=fetched, cache_hit=fetched == 0)
-
-
+    return FetchSummary(
+        source=model, files=files, size_bytes=size, fetched_bytes=fetched, cache_hit=fetched == 0
+    )

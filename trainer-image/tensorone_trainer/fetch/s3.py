@@ -19,21 +19,26 @@ from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
-from minio.credentials import EnvAWSProvider
+from minio.credentials.providers import EnvAWSProvider
 from minio.error import MinioException, S3Error, ServerError
 
 from tensorone.api.source_urls import S3Source, segments_problem
 from tensorone.api.sources import FetchSummary
 from tensorone_trainer.fetch.common import (
     Progress,
-    Transient,
+    TransientError,
     files_intact,
     put_in_place,
     read_manifest,
     staging_folder,
     with_retries,
 )
-from tensorone_trainer.fetch.errors import SourceDenied, SourceInvalid, SourceNotFound, SourceUnreachable
+from tensorone_trainer.fetch.errors import (
+    SourceDeniedError,
+    SourceInvalidError,
+    SourceNotFoundError,
+    SourceUnreachableError,
+)
 
 T = TypeVar("T")
 _NOT_FOUND = {"NoSuchBucket", "NoSuchKey", "NotFound", "NoSuchObject", "ResourceNotFound"}
@@ -50,7 +55,11 @@ class RemoteObject:
 
 
 def client() -> Minio:
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or "https://s3.amazonaws.com"
+    endpoint = (
+        os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
+        or "https://s3.amazonaws.com"
+    )
     parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
     credentials = EnvAWSProvider() if os.environ.get("AWS_ACCESS_KEY_ID") else None
     # No retries inside the client: ``with_retries`` does them, with backoff, and says so in the log.
@@ -75,22 +84,26 @@ class _Call:
                 return action()
             except S3Error as e:
                 if e.code in _NOT_FOUND:
-                    raise SourceNotFound(self.field, self.shown, f"not found ({e.code})") from None
+                    raise SourceNotFoundError(self.field, self.shown, f"not found ({e.code})") from None
                 if e.code in _DENIED:
-                    raise SourceDenied(
-                        self.field, self.shown, f"access denied ({e.code}); check the source credentials Secret"
+                    raise SourceDeniedError(
+                        self.field,
+                        self.shown,
+                        f"access denied ({e.code}); check the source credentials Secret",
                     ) from None
                 if e.code in _TRANSIENT:
-                    raise Transient(str(e.code)) from None
-                raise SourceInvalid(self.field, self.shown, f"the store refused the request ({e.code})") from None
+                    raise TransientError(str(e.code)) from None
+                raise SourceInvalidError(
+                    self.field, self.shown, f"the store refused the request ({e.code})"
+                ) from None
             except ServerError as e:
-                raise Transient(f"server error {e.status_code}") from None
+                raise TransientError(f"server error {e.status_code}") from None
             except (urllib3.exceptions.HTTPError, OSError) as e:
-                raise Transient(type(e).__name__) from None
+                raise TransientError(type(e).__name__) from None
             except MinioException as e:
-                raise Transient(type(e).__name__) from None
+                raise TransientError(type(e).__name__) from None
 
-        return with_retries(attempt, lambda cause: SourceUnreachable(self.field, self.shown, cause))
+        return with_retries(attempt, lambda cause: SourceUnreachableError(self.field, self.shown, cause))
 
 
 def _listing(s3: Minio, source: S3Source, call: _Call) -> tuple[list[RemoteObject], str]:
@@ -99,7 +112,7 @@ def _listing(s3: Minio, source: S3Source, call: _Call) -> tuple[list[RemoteObjec
     if key and not key.endswith("/"):
         try:
             found = call(lambda: s3.stat_object(source.bucket, key))
-        except SourceNotFound:
+        except SourceNotFoundError:
             pass  # not one object: a prefix, listed below
         else:
             return [RemoteObject(key, int(found.size or 0), str(found.etag or ""))], posixpath.dirname(key)
@@ -114,8 +127,12 @@ def _listing(s3: Minio, source: S3Source, call: _Call) -> tuple[list[RemoteObjec
 
     objects = call(listed)
     if not objects:
-        what = "no such object, and no object under it as a prefix" if key and not key.endswith("/") else "no object under this prefix"
-        raise SourceNotFound(call.field, call.shown, f"not found ({what})")
+        what = (
+            "no such object, and no object under it as a prefix"
+            if key and not key.endswith("/")
+            else "no object under this prefix"
+        )
+        raise SourceNotFoundError(call.field, call.shown, f"not found ({what})")
     parent = posixpath.dirname(key.rstrip("/")) if key else ""
     return objects, parent
 
@@ -127,11 +144,13 @@ def _local_name(obj: RemoteObject, parent: str, bucket_only: str | None, field: 
     problem = segments_problem(name)
     if problem:
         # An object name like a/../../x would be written outside the copy's folder.
-        raise SourceInvalid(field, shown, f"an object's name {problem}; it cannot be stored as a file")
+        raise SourceInvalidError(field, shown, f"an object's name {problem}; it cannot be stored as a file")
     return name
 
 
-def _download(s3: Minio, bucket: str, obj: RemoteObject, target: Path, progress: Progress, call: _Call) -> None:
+def _download(
+    s3: Minio, bucket: str, obj: RemoteObject, target: Path, progress: Progress, call: _Call
+) -> None:
     def once() -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         md5 = hashlib.md5(usedforsecurity=False)
@@ -148,11 +167,11 @@ def _download(s3: Minio, bucket: str, obj: RemoteObject, target: Path, progress:
             response.close()
             response.release_conn()
         if written != obj.size:
-            raise Transient(f"short read: {written} of {obj.size} bytes")
+            raise TransientError(f"short read: {written} of {obj.size} bytes")
         etag = obj.etag.strip('"')
         # A multipart upload's ETag is not an MD5 of the content ("…-N"); a single part's is.
         if etag and "-" not in etag and len(etag) == 32 and md5.hexdigest() != etag:
-            raise Transient("content does not match its ETag")
+            raise TransientError("content does not match its ETag")
 
     call(once)
     progress.file_done()
@@ -168,9 +187,9 @@ def fetch_s3(source: S3Source, text: str, shown: str, target: Path, field: str) 
     listing = {name: {"size": o.size, "etag": o.etag} for name, o in names.items()}
     total = sum(o.size for o in objects)
     manifest = read_manifest(target)
-    if manifest is not None and manifest.get("objects") == listing:
-        if files_intact(target, {n: o.size for n, o in names.items()}):
-            return FetchSummary(source=shown, files=len(names), size_bytes=total, cache_hit=True)
+    sizes = {n: o.size for n, o in names.items()}
+    if manifest is not None and manifest.get("objects") == listing and files_intact(target, sizes):
+        return FetchSummary(source=shown, files=len(names), size_bytes=total, cache_hit=True)
     progress = Progress(shown, total_files=len(names), total_bytes=total)
     staging = staging_folder(target)
     for name, obj in sorted(names.items()):
@@ -178,5 +197,9 @@ def fetch_s3(source: S3Source, text: str, shown: str, target: Path, field: str) 
     record: dict[str, Any] = {"source": text, "objects": listing}
     put_in_place(staging, target, record)
     return FetchSummary(
-        source=shown, files=len(names), size_bytes=total, fetched_bytes=progress.fetched_bytes, cache_hit=False
+        source=shown,
+        files=len(names),
+        size_bytes=total,
+        fetched_bytes=progress.fetched_bytes,
+        cache_hit=False,
     )
