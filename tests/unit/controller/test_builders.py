@@ -247,7 +247,8 @@ def test_the_initializer_fetches_urls_and_hub_models_with_the_credentials_secret
     (trainer,) = worker["spec"]["containers"]
     assert "envFrom" not in trainer  # workers run user code: never the source credentials
     env = {e["name"]: e.get("value") for e in trainer["env"]}
-    assert env["HF_HUB_CACHE"] == HUB_CACHE_DIR and env["HF_HUB_OFFLINE"] == "1"
+    assert env["HF_HUB_CACHE"] == HUB_CACHE_DIR
+    assert env["HF_HUB_OFFLINE"] == "1"
     config = build_run_config(ctx).to_wire()
     assert config["dataset"]["path"] == local_dataset_path("s3://bucket/text/train.jsonl")
     assert config["dataset"]["path"].startswith(f"{SOURCES_DIR}/")

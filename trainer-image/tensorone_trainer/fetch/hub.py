@@ -104,7 +104,8 @@ def _snapshot(
 
 
 def _tally(folder: Path) -> tuple[int, int]:
-    files = [p for p in folder.rglob("*") if p.is_file()]
+    """(files, bytes) of a snapshot, a folder of it, or one file."""
+    files = [folder] if folder.is_file() else [p for p in folder.rglob("*") if p.is_file()]
     return len(files), sum(p.stat().st_size for p in files)
 
 
