@@ -76,7 +76,8 @@ def initialize(
     if model and is_hub_model(model):
         report.model = fetch_model(model, root)
     if dataset and fmt is not None:
-        local = on_volume(root, local_dataset_path(dataset))
+        # A volume path is read as given (where this pod has it); a fetched source from its copy in the cache.
+        local = on_volume(root, local_dataset_path(dataset)) if is_fetched(dataset) else Path(dataset)
         report.check = check(confined_path(root, local, "dataset source"), fmt, num_classes)
     return report
 
@@ -95,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     fmt = DatasetFormat(args.format) if args.format else None
     try:
         report = initialize(Path(args.data_root), args.dataset, args.model, fmt, args.num_classes)
+    except ValueError as e:  # a source URL registration would have refused (an older CRD let it in)
+        refused = DataError(f"{DATASET_FIELD}: {e}")
+        print(str(refused), file=sys.stderr)
+        write_termination_message(str(refused))
+        return refused.exit_code
     except (DataError, ConfigurationError) as e:
         print(str(e), file=sys.stderr)
         write_termination_message(str(e))

@@ -198,3 +198,20 @@ def test_an_object_name_that_would_leave_the_cache_folder_is_refused(
     assert code == EXIT_DATA_ERROR, listed
     assert "cannot be stored as a file" in message
     assert not list(tmp_path.parent.rglob("escape.jsonl"))
+
+
+def test_a_dataset_already_on_the_volume_is_only_checked(tmp_path: Path) -> None:
+    data = tmp_path / "text" / "train.jsonl"
+    data.parent.mkdir()
+    data.write_bytes(RECORDS)
+    code, message, _ = initialize(tmp_path, {}, "--dataset", str(data), "--format", "jsonl")
+    assert code == 0, message
+    report = InitializerReport.model_validate_json(message)
+    assert report.dataset is None  # nothing fetched
+    assert report.check is not None
+    assert report.check.num_examples == 5
+    outside = tmp_path.parent / "elsewhere.jsonl"
+    outside.write_bytes(RECORDS)
+    code, message, _ = initialize(tmp_path, {}, "--dataset", str(outside), "--format", "jsonl")
+    assert code != 0
+    assert "outside the account's data volume" in message
