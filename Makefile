@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install kubernetes browser test test-fast lint manifests check-manifests docs-assets bench demo demo-up e2e images vendor-uplot clean
+.PHONY: help install kubernetes browser s3-stand-in test test-fast lint manifests check-manifests docs-assets bench demo demo-up e2e images vendor-uplot clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -28,7 +28,12 @@ kubernetes: ## Build (once, cached outside the checkout) the real control plane 
 browser: ## Install chromium + chromedriver for the dashboard's browser tests (apt-get; no-op when present)
 	bash scripts/browser.sh
 
-test: $(STAMP) kubernetes browser ## Run the whole test suite (unit, integration against the sandbox, system)
+# moto (the tests' S3 server) pins botocore, whose python-dateutil<3 cannot share an environment with the pinned
+# kubernetes client (python-dateutil>=3): it gets a venv of its own (tests/helpers/object_store.py finds it).
+s3-stand-in: ## Install moto's S3 server (the tests' object store) into .venv-moto
+	@test -x .venv-moto/bin/moto_server || { $(PYTHON) -m venv .venv-moto && .venv-moto/bin/pip install --quiet -r tests/requirements-s3-stand-in.txt; }
+
+test: $(STAMP) kubernetes browser s3-stand-in ## Run the whole test suite (unit, integration against the sandbox, system)
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(MAKE) test-js
 

@@ -122,6 +122,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- with $d.trainerCommand }}{{ $_ := set $s "trainerCommand" . }}{{ end }}
 {{- with $d.checkpointStorageClass }}{{ $_ := set $s "checkpointStorageClass" . }}{{ end }}
 {{- with $d.datasetVolumeClaim }}{{ $_ := set $s "datasetVolumeClaim" . }}{{ end }}
+{{- $_ := set $s "sourceCredentialsSecret" ($d.sourceCredentialsSecret | default nil) }}
 {{- toYaml (mergeOverwrite $s .Values.operator.extraSettings) }}
 {{- end }}
 

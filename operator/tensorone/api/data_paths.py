@@ -5,8 +5,10 @@ read-only in its workers at ``DATA_VOLUME_MOUNT_PATH``. A dataset ``source`` or 
 a path must name something inside it. The check is made twice: lexically wherever the path is given (REST
 registration, job creation, the operator's admission of objects made with kubectl, the CRD's pattern), and again
 by the trainer with symlinks resolved, right before it opens anything (``resolve_inside``). ``..`` segments,
-host paths outside the volume and ``file://`` are refused. URL schemes are refused until the platform can fetch
-them; ``FETCHABLE_SCHEMES`` is the one list to extend when it can.
+host paths outside the volume and ``file://`` are refused. A dataset source may also be a URL of a scheme in
+``FETCHABLE_SCHEMES`` (the one list of what the platform fetches): the job's initializer copies it into the cache on
+the data volume (``tensorone.api.sources``), so the workers still read only inside the volume. Models are fetched
+from the hub by id; a model URL is refused.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import posixpath
 import re
 from pathlib import Path
 
+from tensorone.api.source_urls import SOURCE_URL_PATTERN, parse_source_url
+
 DATA_VOLUME_MOUNT_PATH = "/datasets"
-# URL schemes the platform downloads data or models from before training. None yet.
-FETCHABLE_SCHEMES: frozenset[str] = frozenset()
+# URL schemes the platform downloads datasets from before training (the initializer; see tensorone.api.sources).
+FETCHABLE_SCHEMES: frozenset[str] = frozenset({"s3", "hf", "https"})
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 # A Hugging Face hub id: ``name`` or ``owner/name``; every segment starts with a letter or digit, so no ``..``.
@@ -27,7 +31,7 @@ _HUB_ID = re.compile(HUB_ID_PATTERN)
 # One path segment that is neither ``.`` nor ``..`` (written without look-ahead: the CRD's patterns are RE2).
 _SEGMENT = r"([^/.\x00-\x1f\x7f]|\.[^/.\x00-\x1f\x7f]|\.\.[^/\x00-\x1f\x7f])[^/\x00-\x1f\x7f]*"
 VOLUME_PATH_PATTERN = rf"^{DATA_VOLUME_MOUNT_PATH}(/{_SEGMENT})*/?$"
-DATASET_SOURCE_PATTERN = VOLUME_PATH_PATTERN  # plus ``|^(scheme)://`` once FETCHABLE_SCHEMES has any
+DATASET_SOURCE_PATTERN = rf"{VOLUME_PATH_PATTERN}|{SOURCE_URL_PATTERN}"
 MODEL_PATTERN = rf"{HUB_ID_PATTERN}|{VOLUME_PATH_PATTERN}"
 
 
@@ -37,14 +41,12 @@ def url_scheme(value: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def _scheme_problem(scheme: str) -> str | None:
-    if scheme in FETCHABLE_SCHEMES:
-        return None
+def _scheme_problem(scheme: str) -> str:
     if scheme == "file":
         return f"file:// URLs are not accepted; give the path on the account's data volume ({DATA_VOLUME_MOUNT_PATH}/…)"
     return (
-        f"{scheme}:// is not supported yet: the platform cannot fetch from URLs; put the files on the "
-        f"account's data volume and give their path ({DATA_VOLUME_MOUNT_PATH}/…)"
+        f"{scheme}:// is not supported yet: the platform fetches {', '.join(sorted(FETCHABLE_SCHEMES))} URLs; "
+        f"or put the files on the account's data volume and give their path ({DATA_VOLUME_MOUNT_PATH}/…)"
     )
 
 
@@ -68,6 +70,12 @@ def volume_path_problem(path: str) -> str | None:
 def dataset_source_problem(source: str) -> str | None:
     """Why ``source`` cannot be a dataset's source (None: it can)."""
     scheme = url_scheme(source)
+    if scheme is not None and scheme in FETCHABLE_SCHEMES:
+        try:
+            parse_source_url(source)
+        except ValueError as e:
+            return str(e)
+        return None
     if scheme is not None:
         return _scheme_problem(scheme)
     return volume_path_problem(source)
@@ -76,6 +84,11 @@ def dataset_source_problem(source: str) -> str | None:
 def model_problem(value: str) -> str | None:
     """Why ``value`` cannot name a model (``baseModel``, vision ``weights``): a hub id or a data-volume path."""
     scheme = url_scheme(value)
+    if scheme is not None and scheme in FETCHABLE_SCHEMES:
+        return (
+            f"{scheme}:// is not supported yet for models: give the hub id (org/name; the platform fetches it) "
+            f"or a model folder on the account's data volume ({DATA_VOLUME_MOUNT_PATH}/…)"
+        )
     if scheme is not None:
         return _scheme_problem(scheme)
     if value.startswith("/") or value.startswith("."):

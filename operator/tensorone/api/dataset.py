@@ -28,7 +28,8 @@ class DatasetSpec(CamelModel):
     source: Annotated[str, AfterValidator(check_dataset_source)] = Field(
         min_length=1,
         max_length=2048,
-        description=f"A path on the account's data volume ({DATA_VOLUME_MOUNT_PATH}/...); URLs are not fetched yet",
+        description=f"A path on the account's data volume ({DATA_VOLUME_MOUNT_PATH}/...), or a URL the platform "
+        "fetches before training: s3://bucket/key-or-prefix, hf://datasets/org/name[/path]@revision, https://host/file",
         json_schema_extra={"pattern": DATASET_SOURCE_PATTERN},
     )
     description: str = Field("", max_length=10_000)

@@ -43,6 +43,9 @@ class ConditionType(StrEnum):
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     STALLED = "Stalled"
+    # The initializer fetches the job's dataset and model and checks the data before any worker (phase stays
+    # queued, shown as pending); True while it runs, with its progress as the message.
+    INITIALIZING = "Initializing"
 
 
 class ConditionStatus(StrEnum):

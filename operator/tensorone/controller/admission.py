@@ -117,14 +117,34 @@ def waiting_status(
 
 
 def checking_status(
-    status: TrainingJobStatus, spec: AnyJobSpec, now: datetime, generation: int | None
+    status: TrainingJobStatus,
+    spec: AnyJobSpec,
+    now: datetime,
+    generation: int | None,
+    progress: str | None = None,
 ) -> TrainingJobStatus:
-    """``queued`` with ``Admitted=False`` while the dataset is read once before any worker starts."""
+    """``queued`` with ``Admitted=False`` while the initializer fetches and reads the data once before any worker
+    starts; ``Initializing=True`` says how far it got (``progress``: files and bytes fetched so far)."""
     result = status.model_copy(deep=True)
     result.phase = JobPhase.QUEUED
     result.observed_generation = generation
     message = f"checking Dataset {spec.dataset_ref.name!r} before any worker starts"
     set_condition(result, ConditionType.ADMITTED, False, Reason.CHECKING_DATA, message, now, generation)
+    reason = Reason.FETCHING if progress else Reason.CHECKING_DATA
+    doing = (
+        progress or "fetching the dataset and model (when given by URL or hub id) and checking the dataset"
+    )
+    set_condition(result, ConditionType.INITIALIZING, True, reason, doing, now, generation)
+    return result
+
+
+def initialized_status(
+    status: TrainingJobStatus, ok: bool, message: str, now: datetime, generation: int | None
+) -> TrainingJobStatus:
+    """``Initializing=False``: done (what was fetched, from the cache or not), or failed (why)."""
+    result = status.model_copy(deep=True)
+    reason = Reason.INITIALIZED if ok else Reason.INITIALIZATION_FAILED
+    set_condition(result, ConditionType.INITIALIZING, False, reason, message, now, generation)
     return result
 
 

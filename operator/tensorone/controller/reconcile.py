@@ -25,6 +25,14 @@ from tensorone.api.resources import (
     TrainingJobResource,
     parse_training_job_spec,
 )
+from tensorone.api.sources import (
+    PROGRESS_PREFIX,
+    FetchProgress,
+    InitializerReport,
+    describe_fetch,
+    describe_progress,
+    is_fetched,
+)
 from tensorone.api.spec import AnyJobSpec
 from tensorone.api.status import FINISHED_PHASES, ConditionStatus, ConditionType, JobPhase, TrainingJobStatus
 from tensorone.api.trainer_config import DatasetCheck
@@ -35,17 +43,18 @@ from tensorone.controller.admission import (
     admitted_status,
     check_admission,
     checking_status,
+    initialized_status,
     refused_status,
     waiting_status,
 )
 from tensorone.controller.aggregation import Decision, JobEvent, JobView, PhaseChange, Timing, decide
 from tensorone.controller.builders import (
     JobContext,
-    build_data_check_pod,
+    build_initializer_pod,
     build_logs_config_map,
     build_support_objects,
     build_worker_pods,
-    needs_data_check,
+    needs_initializer,
 )
 from tensorone.controller.conditions import Reason, condition
 from tensorone.controller.failures import meaningful_lines
@@ -71,6 +80,25 @@ EXPECT_CREATED_SECONDS = 30.0
 DATASET_WAIT_SECONDS = 3.0
 # A deleted worker the kubelet has not reported ended this long after its grace period is let go without its log.
 RELEASE_AFTER_SECONDS = 60.0
+# While the initializer runs, its progress is read from its log this often (and its log tail is this long).
+INITIALIZER_POLL_SECONDS = 2.0
+INITIALIZER_LOG_BYTES = 16 * 1024
+
+
+def last_progress(log: str) -> str | None:
+    """The initializer's last progress line, as the Initializing condition's message (None: none readable)."""
+    for line in reversed(log.splitlines()):
+        if line.startswith(PROGRESS_PREFIX):
+            try:
+                return describe_progress(FetchProgress.model_validate_json(line[len(PROGRESS_PREFIX) :]))
+            except ValueError:
+                return None
+    return None
+
+
+def failed_field(message: str) -> str:
+    """The job's field an initializer failure is about (its message starts with the field it names)."""
+    return "spec.config.baseModel" if message.startswith("config.baseModel") else "spec.datasetRef.name"
 
 
 def log_transition(namespace: str, name: str, change: PhaseChange) -> None:
@@ -281,6 +309,12 @@ class Engine:
                 # the CRD carried the rule): no worker may read it.
                 message = f"Dataset {name!r} {e.field}: {e.reason}"
                 return Refusal(Reason.INVALID_DATASET, message, "spec.datasetRef.name")
+            if is_fetched(dataset.spec.source) and self.settings.dataset_volume_claim is None:
+                message = (
+                    f"Dataset {name!r} source: URLs are fetched into the dataset volume, and this platform has none "
+                    "(the operator setting datasetVolumeClaim)"
+                )
+                return Refusal(Reason.INVALID_DATASET, message, "spec.datasetRef.name")
         refusal = check_admission(job.spec, dataset, await self._node_offers(fresh=False), self.catalog)
         if refusal is not None and refusal.reason == Reason.INSUFFICIENT_RESOURCES:
             # The cached offer may be out of date: refuse only on what the nodes offer now.
@@ -303,8 +337,8 @@ class Engine:
         if condition(job.status, ConditionType.ADMITTED) is not None:
             return  # decided before (an operator restart): the pass goes on from the status
         dataset = await self._judge(meta, job)
-        if isinstance(dataset, Refusal) or needs_data_check(job.spec, dataset.spec, self.settings):
-            return  # refused, or its data is checked first: no worker ahead of that
+        if isinstance(dataset, Refusal) or needs_initializer(job.spec, dataset.spec, self.settings):
+            return  # refused, or its data is fetched or checked first: no worker ahead of that
         uid = meta.uid or meta.name
         admitted = admitted_status(job.status, job.spec, dataset, self.catalog, utcnow(), meta.generation)
         self._admitted_ahead[uid] = (meta.generation, dataset, admitted)
@@ -343,11 +377,12 @@ class Engine:
                 self._observe_admission(meta, now)
                 return None
             dataset = verdict
-            if needs_data_check(job.spec, dataset.spec, self.settings):
-                passed, delay = await self._check_data(meta, job, dataset, checks, now)
+            initialized = job.status
+            if needs_initializer(job.spec, dataset.spec, self.settings):
+                passed, delay, initialized = await self._initialize(meta, job, dataset, checks, now)
                 if not passed:
                     return delay
-            new = admitted_status(job.status, job.spec, dataset, self.catalog, now, meta.generation)
+            new = admitted_status(initialized, job.spec, dataset, self.catalog, now, meta.generation)
         self._datasets[uid] = dataset.spec
         # The check has said its piece: gone before the workers come (a job never has more pods than workers).
         await self._drop_checks(meta, checks)
@@ -356,42 +391,59 @@ class Engine:
         self._observe_admission(meta, now)
         return delay
 
-    async def _check_data(
+    async def _initialize(
         self,
         meta: ObjectMeta,
         job: TrainingJobResource,
         dataset: DatasetResource,
         checks: Sequence[PodView],
         now: datetime,
-    ) -> tuple[bool, float | None]:
-        """Read the dataset once in a small pod before any worker starts: (passed, when to look again). A missing
-        or malformed dataset fails the job here, with the trainer's own sentence, and no GPU is billed."""
+    ) -> tuple[bool, float | None, TrainingJobStatus]:
+        """Fetch what the job names by URL or hub id and read the dataset once, in a small pod, before any worker
+        starts: (passed, when to look again, the status to admit from). A missing source or a malformed dataset
+        fails the job here, with the initializer's own sentence, and no GPU is billed."""
         pod = next((p for p in checks if not p.deleting), None)
         if pod is None:
             self._datasets[meta.uid or meta.name] = dataset.spec
             ctx = await self._context(meta, job)
             if ctx is None:
-                return False, DATASET_WAIT_SECONDS
-            await self.client.create(build_data_check_pod(ctx))
+                return False, DATASET_WAIT_SECONDS, job.status
+            await self.client.create(build_initializer_pod(ctx))
             await self._write(meta, job.status, checking_status(job.status, job.spec, now, meta.generation))
-            return False, None  # the check pod's changes wake the job
+            return False, None, job.status  # the initializer's changes wake the job
         if not pod.terminated:
-            return False, None
+            if pod.running:
+                log = await self.client.read_log(meta.namespace, pod.name, INITIALIZER_LOG_BYTES)
+                progress = last_progress(log or "")
+                if progress is not None:
+                    status = checking_status(job.status, job.spec, now, meta.generation, progress)
+                    await self._write(meta, job.status, status)
+            return False, INITIALIZER_POLL_SECONDS, job.status
         if pod.exit_code == 0:
             try:
-                found = DatasetCheck.model_validate_json(pod.message)
+                report = InitializerReport.model_validate_json(pod.message)
             except ValueError:
-                logger.warning("dataset check of %s/%s said nothing readable", meta.namespace, meta.name)
-            else:
-                await self._record_dataset(meta.namespace, dataset, found, None)
-            return True, None
-        message = meaningful_lines(pod.message) or f"the dataset check exited with {pod.exit_code}"
-        refusal = Refusal(Reason.DATA_ERROR, message, "spec.datasetRef.name")
-        await self._write(meta, job.status, refused_status(job.status, refusal, now, meta.generation))
+                logger.warning("the initializer of %s/%s said nothing readable", meta.namespace, meta.name)
+                report = InitializerReport()
+            if report.check is not None:
+                await self._record_dataset(meta.namespace, dataset, report.check, None)
+            said = [
+                f"{what} {describe_fetch(s)}"
+                for what, s in (("dataset", report.dataset), ("model", report.model))
+                if s
+            ]
+            message = "; ".join(said) or "dataset checked"
+            await self._post_events(meta, [JobEvent("Normal", Reason.INITIALIZED, message)])
+            return True, None, initialized_status(job.status, True, message, now, meta.generation)
+        message = meaningful_lines(pod.message) or f"the initializer exited with {pod.exit_code}"
+        refusal = Refusal(Reason.DATA_ERROR, message, failed_field(message))
+        failed = initialized_status(job.status, False, message, now, meta.generation)
+        await self._write(meta, job.status, refused_status(failed, refusal, now, meta.generation))
         self._observe_admission(meta, now)
-        await self._record_dataset(meta.namespace, dataset, None, message)
+        if not message.startswith("config.baseModel"):
+            await self._record_dataset(meta.namespace, dataset, None, message)
         await self._drop_checks(meta, checks)
-        return False, None
+        return False, None, job.status
 
     async def _record_dataset(
         self, namespace: str, dataset: DatasetResource, found: DatasetCheck | None, problem: str | None

@@ -43,6 +43,13 @@ class OperatorSettings(BaseModel):
         description="The PVC (in each account's namespace) holding the account's datasets and models; mounted "
         "read-only at tensorone.api.data_paths.DATA_VOLUME_MOUNT_PATH, the prefix of every path a client gives",
     )
+    source_credentials_secret: str | None = Field(
+        "tensorone-source-credentials",
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+        description="Secret in the job's namespace (optional) whose keys are the initializer's environment: "
+        "endpoint and credentials of the sources it fetches (AWS_*, HF_TOKEN, HF_ENDPOINT); never given to workers",
+    )
     config_mount_path: str = "/etc/tensorone"
     stall_window_seconds: float = Field(600.0, gt=0)
     termination_grace_period_seconds: int = Field(120, ge=1)

@@ -49,9 +49,11 @@ BAD_SOURCES = [
     pytest.param("/root/", "inside the account's data volume", id="root-home"),
     pytest.param("/datasetsX/train.jsonl", "inside the account's data volume", id="prefix-lookalike"),
     pytest.param("file:///datasets/train.jsonl", "file://", id="file-url"),
-    pytest.param("s3://bucket/train.jsonl", "not supported yet", id="s3-not-fetched-yet"),
-    pytest.param("hf://datasets/yahma/alpaca", "not supported yet", id="hf-not-fetched-yet"),
-    pytest.param("https://example.com/train.jsonl", "not supported yet", id="https-not-fetched-yet"),
+    pytest.param("s3://Bucket_1/train.jsonl", "bucket", id="s3-bad-bucket"),
+    pytest.param("s3://bucket/a/../../b.jsonl", "'..'", id="s3-key-dot-dot"),
+    pytest.param("hf://yahma/alpaca", "hf://datasets/org/name", id="hf-not-a-dataset"),
+    pytest.param("https://user:pw@example.com/train.jsonl", "credentials", id="https-credentials-in-url"),
+    pytest.param("gs://bucket/train.jsonl", "not supported yet", id="gs-not-fetched"),
     pytest.param("train.jsonl", "absolute path", id="relative"),
     pytest.param("/datasets/a\u0000b.jsonl", "control characters", id="nul"),
 ]
@@ -128,7 +130,7 @@ def test_vision_weights_outside_the_data_volume_are_refused(alice: Account, clus
 
 
 @pytest.mark.parametrize(
-    "url", [TRAVERSAL, "/etc/passwd", "s3://bucket/d.jsonl"], ids=["dot-dot", "host", "s3"]
+    "url", [TRAVERSAL, "/etc/passwd", "s3://b/d.jsonl"], ids=["dot-dot", "host", "s3-bucket-too-short"]
 )
 def test_compact_dataset_urls_outside_the_data_volume_are_refused(
     alice: Account, cluster: Cluster, url: str

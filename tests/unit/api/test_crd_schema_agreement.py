@@ -199,7 +199,11 @@ DATASET_SOURCES = [
     pytest.param("/", False, id="host-root"),
     pytest.param("/datasetsX", False, id="prefix-lookalike"),
     pytest.param("file:///datasets/x", False, id="file-url"),
-    pytest.param("s3://bucket/x", False, id="s3-not-fetched-yet"),
+    pytest.param("s3://bucket/x", True, id="s3"),
+    pytest.param("hf://datasets/org/name/train.jsonl@main", True, id="hf-dataset"),
+    pytest.param("https://example.com/train.jsonl", True, id="https"),
+    pytest.param("gs://bucket/x", False, id="gs-not-fetched"),
+    pytest.param("S3://bucket/x", False, id="upper-case-scheme"),
     pytest.param("datasets/x", False, id="relative"),
     pytest.param("/datasets/a\tb", False, id="control-character"),
 ]

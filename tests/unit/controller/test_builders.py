@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import pytest
 
 from tensorone.api import names
+from tensorone.api.dataset import DatasetFormat, DatasetSpec
 from tensorone.api.reporting import REPORT_AUDIENCE, REPORT_TOKEN_DIR, REPORT_TOKEN_ENV, REPORT_URL_ENV
+from tensorone.api.sources import HUB_CACHE_DIR, SOURCES_DIR, local_dataset_path
 from tensorone.api.trainer_config import RUN_CONFIG_ENV
 from tensorone.controller.builders import (
     JobContext,
     build_checkpoint_claim,
     build_config_map,
-    build_data_check_pod,
+    build_initializer_pod,
+    build_run_config,
     build_support_objects,
     build_worker_pod,
     build_worker_pods,
-    needs_data_check,
+    needs_initializer,
 )
 from tests.unit.controller.conftest import make_context, make_spec
 
@@ -186,24 +190,65 @@ def test_run_config_tells_the_trainer_the_dataset_and_where_to_report(ctx: JobCo
     assert config["modelType"] == "custom"
 
 
-def test_the_data_check_pod_reads_the_dataset_volume_without_gpu_or_credentials() -> None:
+def _arguments(pod: dict[str, Any]) -> dict[str, str]:
+    (container,) = pod["spec"]["containers"]
+    argv = container["command"]
+    start = argv.index("--data-root")
+    return dict(zip(argv[start::2], argv[start + 1 :: 2], strict=True))
+
+
+def test_the_initializer_checks_a_volume_dataset_read_only_without_gpu_or_credentials() -> None:
     ctx = make_context(
-        make_spec(modelType="llm", config={"baseModel": "gpt2"}), datasetVolumeClaim="datasets"
+        make_spec(modelType="llm", config={"baseModel": "/datasets/models/tiny"}),
+        datasetVolumeClaim="datasets",
     )
-    assert needs_data_check(ctx.spec, ctx.dataset, ctx.settings)
-    pod = build_data_check_pod(ctx)
+    assert needs_initializer(ctx.spec, ctx.dataset, ctx.settings)
+    pod = build_initializer_pod(ctx)
     assert pod["metadata"]["name"] == names.data_check_pod_name(ctx.name)
     assert pod["metadata"]["labels"][names.COMPONENT_LABEL] == names.DATA_CHECK_COMPONENT
     spec = pod["spec"]
     assert spec["automountServiceAccountToken"] is False
     (container,) = spec["containers"]
     assert "resources" not in container  # no GPU
-    args = container["command"][-6:]
-    assert dict(zip(args[::2], args[1::2], strict=True)) == {
-        "--path": "/datasets/train.jsonl",
+    assert "envFrom" not in container  # nothing to fetch: no source credentials
+    assert _arguments(pod) == {
         "--data-root": "/datasets",
+        "--dataset": "/datasets/train.jsonl",
         "--format": "jsonl",
     }
-    assert [v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"]] == ["datasets"]
+    assert [v["persistentVolumeClaim"] for v in spec["volumes"]] == [
+        {"claimName": "datasets", "readOnly": True}
+    ]
+    assert all(m["readOnly"] for m in container["volumeMounts"])
     custom = make_context(datasetVolumeClaim="datasets")
-    assert not needs_data_check(custom.spec, custom.dataset, custom.settings)  # custom code reads its own way
+    assert not needs_initializer(
+        custom.spec, custom.dataset, custom.settings
+    )  # custom code reads its own way
+
+
+def test_the_initializer_fetches_urls_and_hub_models_with_the_credentials_secret() -> None:
+    ctx = make_context(
+        make_spec(modelType="llm", config={"baseModel": "org/tiny-model"}), datasetVolumeClaim="datasets"
+    )
+    source = DatasetSpec(display_name="d", format=DatasetFormat.JSONL, source="s3://bucket/text/train.jsonl")
+    ctx = dataclasses.replace(ctx, dataset=source)
+    pod = build_initializer_pod(ctx)
+    (container,) = pod["spec"]["containers"]
+    assert _arguments(pod) == {
+        "--data-root": "/datasets", "--dataset": "s3://bucket/text/train.jsonl", "--model": "org/tiny-model",
+        "--format": "jsonl",
+    }  # fmt: skip
+    # The cache on the data volume is written by the initializer only; workers keep a read-only mount.
+    assert [v["persistentVolumeClaim"]["readOnly"] for v in pod["spec"]["volumes"]] == [False]
+    assert container["envFrom"] == [
+        {"secretRef": {"name": ctx.settings.source_credentials_secret, "optional": True}}
+    ]
+    worker = build_worker_pods(ctx, 1, None)[0]
+    (trainer,) = worker["spec"]["containers"]
+    assert "envFrom" not in trainer  # workers run user code: never the source credentials
+    env = {e["name"]: e.get("value") for e in trainer["env"]}
+    assert env["HF_HUB_CACHE"] == HUB_CACHE_DIR
+    assert env["HF_HUB_OFFLINE"] == "1"
+    config = build_run_config(ctx).to_wire()
+    assert config["dataset"]["path"] == local_dataset_path("s3://bucket/text/train.jsonl")
+    assert config["dataset"]["path"].startswith(f"{SOURCES_DIR}/")

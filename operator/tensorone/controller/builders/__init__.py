@@ -10,22 +10,22 @@ from tensorone.controller.builders.support import (
     build_support_objects,
 )
 from tensorone.controller.builders.workers import (
-    build_data_check_pod,
+    build_initializer_pod,
     build_worker_pod,
     build_worker_pods,
-    needs_data_check,
+    needs_initializer,
 )
 
 __all__ = [
     "JobContext",
     "build_checkpoint_claim",
     "build_config_map",
-    "build_data_check_pod",
     "build_headless_service",
+    "build_initializer_pod",
     "build_logs_config_map",
     "build_run_config",
     "build_support_objects",
     "build_worker_pod",
     "build_worker_pods",
-    "needs_data_check",
+    "needs_initializer",
 ]

@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 from tensorone.api import names
 from tensorone.api.data_paths import DATA_VOLUME_MOUNT_PATH
 from tensorone.api.ids import name_to_id
+from tensorone.api.sources import local_dataset_path
 from tensorone.api.spec import LlmJobSpec
 from tensorone.api.trainer_config import (
     AnyRunConfig,
@@ -28,7 +29,8 @@ _RUN_CONFIG_ADAPTER: TypeAdapter[AnyRunConfig] = TypeAdapter(TrainerRunConfig)
 
 
 def build_run_config(ctx: JobContext) -> AnyRunConfig:
-    """What the trainer reads: the job's config, the dataset path (as mounted, or its URL) and where to report."""
+    """What the trainer reads: the job's config, the dataset path (as mounted, or where its URL was fetched to) and
+    where to report."""
     save_every = ctx.spec.config.training.save_every_steps if isinstance(ctx.spec, LlmJobSpec) else None
     return _RUN_CONFIG_ADAPTER.validate_python(
         {
@@ -36,7 +38,10 @@ def build_run_config(ctx: JobContext) -> AnyRunConfig:
             "dataRoot": DATA_VOLUME_MOUNT_PATH,
             "modelType": str(ctx.spec.model_type),
             "config": ctx.spec.config.model_dump(mode="json", by_alias=True, exclude_none=True),
-            "dataset": TrainerDataset(path=ctx.dataset.source, format=ctx.dataset.format).to_wire(),
+            # A fetched source is read from its copy in the cache, through the code path of a volume path.
+            "dataset": TrainerDataset(
+                path=local_dataset_path(ctx.dataset.source), format=ctx.dataset.format
+            ).to_wire(),
             "checkpoint": CheckpointPolicy(save_every_steps=save_every).to_wire(),
             "statusTarget": StatusTarget(namespace=ctx.namespace, name=ctx.name).to_wire(),
             "reportIntervalSeconds": ctx.settings.report_interval_seconds,

@@ -20,7 +20,8 @@ from tensorone.api.reporting import (
     REPORT_TOKEN_SECONDS,
     REPORT_URL_ENV,
 )
-from tensorone.api.spec import AnyJobSpec, CustomJobSpec, VisionJobSpec
+from tensorone.api.sources import HUB_CACHE_DIR, is_fetched, is_hub_model
+from tensorone.api.spec import AnyJobSpec, CustomJobSpec, LlmJobSpec, VisionJobSpec
 from tensorone.api.trainer_config import RUN_CONFIG_ENV
 from tensorone.catalog.gpus import GPU_PRODUCT_LABEL, GPU_RESOURCE
 from tensorone.controller.builders.context import JobContext
@@ -142,6 +143,10 @@ def build_worker_pod(ctx: JobContext, index: int, attempt: int, resume_from: str
     if resume_from:
         env.append({"name": "TENSORONE_RESUME_FROM", "value": resume_from})
     env.append({"name": REPORT_TOKEN_ENV, "value": REPORT_TOKEN_PATH})
+    if fetches_model(spec, settings):
+        # The initializer put the model into the hub cache on the data volume: the trainer loads it by its hub id
+        # from there (the code path of any hub id), without reaching the hub.
+        env += [{"name": "HF_HUB_CACHE", "value": HUB_CACHE_DIR}, {"name": "HF_HUB_OFFLINE", "value": "1"}]
     if settings.report_url:
         env.append({"name": REPORT_URL_ENV, "value": settings.report_url})
     labels = {names.ATTEMPT_LABEL: str(attempt), names.WORKER_INDEX_LABEL: str(index)}
@@ -205,27 +210,73 @@ def build_worker_pods(ctx: JobContext, attempt: int, resume_from: str | None) ->
     return [build_worker_pod(ctx, i, attempt, resume_from) for i in range(ctx.spec.max_workers)]
 
 
-def needs_data_check(spec: AnyJobSpec, dataset: DatasetSpec, settings: OperatorSettings) -> bool:
-    """LLM and vision jobs whose data is on the dataset volume: the trainer's readers can check it before any
-    worker starts. Custom code reads its data its own way; URLs are not fetched by the platform."""
+def fetches_model(spec: AnyJobSpec, settings: OperatorSettings) -> bool:
+    """An LLM job whose base model is a hub id: the initializer fetches it into the hub cache on the data volume,
+    and the workers load it from there, offline."""
     return (
-        not isinstance(spec, CustomJobSpec)
+        isinstance(spec, LlmJobSpec)
         and settings.dataset_volume_claim is not None
-        and dataset.source.startswith("/")
+        and is_hub_model(spec.config.base_model)
     )
 
 
-def build_data_check_pod(ctx: JobContext) -> dict[str, Any]:
-    """A small pod (no GPU, no API credentials) that reads the dataset with the trainer's readers and leaves a
-    ``DatasetCheck`` summary, or the DataError sentence with exit 65, as its termination message."""
+def fetches_dataset(dataset: DatasetSpec, settings: OperatorSettings) -> bool:
+    return settings.dataset_volume_claim is not None and is_fetched(dataset.source)
+
+
+def checks_dataset(spec: AnyJobSpec, settings: OperatorSettings) -> bool:
+    """LLM and vision jobs: the trainer's readers can check the data before any worker starts. Custom code reads
+    its data its own way."""
+    return not isinstance(spec, CustomJobSpec) and settings.dataset_volume_claim is not None
+
+
+def needs_initializer(spec: AnyJobSpec, dataset: DatasetSpec, settings: OperatorSettings) -> bool:
+    """Whether an initializer pod runs before the workers: to fetch the dataset or the model, or to check the
+    dataset (which is on the data volume, or will be once fetched)."""
+    return (
+        fetches_dataset(dataset, settings) or fetches_model(spec, settings) or checks_dataset(spec, settings)
+    )
+
+
+def build_initializer_pod(ctx: JobContext) -> dict[str, Any]:
+    """A small pod (no GPU, no API credentials, runs only the platform's code) that fetches what the job names
+    by URL or hub id into the cache on the data volume, then reads the dataset with the trainer's readers. It
+    leaves an ``InitializerReport`` as its termination message, or one sentence (field, URL, cause) with exit 65.
+
+    Why a pod of its own rather than an init container of each worker: it runs once per job however many workers
+    there are, no GPU is held (or billed) while it downloads, and a missing source fails the job before any
+    worker pod exists.
+    """
     settings = ctx.settings
     volumes, mounts = _volumes(ctx)
     keep = {_DATASET_VOLUME}
-    argv = ["python", "-m", "tensorone_trainer.check_dataset", "--path", ctx.dataset.source]
+    fetching = fetches_dataset(ctx.dataset, settings) or fetches_model(ctx.spec, settings)
     # Read only inside the data volume: a symlink there must not lead to another account's files.
-    argv += ["--data-root", DATA_VOLUME_MOUNT_PATH, "--format", str(ctx.dataset.format)]
+    argv = ["python", "-m", "tensorone_trainer.initialize", "--data-root", DATA_VOLUME_MOUNT_PATH]
+    argv += ["--dataset", ctx.dataset.source]
+    if fetches_model(ctx.spec, settings):
+        assert isinstance(ctx.spec, LlmJobSpec)
+        argv += ["--model", ctx.spec.config.base_model]
+    if checks_dataset(ctx.spec, settings):
+        argv += ["--format", str(ctx.dataset.format)]
     if isinstance(ctx.spec, VisionJobSpec) and ctx.spec.config.num_classes is not None:
         argv += ["--num-classes", str(ctx.spec.config.num_classes)]
+    container: dict[str, Any] = {
+        "name": "initializer",
+        "image": settings.trainer_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": argv,
+        "env": [{"name": "TENSORONE_TERMINATION_LOG", "value": TERMINATION_MESSAGE_PATH}],
+        # The cache is written only by this pod: workers mount the volume read-only.
+        "volumeMounts": [{**m, "readOnly": not fetching} for m in mounts if m["name"] in keep],
+        "terminationMessagePath": TERMINATION_MESSAGE_PATH,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+    }
+    if settings.source_credentials_secret and fetching:
+        # The client libraries read their own variables (AWS_*, HF_TOKEN, HF_ENDPOINT): the credentials never pass
+        # through the operator, the pod spec or a message.
+        container["envFrom"] = [{"secretRef": {"name": settings.source_credentials_secret, "optional": True}}]
     metadata = ctx.metadata(names.data_check_pod_name(ctx.name), names.DATA_CHECK_COMPONENT)
     return {
         "apiVersion": "v1",
@@ -235,18 +286,11 @@ def build_data_check_pod(ctx: JobContext) -> dict[str, Any]:
             "restartPolicy": "Never",
             "automountServiceAccountToken": False,
             "tolerations": [dict(t) for t in settings.tolerations],
-            "volumes": [v for v in volumes if v["name"] in keep],
-            "containers": [
-                {
-                    "name": "check",
-                    "image": settings.trainer_image,
-                    "imagePullPolicy": settings.image_pull_policy,
-                    "command": argv,
-                    "env": [{"name": "TENSORONE_TERMINATION_LOG", "value": TERMINATION_MESSAGE_PATH}],
-                    "volumeMounts": [m for m in mounts if m["name"] in keep],
-                    "terminationMessagePath": TERMINATION_MESSAGE_PATH,
-                    "terminationMessagePolicy": "FallbackToLogsOnError",
-                }
+            "volumes": [
+                {**v, "persistentVolumeClaim": {**v["persistentVolumeClaim"], "readOnly": not fetching}}
+                for v in volumes
+                if v["name"] in keep
             ],
+            "containers": [container],
         },
     }
