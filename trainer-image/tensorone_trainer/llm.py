@@ -27,6 +27,7 @@ from tensorone.api.status import Optimizations
 from tensorone.api.trainer_config import LlmRunConfig
 from tensorone_trainer import distributed
 from tensorone_trainer.artifacts import describe_artifacts
+from tensorone_trainer.async_checkpoint import CheckpointWriter, cpu_copy
 from tensorone_trainer.checkpoints import Manifest, epoch_checkpoint_id, step_checkpoint_id
 from tensorone_trainer.confine import dataset_path, model_location
 from tensorone_trainer.context import RunContext
@@ -229,10 +230,6 @@ def _fused_optimizer_applies(run: LlmRunConfig, device: torch.device) -> bool:
     return device.type == "cuda" and run.config.training.optimizer is not OptimizerName.SGD
 
 
-def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
-    return {n: p.detach().contiguous().cpu() for n, p in model.named_parameters() if p.requires_grad}
-
-
 def _load_trainable_state(model: Any, state: dict[str, torch.Tensor]) -> None:
     missing = [n for n, p in model.named_parameters() if p.requires_grad and n not in state]
     if missing:
@@ -281,6 +278,7 @@ class LlmTrainer:
         # most max_len (their attention is computed over the whole row, masked).
         self.one_row_packing = "flash" in str(getattr(self.model.config, "_attn_implementation", ""))
         self.packing = self._choose_packing(shape)
+        self.compiled = self._compile()
         self.pinned_memory = self.device.type == "cuda"
         world = ctx.dist.world_size
         per_rank = math.ceil(len(self.train_set) / world)
@@ -306,6 +304,7 @@ class LlmTrainer:
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
         self.state = LoopState()
+        self.writer = CheckpointWriter(ctx.store, background=self.conf.optimization.async_checkpoint)
         self.optimizations = Optimizations(
             packing=self.packing,
             attention=str(getattr(self.model.config, "_attn_implementation", None) or "unknown"),
@@ -313,6 +312,8 @@ class LlmTrainer:
             fused_optimizer=self.fused_optimizer,
             pinned_memory=self.pinned_memory,
             gradient_checkpointing=self.conf.optimization.gradient_checkpointing,
+            compile=self.compiled,
+            async_checkpoint=self.writer.background,
         )
         log.info("optimizations: %s", self.optimizations.to_wire())
         log.info(
@@ -347,16 +348,25 @@ class LlmTrainer:
         log.info("packing off: this model's attention does not keep packed examples apart")
         return False
 
-    # -- checkpoints -------------------------------------------------------------------------------------
-    def _write_checkpoint(self, folder: Path, rng_states: list[Any]) -> None:
-        from safetensors.torch import save_file
+    def _compile(self) -> bool:
+        """``torch.compile`` the model in place when asked (after the packing check, which runs it eagerly).
 
-        if self.conf.strategy is Strategy.FULL:
-            save_file(_trainable_state(self.model), str(folder / WEIGHTS_FILE))
-        else:
-            self.model.save_pretrained(str(folder / ADAPTER_DIR))
-            save_file(_trainable_state(self.model), str(folder / WEIGHTS_FILE))
-        torch.save(
+        In place (``Module.compile``) keeps parameter names, so checkpoints and the adapter are the same either
+        way. Off unless asked: compiling costs time at the start, and packed batches vary in shape.
+        """
+        if not self.conf.optimization.compile:
+            return False
+        self.model.compile()
+        log.info("model compiled with torch.compile (the first steps include compilation)")
+        return True
+
+    # -- checkpoints -------------------------------------------------------------------------------------
+    def _snapshot(self, rng_states: list[Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The checkpoint's content, copied to host memory: what the loop changes next cannot reach it."""
+        weights: dict[str, torch.Tensor] = cpu_copy(
+            {n: p.detach().contiguous() for n, p in self.model.named_parameters() if p.requires_grad}
+        )
+        state: dict[str, Any] = cpu_copy(
             {
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
@@ -367,26 +377,52 @@ class LlmTrainer:
                 "steps_per_epoch": self.steps_per_epoch,
                 "train_examples": len(self.train_set),
                 "packing": self.packing,
-            },
-            folder / STATE_FILE,
+            }
         )
+        return weights, state
+
+    def _write_checkpoint(
+        self, folder: Path, weights: dict[str, torch.Tensor], state: dict[str, Any]
+    ) -> None:
+        """Write a snapshot (in the writer thread when saves are asynchronous: the live model is not read)."""
+        from safetensors.torch import save_file
+
+        if self.conf.strategy is not Strategy.FULL:
+            # peft picks the adapter's tensors out of the given state dict (the snapshot), not the live model.
+            self.model.save_pretrained(str(folder / ADAPTER_DIR), state_dict=weights)
+        save_file(weights, str(folder / WEIGHTS_FILE))
+        torch.save(state, folder / STATE_FILE)
 
     def save_checkpoint(self, checkpoint_id: str, loss: float | None, eval_loss: float | None) -> None:
+        """Snapshot the state and hand it to the writer; the checkpoint is reported once it is in place."""
         rng_states = distributed.gather_objects(capture_rng_state(), self.ctx.dist)
         distributed.barrier()
         if self.ctx.dist.is_main:
             self.state.elapsed = self.reporter.elapsed
-            self.ctx.store.save(
+            weights, state = self._snapshot(rng_states)
+            self.writer.submit(
                 checkpoint_id,
                 epoch=self.state.global_step // self.steps_per_epoch,
                 step=self.state.global_step,
                 loss=loss,
                 eval_loss=eval_loss,
                 attempt=self.ctx.attempt,
-                write=lambda folder: self._write_checkpoint(folder, rng_states),
+                write=lambda folder: self._write_checkpoint(folder, weights, state),
             )
-            self.reporter.checkpoints_changed([m.to_info() for m in self.ctx.store.manifests()])
+            self._report_saved_checkpoints()
         distributed.barrier()
+
+    def _report_saved_checkpoints(self) -> None:
+        """Report the checkpoints whose saves have finished (durably in place), if any did since last time."""
+        saved = self.writer.completed()
+        if saved:
+            self.reporter.checkpoints_changed(saved[-1].checkpoints)
+
+    def _finish_checkpoints(self) -> None:
+        """Wait for the save in flight (a stop or the end of the run must not leave it half done), report it."""
+        self.writer.close()
+        if self.ctx.dist.is_main:
+            self._report_saved_checkpoints()
 
     def restore(self, manifest: Manifest) -> None:
         from safetensors.torch import load_file
@@ -518,6 +554,19 @@ class LlmTrainer:
         if manifest is not None and self.ctx.dist.is_main:
             self.reporter.checkpoints_changed([m.to_info() for m in self.ctx.store.manifests()])
         self.reporter.optimizations_chosen(self.optimizations)
+        try:
+            outcome = self._train_epochs()
+        finally:
+            self._finish_checkpoints()
+        if outcome == "completed":
+            self.write_artifacts()
+            if self.ctx.dist.is_main:
+                self.reporter.artifacts_written(describe_artifacts(self.ctx.output_dir))
+        self.reporter.close(completed=outcome == "completed")
+        return outcome
+
+    def _train_epochs(self) -> str:
+        """The epochs from the current position; returns "completed" or "stopped"."""
         outcome = "completed"
         start_epoch = self.state.global_step // self.steps_per_epoch
         for epoch in range(start_epoch, self.training.epochs):
@@ -562,24 +611,21 @@ class LlmTrainer:
                         epoch=epoch + (step_in_epoch + 1) / self.steps_per_epoch,
                         eval_loss=eval_loss,
                     )
+                if self.ctx.dist.is_main:
+                    self._report_saved_checkpoints()
                 stop = distributed.any_rank(self.ctx.stop.requested, self.ctx.dist)
                 if epoch_end:
                     self.save_checkpoint(epoch_checkpoint_id(epoch + 1), loss, eval_loss)
                 elif on_interval or stop or self.state.early_stopped:
                     self.save_checkpoint(step_checkpoint_id(step), loss, eval_loss)
                 if stop:
-                    log.info("stopped at step %d on request; checkpoint written", step)
+                    log.info("stopped at step %d on request; writing its checkpoint", step)
                     outcome = "stopped"
                     break
                 if self.state.early_stopped:
                     break
             if outcome == "stopped":
                 break
-        if outcome == "completed":
-            self.write_artifacts()
-            if self.ctx.dist.is_main:
-                self.reporter.artifacts_written(describe_artifacts(self.ctx.output_dir))
-        self.reporter.close(completed=outcome == "completed")
         return outcome
 
     def write_artifacts(self) -> None:

@@ -139,6 +139,16 @@ class Optimization(ConfigModel):
         description="Pack prompt/completion and chat examples into full-length rows, attention kept inside"
         " each example; unset: wherever the model's attention keeps packed examples apart (checked at start)",
     )
+    compile: bool = Field(
+        False,
+        description="Compile the model with torch.compile (the first steps are slower while it compiles; measured"
+        " both ways in the trainer benchmark)",
+    )
+    async_checkpoint: bool = Field(
+        True,
+        description="Write checkpoints in the background from a copy of the state taken between steps: training"
+        " waits only for the copy; a stop waits for the write",
+    )
 
 
 class LlmConfig(ConfigModel):
