@@ -74,6 +74,8 @@ class CheckpointWriter:
         )
         self._in_flight: Future[SavedCheckpoint] | None = None
         self._done: list[SavedCheckpoint] = []
+        self.waited_seconds = 0.0
+        """How long the latest ``submit`` waited for the save before it (part of the loop's stall)."""
 
     def submit(
         self,
@@ -90,7 +92,16 @@ class CheckpointWriter:
 
         Waits for the previous save first (and raises its error, if it failed).
         """
+        began = time.perf_counter()
         self.wait()
+        self.waited_seconds = time.perf_counter() - began
+        if self.waited_seconds > 1.0:
+            log.warning(
+                "checkpoint %s waited %.1f s for the previous save to finish: saves come faster than the volume"
+                " takes them (save less often or use a faster volume)",
+                checkpoint_id,
+                self.waited_seconds,
+            )
 
         def save() -> SavedCheckpoint:
             began = time.perf_counter()
