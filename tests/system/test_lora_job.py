@@ -46,6 +46,11 @@ def test_two_worker_lora_job_completes_with_progress_falling_loss_checkpoints_an
     assert usage["gpuSeconds"] > 0
     assert final.resource_usage is not None
     assert final.resource_usage.cost == pytest.approx(usage["gpuSeconds"] / 3600 * price, rel=1e-3, abs=1e-6)
+    # The speed options the trainer used, as the job object tells them (CPU: fp32, memory no constraint).
+    assert final.optimizations is not None
+    assert final.optimizations.async_checkpoint is True
+    assert final.optimizations.mixed_precision == "no"
+    assert final.optimizations.gradient_checkpointing is False
     # Where the result is: the adapter, reported by the trainer, on the job's volume.
     (adapter,) = [a for a in final.artifacts if a.name == "adapter"]
     assert adapter.kind == "folder"

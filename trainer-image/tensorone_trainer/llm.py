@@ -25,6 +25,7 @@ from tensorone.api import names
 from tensorone.api.config import MixedPrecision, OptimizerName, Strategy
 from tensorone.api.status import Optimizations
 from tensorone.api.trainer_config import LlmRunConfig
+from tensorone.catalog.estimator import parameter_count
 from tensorone_trainer import distributed
 from tensorone_trainer.artifacts import describe_artifacts
 from tensorone_trainer.async_checkpoint import CheckpointWriter, cpu_copy
@@ -47,6 +48,7 @@ from tensorone_trainer.data.text import (
     tokenize_records,
 )
 from tensorone_trainer.errors import ConfigurationError
+from tensorone_trainer.memory import ModelShape, choose_gradient_checkpointing
 from tensorone_trainer.rng import capture_rng_state, restore_rng_state, seed_everything
 
 log = logging.getLogger(__name__)
@@ -179,9 +181,9 @@ def _load_model(run: LlmRunConfig, precision: MixedPrecision, device: torch.devi
     return model
 
 
-def _apply_strategy(model: Any, run: LlmRunConfig) -> Any:
+def _apply_strategy(model: Any, run: LlmRunConfig, gradient_checkpointing: bool) -> Any:
     conf = run.config
-    if conf.optimization.gradient_checkpointing:
+    if gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
     if conf.strategy is Strategy.FULL:
@@ -190,7 +192,7 @@ def _apply_strategy(model: Any, run: LlmRunConfig) -> Any:
 
     if conf.strategy is Strategy.QLORA:
         prepare: Any = prepare_model_for_kbit_training
-        model = prepare(model, use_gradient_checkpointing=conf.optimization.gradient_checkpointing)
+        model = prepare(model, use_gradient_checkpointing=gradient_checkpointing)
     params = conf.parameters
     lora_class: Any = LoraConfig  # peft types lora_alpha as int; a float alpha is valid and used as given
     lora = lora_class(
@@ -204,7 +206,7 @@ def _apply_strategy(model: Any, run: LlmRunConfig) -> Any:
         model = get_peft_model(model, lora)
     except ValueError as e:
         raise ConfigurationError(f"config.parameters.target_modules: {e}") from e
-    if conf.optimization.gradient_checkpointing:
+    if gradient_checkpointing:
         model.enable_input_require_grads()
     return model
 
@@ -272,8 +274,10 @@ class LlmTrainer:
         self.train_set, self.val_set = split_validation(
             examples, self.training.validation_split, self.training.seed
         )
-        self.model = _apply_strategy(_load_model(run, self.precision, self.device), run)
         self.max_len = max_len
+        model = _load_model(run, self.precision, self.device)
+        self.gradient_checkpointing = self._choose_gradient_checkpointing(model)
+        self.model = _apply_strategy(model, run, self.gradient_checkpointing)
         # transformers runs flash-attention varlen on a single flattened row only; SDPA/eager take rows of at
         # most max_len (their attention is computed over the whole row, masked).
         self.one_row_packing = "flash" in str(getattr(self.model.config, "_attn_implementation", ""))
@@ -311,7 +315,7 @@ class LlmTrainer:
             mixed_precision=self.precision.value,
             fused_optimizer=self.fused_optimizer,
             pinned_memory=self.pinned_memory,
-            gradient_checkpointing=self.conf.optimization.gradient_checkpointing,
+            gradient_checkpointing=self.gradient_checkpointing,
             compile=self.compiled,
             async_checkpoint=self.writer.background,
         )
@@ -347,6 +351,26 @@ class LlmTrainer:
             )
         log.info("packing off: this model's attention does not keep packed examples apart")
         return False
+
+    def _choose_gradient_checkpointing(self, model: Any) -> bool:
+        """As configured, else on only when the memory estimate says the run would not fit the GPU without it."""
+        gpu_memory_gb = None
+        if self.device.type == "cuda":
+            gpu_memory_gb = torch.cuda.get_device_properties(self.device).total_memory / 1e9
+        counted = parameter_count(_base_model(self.run))
+        shape = ModelShape(
+            parameters=counted or float(sum(p.numel() for p in model.parameters())),
+            layers=int(getattr(model.config, "num_hidden_layers", 1)),
+            hidden=int(getattr(model.config, "hidden_size", 1)),
+        )
+        # The precision this run really uses (an unset one is bf16/fp16 on a GPU).
+        optimization = self.conf.optimization.model_copy(update={"mixed_precision": self.precision})
+        return choose_gradient_checkpointing(
+            self.conf.model_copy(update={"optimization": optimization}),
+            shape,
+            tokens_per_micro_batch=self.training.batch_size * self.max_len,
+            gpu_memory_gb=gpu_memory_gb,
+        )
 
     def _compile(self) -> bool:
         """``torch.compile`` the model in place when asked (after the packing check, which runs it eagerly).

@@ -132,7 +132,11 @@ class Optimization(ConfigModel):
     """Numerics and memory settings; unset ones are chosen per run (precision: best; packing: where exact)."""
 
     mixed_precision: MixedPrecision | None = None
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool | None = Field(
+        None,
+        description="Recompute activations in the backward pass to save memory (about a third more compute);"
+        " unset: on only when the memory estimate says the run would not fit the GPU without it",
+    )
     max_grad_norm: float = Field(1.0, gt=0.0, le=1_000.0)
     packing: bool | None = Field(
         None,
