@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -423,7 +424,11 @@ class LlmTrainer:
         distributed.barrier()
         if self.ctx.dist.is_main:
             self.state.elapsed = self.reporter.elapsed
-            weights, state = self._snapshot(rng_states)
+
+            def snapshot() -> Callable[[Path], None]:
+                weights, state = self._snapshot(rng_states)
+                return lambda folder: self._write_checkpoint(folder, weights, state)
+
             self.writer.submit(
                 checkpoint_id,
                 epoch=self.state.global_step // self.steps_per_epoch,
@@ -431,7 +436,7 @@ class LlmTrainer:
                 loss=loss,
                 eval_loss=eval_loss,
                 attempt=self.ctx.attempt,
-                write=lambda folder: self._write_checkpoint(folder, weights, state),
+                snapshot=snapshot,
             )
             self._report_saved_checkpoints()
         distributed.barrier()

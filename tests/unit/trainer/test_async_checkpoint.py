@@ -4,6 +4,7 @@ is in place, a failed write surfaces in the loop, and the copy handed over share
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,13 @@ from tensorone_trainer.checkpoints import CheckpointStore
 
 def _submit(writer: CheckpointWriter, step: int, write: Callable[[Path], None]) -> None:
     writer.submit(
-        f"ckpt_step_{step}", write=write, epoch=0, step=step, loss=1.0, eval_loss=None, attempt=None
+        f"ckpt_step_{step}",
+        snapshot=lambda: write,
+        epoch=0,
+        step=step,
+        loss=1.0,
+        eval_loss=None,
+        attempt=None,
     )
 
 
@@ -59,6 +66,26 @@ def test_a_new_save_waits_for_the_one_in_flight_so_saves_land_in_order(tmp_path:
     writer.close()
     assert order == [1, 2, 3]
     assert [s.manifest.step for s in writer.completed()] == [1, 2, 3]
+
+
+def test_the_next_copy_of_the_state_is_taken_only_once_the_save_in_flight_is_written(tmp_path: Path) -> None:
+    # The copy must not compete with a write for the cores and the GIL: it waits, and that wait is the stall.
+    events: list[str] = []
+
+    def slow_write(folder: Path) -> None:
+        time.sleep(0.2)
+        events.append("first written")
+
+    def snapshot() -> Callable[[Path], None]:
+        events.append("second copied")
+        return lambda folder: None
+
+    writer = CheckpointWriter(CheckpointStore(tmp_path), background=True)
+    _submit(writer, 1, slow_write)
+    writer.submit("ckpt_step_2", snapshot=snapshot, epoch=0, step=2, loss=1.0, eval_loss=None, attempt=None)
+    writer.close()
+    assert events == ["first written", "second copied"]
+    assert writer.waited_seconds > 0
 
 
 def test_a_failed_background_write_is_raised_in_the_loop_and_leaves_no_checkpoint(tmp_path: Path) -> None:
