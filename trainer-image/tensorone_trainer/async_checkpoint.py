@@ -12,6 +12,11 @@ of safetensors, the peft adapter and a ``torch.save``'d state under a hashed man
 and the artifact download all read. Only rank 0 writes, and file writes and hashing release the GIL, so a
 thread gives the same overlap without a second on-disk format.
 
+The writer needs a CPU core the training leaves free: on a GPU node the steps run on the GPU and the host's
+cores are mostly idle, but a CPU-only run whose intra-op threads occupy every core would have the writer
+oversubscribe them, slowing the steps by more than the save costs (measured: ``benchmarks/checkpoint_stall.py``
+with every core training). ``background_saves_pay`` decides an unset ``optimization.async_checkpoint``.
+
 At most one save is in flight: a new one first waits for the previous (that wait counts as stall, and the
 benchmark shows it when saves come faster than the disk takes them), and only then copies the state, so that
 the copy never competes with a write for the cores, memory bandwidth and the GIL.
@@ -34,6 +39,15 @@ from tensorone.api.status import CheckpointInfo
 from tensorone_trainer.checkpoints import CheckpointStore, Manifest
 
 log = logging.getLogger(__name__)
+
+
+def background_saves_pay(
+    requested: bool | None, *, on_gpu: bool, training_threads: int, usable_cores: int
+) -> bool:
+    """As set; unset: on a GPU, or on CPU when the training threads leave a core free for the writer."""
+    if requested is not None:
+        return requested
+    return on_gpu or training_threads < usable_cores
 
 
 def cpu_copy(value: Any) -> Any:

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -29,7 +30,7 @@ from tensorone.api.trainer_config import LlmRunConfig
 from tensorone.catalog.estimator import parameter_count
 from tensorone_trainer import distributed
 from tensorone_trainer.artifacts import describe_artifacts
-from tensorone_trainer.async_checkpoint import CheckpointWriter, cpu_copy
+from tensorone_trainer.async_checkpoint import CheckpointWriter, background_saves_pay, cpu_copy
 from tensorone_trainer.checkpoints import Manifest, epoch_checkpoint_id, step_checkpoint_id
 from tensorone_trainer.confine import dataset_path, model_location
 from tensorone_trainer.context import RunContext
@@ -309,7 +310,15 @@ class LlmTrainer:
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
         self.state = LoopState()
-        self.writer = CheckpointWriter(ctx.store, background=self.conf.optimization.async_checkpoint)
+        self.writer = CheckpointWriter(
+            ctx.store,
+            background=background_saves_pay(
+                self.conf.optimization.async_checkpoint,
+                on_gpu=self.device.type == "cuda",
+                training_threads=torch.get_num_threads(),
+                usable_cores=len(os.sched_getaffinity(0)),
+            ),
+        )
         self.optimizations = Optimizations(
             packing=self.packing,
             attention=str(getattr(self.model.config, "_attn_implementation", None) or "unknown"),

@@ -148,10 +148,11 @@ class Optimization(ConfigModel):
         description="Compile the model with torch.compile (the first steps are slower while it compiles; measured"
         " both ways in the trainer benchmark)",
     )
-    async_checkpoint: bool = Field(
-        True,
+    async_checkpoint: bool | None = Field(
+        None,
         description="Write checkpoints in the background from a copy of the state taken between steps: training"
-        " waits only for the copy; a stop waits for the write",
+        " waits only for the copy; a stop waits for the write. Unset: on a GPU, and on CPU when training leaves"
+        " a core free for the writer",
     )
 
 

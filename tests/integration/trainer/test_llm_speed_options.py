@@ -49,20 +49,43 @@ def _weight_hashes(output: Path) -> dict[str, dict[str, str]]:
     return hashes
 
 
-def test_background_and_synchronous_checkpoints_hold_the_same_weights(workdir: Path) -> None:
+@pytest.fixture(scope="module")
+def saved_both_ways(workdir: Path) -> dict[bool, Path]:
+    """The same run with background checkpoint saves (True) and synchronous ones (False)."""
     outputs = {}
     for background in (True, False):
         outputs[background] = workdir / f"async-{background}"
         done = run_trainer(_config(workdir, async_checkpoint=background), outputs[background])
         assert done.returncode == 0, done.stderr
-        status = json.loads((outputs[background] / "status.json").read_text())
+    return outputs
+
+
+def test_background_and_synchronous_checkpoints_hold_the_same_weights(
+    saved_both_ways: dict[bool, Path],
+) -> None:
+    for background, output in saved_both_ways.items():
+        status = json.loads((output / "status.json").read_text())
         assert status["optimizations"]["asyncCheckpoint"] is background
         # Reported only once written: every checkpoint the status lists is complete on disk.
         for checkpoint in status["checkpoints"]:
-            assert (outputs[background] / "checkpoints" / checkpoint["id"] / "manifest.json").is_file()
-    assert step_losses(outputs[True]) == step_losses(outputs[False])
-    assert _weight_hashes(outputs[True]) == _weight_hashes(outputs[False])
-    assert any(_weight_hashes(outputs[True]).values())
+            assert (output / "checkpoints" / checkpoint["id"] / "manifest.json").is_file()
+    assert step_losses(saved_both_ways[True]) == step_losses(saved_both_ways[False])
+    assert _weight_hashes(saved_both_ways[True]) == _weight_hashes(saved_both_ways[False])
+    assert any(_weight_hashes(saved_both_ways[True]).values())
+
+
+def test_background_saves_stopped_and_resumed_give_the_same_losses(
+    workdir: Path, saved_both_ways: dict[bool, Path]
+) -> None:
+    # The stop's checkpoint is written in the background too: the trainer must wait for it before it exits.
+    config = _config(workdir, async_checkpoint=True)
+    output = workdir / "async-stopped"
+    stopped_at = stop_with_sigterm_after_step(config, output, step=4)
+    assert stopped_at < max(step_losses(saved_both_ways[True])), "the run should have stopped early"
+    assert (output / "checkpoints" / f"ckpt_step_{stopped_at}" / "manifest.json").is_file()
+    resumed = run_trainer(config, output, "--resume-from", "latest")
+    assert resumed.returncode == 0, resumed.stderr
+    assert step_losses(output) == step_losses(saved_both_ways[True])
 
 
 def test_compiled_run_stopped_and_resumed_gives_the_same_losses(workdir: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from tensorone_trainer.async_checkpoint import CheckpointWriter, cpu_copy
+from tensorone_trainer.async_checkpoint import CheckpointWriter, background_saves_pay, cpu_copy
 from tensorone_trainer.checkpoints import CheckpointStore
 
 
@@ -123,3 +123,23 @@ def test_the_copy_handed_to_the_writer_does_not_change_when_training_does() -> N
     assert torch.equal(copied["w"], torch.zeros(3))
     assert torch.equal(copied["optimizer"]["state"][0]["exp_avg"], torch.ones(2))
     assert copied["optimizer"]["groups"][0]["lr"] == 0.1
+
+
+@pytest.mark.parametrize(
+    ("requested", "on_gpu", "threads", "cores", "background"),
+    [
+        (None, True, 16, 16, True),  # GPU: the steps run on the device, the host's cores are free
+        (None, False, 1, 2, True),  # CPU with a core left for the writer
+        (None, False, 2, 2, False),  # every core training: the writer would slow the steps down
+        (True, False, 2, 2, True),  # set: obeyed
+        (False, True, 1, 16, False),
+    ],
+    ids=["gpu", "cpu-spare-core", "cpu-all-cores", "forced-on", "forced-off"],
+)
+def test_background_saves_are_chosen_where_a_core_is_free_for_the_writer(
+    requested: bool | None, on_gpu: bool, threads: int, cores: int, background: bool
+) -> None:
+    assert (
+        background_saves_pay(requested, on_gpu=on_gpu, training_threads=threads, usable_cores=cores)
+        is background
+    )
