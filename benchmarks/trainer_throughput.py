@@ -151,6 +151,7 @@ def run_trainer(
 
     trainer.save_checkpoint = timed_save_checkpoint  # type: ignore[method-assign]
     trainer.train()
+    timings["checkpoint_in_background"] = float(trainer.writer.background)
     points = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()]
     times = {p["step"]: datetime.fromisoformat(p["time"]).timestamp() for p in points if "loss" in p}
     if max(times) < total:
@@ -306,7 +307,8 @@ def run(quick: bool) -> list[Result]:
                plain["time_to_first_step"]),
         Result("trainer_throughput", "checkpoint time", trainer.get("checkpoint_seconds", math.nan), "s",
                note=f"{trainer.get('checkpoint_bytes', 0) / 1e6:.2f} MB: adapter + optimizer + RNG + state;"
-                    " written in the background"),
+                    + (" written in the background" if trainer.get("checkpoint_in_background")
+                     else " written synchronously (every core training)")),
         Result("trainer_throughput", "loop blocked by a checkpoint", trainer.get("checkpoint_stall_seconds", math.nan),
                "s", target="< 1 s", note="copy of the state; see checkpoint_stall"),
         *extra,
@@ -331,7 +333,8 @@ def main() -> None:
         print(
             f"{'peak memory (GB)':28}{trainer['peak_memory_bytes'] / 1e9:14.2f}{plain['peak_memory_bytes'] / 1e9:14.2f}"
         )
-    print(f"checkpoint: {trainer.get('checkpoint_seconds', math.nan):.3f} s to write in the background, loop "
+    where = "in the background" if trainer.get("checkpoint_in_background") else "synchronously"
+    print(f"checkpoint: {trainer.get('checkpoint_seconds', math.nan):.3f} s to write {where}, loop "
           f"blocked {trainer.get('checkpoint_stall_seconds', math.nan):.3f} s, "
           f"{trainer.get('checkpoint_bytes', 0) / 1e6:.2f} MB (adapter + optimizer + RNG + state)")  # fmt: skip
     if "trainer_compiled" in figures:
