@@ -35,6 +35,7 @@ BENCHMARKS = (
     "report_capacity",
     "trainer_throughput",
     "trainer_packing",
+    "checkpoint_stall",
     "yolo_throughput",
 )
 

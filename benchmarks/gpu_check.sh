@@ -34,3 +34,12 @@ timeout 120 "$PYTHON" -m benchmarks.trainer_packing \
     --hidden 1024 --intermediate 4096 --layers 24 --heads 16 --vocab 32000 \
     --seq 1024 --batch 8 --rank 16 --warmup 3 --steps 10 --rounds 1 \
     | tee "$OUT/gpu_packing.txt" || echo "packing check failed (the figures above are unaffected)"
+
+# Opt-in (COMPILE_CHECK=1; adds about 3-5 minutes, so the whole check may pass 10 minutes): torch.compile both ways
+# (optimization.compile, off by default until this shows it pays) and the loop's stall per checkpoint (async saves;
+# target < 1 s; the first pass's JSON also has it as checkpoint_stall_seconds), on the same model.
+[ "${COMPILE_CHECK:-0}" = 1 ] && timeout 300 "$PYTHON" -m benchmarks.trainer_throughput \
+    --device cuda --precision bf16 \
+    --hidden 1024 --intermediate 4096 --layers 24 --heads 16 --vocab 32000 \
+    --seq 1024 --batch 8 --rank 16 --warmup 5 --steps 10 --rounds 1 --compile-too \
+    --json "$OUT/gpu_compile.json" | tee "$OUT/gpu_compile.txt" || echo "compile check skipped or failed (the figures above are unaffected)"

@@ -1,6 +1,8 @@
 """Trainer tokens/s against a plain PyTorch + peft loop on the same model, batch and settings, in one run.
 
-Also measures time to first step, checkpoint time and checkpoint size. Prints figures and ratios; asserts
+Also measures time to first step, checkpoint time (the background write), the loop's stall per checkpoint and
+checkpoint size, and with ``--compile-too`` the trainer with ``optimization.compile`` on against itself without
+it (its first steps, in the warmup, include compilation). Prints figures and ratios; asserts
 nothing (timings belong in reports, not in tests). CPU by default; ``--device cuda --precision bf16`` on a GPU
 (see gpu_check.sh, which adds peak memory and MFU).
 
@@ -62,6 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--rounds", type=int, default=2, help="alternate baseline and trainer; best round counts"
     )
+    parser.add_argument(
+        "--compile-too", action="store_true", help="also run the trainer with torch.compile (ratio to eager)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     return parser.parse_args(argv)
 
@@ -82,7 +87,9 @@ def write_dataset(path: Path, tokens_needed: int) -> None:
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
-def run_trainer(args: argparse.Namespace, model_dir: Path, data: Path, work: Path) -> dict[str, float]:
+def run_trainer(
+    args: argparse.Namespace, model_dir: Path, data: Path, work: Path, *, compile_model: bool = False
+) -> dict[str, float]:
     """The product loop, in-process, stopped after warmup + steps (its checkpoint-on-stop timed separately)."""
     run = LlmRunConfig.model_validate(
         {
@@ -94,7 +101,8 @@ def run_trainer(args: argparse.Namespace, model_dir: Path, data: Path, work: Pat
                 "training": {"epochs": 1, "batch_size": args.batch, "max_seq_length": args.seq,
                              "learning_rate": 1e-4, "warmup_steps": 2},
                 "optimization": {"mixed_precision": args.precision,
-                                 "gradient_checkpointing": args.gradient_checkpointing},
+                                 "gradient_checkpointing": args.gradient_checkpointing,
+                                 "compile": compile_model},
             },
         }
     )  # fmt: skip
@@ -133,7 +141,17 @@ def run_trainer(args: argparse.Namespace, model_dir: Path, data: Path, work: Pat
         return manifest
 
     store.save = timed_save  # type: ignore[method-assign]
+    save_checkpoint = trainer.save_checkpoint
+
+    def timed_save_checkpoint(*a: Any, **kw: Any) -> None:
+        # How long the loop itself is blocked (the write above runs in the background).
+        start = time.perf_counter()
+        save_checkpoint(*a, **kw)
+        timings["checkpoint_stall_seconds"] = time.perf_counter() - start
+
+    trainer.save_checkpoint = timed_save_checkpoint  # type: ignore[method-assign]
     trainer.train()
+    timings["checkpoint_in_background"] = float(trainer.writer.background)
     points = [json.loads(line) for line in (work / "metrics.jsonl").read_text().splitlines()]
     times = {p["step"]: datetime.fromisoformat(p["time"]).timestamp() for p in points if "loss" in p}
     if max(times) < total:
@@ -227,6 +245,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         write_dataset(root / "data.jsonl", (args.warmup + args.steps + 2) * args.batch * args.seq)
         plain: dict[str, float] = {}
         trainer: dict[str, float] = {}
+        compiled: dict[str, float] = {}
         for index in range(args.rounds):
             result = run_plain(args, root / "model")
             if not plain or result["tokens_per_second"] > plain["tokens_per_second"]:
@@ -237,6 +256,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             result = run_trainer(args, root / "model", root / "data.jsonl", root / f"trainer-{index}")
             if not trainer or result["tokens_per_second"] > trainer["tokens_per_second"]:
                 trainer = result
+            if args.compile_too:
+                result = run_trainer(
+                    args, root / "model", root / "data.jsonl", root / f"compiled-{index}", compile_model=True
+                )
+                if not compiled or result["tokens_per_second"] > compiled["tokens_per_second"]:
+                    compiled = result
         from transformers import AutoConfig
 
         n_params = sum(
@@ -246,15 +271,20 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             .parameters()
         )
     ratio = trainer["tokens_per_second"] / plain["tokens_per_second"]
-    return {"trainer": trainer, "plain": plain, "ratio": ratio, "params": n_params}
+    figures: dict[str, Any] = {"trainer": trainer, "plain": plain, "ratio": ratio, "params": n_params}
+    if compiled:
+        figures["trainer_compiled"] = compiled
+        figures["compile_ratio"] = compiled["tokens_per_second"] / trainer["tokens_per_second"]
+    return figures
 
 
 QUICK = ["--steps", "5", "--warmup", "2", "--rounds", "1"]
+BENCH = ["--compile-too"]
 
 
 def run(quick: bool) -> list[Result]:
     """The figures for ``python -m benchmarks`` (defaults of this script; 5 steps, one round when ``quick``)."""
-    args = parse_args(QUICK if quick else [])
+    args = parse_args([*BENCH, *QUICK] if quick else BENCH)
     figures = measure(args)
     trainer, plain = figures["trainer"], figures["plain"]
     setting = (
@@ -262,13 +292,26 @@ def run(quick: bool) -> list[Result]:
         f"{args.steps} steps, best of {args.rounds}"
     )
     baseline = "plain PyTorch + peft loop"
+    extra = []
+    if "trainer_compiled" in figures:
+        compiled = figures["trainer_compiled"]
+        extra.append(
+            Result("trainer_throughput", "tokens/s, torch.compile", compiled["tokens_per_second"], "tokens/s",
+                   "the trainer without compile", trainer["tokens_per_second"],
+                   note="optimization.compile; compilation falls in the warmup steps")
+        )  # fmt: skip
     return [
         Result("trainer_throughput", "tokens/s", trainer["tokens_per_second"], "tokens/s", baseline,
                plain["tokens_per_second"], "ratio ≥ 0.95", setting),
         Result("trainer_throughput", "time to first step", trainer["time_to_first_step"], "s", baseline,
                plain["time_to_first_step"]),
         Result("trainer_throughput", "checkpoint time", trainer.get("checkpoint_seconds", math.nan), "s",
-               note=f"{trainer.get('checkpoint_bytes', 0) / 1e6:.2f} MB: adapter + optimizer + RNG + state"),
+               note=f"{trainer.get('checkpoint_bytes', 0) / 1e6:.2f} MB: adapter + optimizer + RNG + state;"
+                    + (" written in the background" if trainer.get("checkpoint_in_background")
+                     else " written synchronously (every core training)")),
+        Result("trainer_throughput", "loop blocked by a checkpoint", trainer.get("checkpoint_stall_seconds", math.nan),
+               "s", target="< 1 s", note="copy of the state; see checkpoint_stall"),
+        *extra,
     ]  # fmt: skip
 
 
@@ -290,8 +333,15 @@ def main() -> None:
         print(
             f"{'peak memory (GB)':28}{trainer['peak_memory_bytes'] / 1e9:14.2f}{plain['peak_memory_bytes'] / 1e9:14.2f}"
         )
-    print(f"checkpoint: {trainer.get('checkpoint_seconds', math.nan):.3f} s, "
+    where = "in the background" if trainer.get("checkpoint_in_background") else "synchronously"
+    print(f"checkpoint: {trainer.get('checkpoint_seconds', math.nan):.3f} s to write {where}, loop "
+          f"blocked {trainer.get('checkpoint_stall_seconds', math.nan):.3f} s, "
           f"{trainer.get('checkpoint_bytes', 0) / 1e6:.2f} MB (adapter + optimizer + RNG + state)")  # fmt: skip
+    if "trainer_compiled" in figures:
+        compiled = figures["trainer_compiled"]["tokens_per_second"]
+        print(
+            f"{'tokens/s, torch.compile':28}{compiled:14.0f}{'(eager trainer)':>14}{figures['compile_ratio']:8.3f}"
+        )
     peak = peak_tflops(args)
     if peak:
         # 6·N FLOPs per token is the usual convention (forward 2N + backward 4N); LoRA skips the frozen

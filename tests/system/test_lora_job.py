@@ -19,7 +19,7 @@ def test_two_worker_lora_job_completes_with_progress_falling_loss_checkpoints_an
     dataset = client.datasets.create(name="zen", format="jsonl", source=data)
     job = client.training.jobs.create(
         name="zen-lora", model_type="llm", dataset_id=dataset.id, gpu_type="a100", max_workers=2,
-        config=lora_config(model, epochs=3, save_every_steps=5),
+        config={**lora_config(model, epochs=3, save_every_steps=5), "optimization": {"async_checkpoint": True}},
     )  # fmt: skip
     assert job.status == "pending"
     seen = {job.status}
@@ -46,6 +46,12 @@ def test_two_worker_lora_job_completes_with_progress_falling_loss_checkpoints_an
     assert usage["gpuSeconds"] > 0
     assert final.resource_usage is not None
     assert final.resource_usage.cost == pytest.approx(usage["gpuSeconds"] / 3600 * price, rel=1e-3, abs=1e-6)
+    # The speed options the trainer used, as the job object tells them: the one asked for (background checkpoint
+    # saves) and those chosen for a CPU (fp32; memory no constraint, so no gradient checkpointing).
+    assert final.optimizations is not None
+    assert final.optimizations.async_checkpoint is True
+    assert final.optimizations.mixed_precision == "no"
+    assert final.optimizations.gradient_checkpointing is False
     # Where the result is: the adapter, reported by the trainer, on the job's volume.
     (adapter,) = [a for a in final.artifacts if a.name == "adapter"]
     assert adapter.kind == "folder"

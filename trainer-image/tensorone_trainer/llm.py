@@ -13,7 +13,9 @@ import importlib.util
 import json
 import logging
 import math
+import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,10 @@ from tensorone.api import names
 from tensorone.api.config import MixedPrecision, OptimizerName, Strategy
 from tensorone.api.status import Optimizations
 from tensorone.api.trainer_config import LlmRunConfig
+from tensorone.catalog.estimator import parameter_count
 from tensorone_trainer import distributed
 from tensorone_trainer.artifacts import describe_artifacts
+from tensorone_trainer.async_checkpoint import CheckpointWriter, background_saves_pay, cpu_copy
 from tensorone_trainer.checkpoints import Manifest, epoch_checkpoint_id, step_checkpoint_id
 from tensorone_trainer.confine import dataset_path, model_location
 from tensorone_trainer.context import RunContext
@@ -46,6 +50,7 @@ from tensorone_trainer.data.text import (
     tokenize_records,
 )
 from tensorone_trainer.errors import ConfigurationError
+from tensorone_trainer.memory import ModelShape, choose_gradient_checkpointing
 from tensorone_trainer.rng import capture_rng_state, restore_rng_state, seed_everything
 
 log = logging.getLogger(__name__)
@@ -178,9 +183,9 @@ def _load_model(run: LlmRunConfig, precision: MixedPrecision, device: torch.devi
     return model
 
 
-def _apply_strategy(model: Any, run: LlmRunConfig) -> Any:
+def _apply_strategy(model: Any, run: LlmRunConfig, gradient_checkpointing: bool) -> Any:
     conf = run.config
-    if conf.optimization.gradient_checkpointing:
+    if gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
     if conf.strategy is Strategy.FULL:
@@ -189,7 +194,7 @@ def _apply_strategy(model: Any, run: LlmRunConfig) -> Any:
 
     if conf.strategy is Strategy.QLORA:
         prepare: Any = prepare_model_for_kbit_training
-        model = prepare(model, use_gradient_checkpointing=conf.optimization.gradient_checkpointing)
+        model = prepare(model, use_gradient_checkpointing=gradient_checkpointing)
     params = conf.parameters
     lora_class: Any = LoraConfig  # peft types lora_alpha as int; a float alpha is valid and used as given
     lora = lora_class(
@@ -203,7 +208,7 @@ def _apply_strategy(model: Any, run: LlmRunConfig) -> Any:
         model = get_peft_model(model, lora)
     except ValueError as e:
         raise ConfigurationError(f"config.parameters.target_modules: {e}") from e
-    if conf.optimization.gradient_checkpointing:
+    if gradient_checkpointing:
         model.enable_input_require_grads()
     return model
 
@@ -227,10 +232,6 @@ def _optimizer(model: Any, run: LlmRunConfig, fused: bool) -> torch.optim.Optimi
 def _fused_optimizer_applies(run: LlmRunConfig, device: torch.device) -> bool:
     # The fused Adam(W) kernels exist for CUDA tensors only; on CPU the loop stays on the reference kernels.
     return device.type == "cuda" and run.config.training.optimizer is not OptimizerName.SGD
-
-
-def _trainable_state(model: Any) -> dict[str, torch.Tensor]:
-    return {n: p.detach().contiguous().cpu() for n, p in model.named_parameters() if p.requires_grad}
 
 
 def _load_trainable_state(model: Any, state: dict[str, torch.Tensor]) -> None:
@@ -275,12 +276,15 @@ class LlmTrainer:
         self.train_set, self.val_set = split_validation(
             examples, self.training.validation_split, self.training.seed
         )
-        self.model = _apply_strategy(_load_model(run, self.precision, self.device), run)
         self.max_len = max_len
+        model = _load_model(run, self.precision, self.device)
+        self.gradient_checkpointing = self._choose_gradient_checkpointing(model)
+        self.model = _apply_strategy(model, run, self.gradient_checkpointing)
         # transformers runs flash-attention varlen on a single flattened row only; SDPA/eager take rows of at
         # most max_len (their attention is computed over the whole row, masked).
         self.one_row_packing = "flash" in str(getattr(self.model.config, "_attn_implementation", ""))
         self.packing = self._choose_packing(shape)
+        self.compiled = self._compile()
         self.pinned_memory = self.device.type == "cuda"
         world = ctx.dist.world_size
         per_rank = math.ceil(len(self.train_set) / world)
@@ -306,13 +310,24 @@ class LlmTrainer:
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
         self.state = LoopState()
+        self.writer = CheckpointWriter(
+            ctx.store,
+            background=background_saves_pay(
+                self.conf.optimization.async_checkpoint,
+                on_gpu=self.device.type == "cuda",
+                training_threads=torch.get_num_threads(),
+                usable_cores=len(os.sched_getaffinity(0)),
+            ),
+        )
         self.optimizations = Optimizations(
             packing=self.packing,
             attention=str(getattr(self.model.config, "_attn_implementation", None) or "unknown"),
             mixed_precision=self.precision.value,
             fused_optimizer=self.fused_optimizer,
             pinned_memory=self.pinned_memory,
-            gradient_checkpointing=self.conf.optimization.gradient_checkpointing,
+            gradient_checkpointing=self.gradient_checkpointing,
+            compile=self.compiled,
+            async_checkpoint=self.writer.background,
         )
         log.info("optimizations: %s", self.optimizations.to_wire())
         log.info(
@@ -347,16 +362,45 @@ class LlmTrainer:
         log.info("packing off: this model's attention does not keep packed examples apart")
         return False
 
-    # -- checkpoints -------------------------------------------------------------------------------------
-    def _write_checkpoint(self, folder: Path, rng_states: list[Any]) -> None:
-        from safetensors.torch import save_file
+    def _choose_gradient_checkpointing(self, model: Any) -> bool:
+        """As configured, else on only when the memory estimate says the run would not fit the GPU without it."""
+        gpu_memory_gb = None
+        if self.device.type == "cuda":
+            gpu_memory_gb = torch.cuda.get_device_properties(self.device).total_memory / 1e9
+        counted = parameter_count(_base_model(self.run))
+        shape = ModelShape(
+            parameters=counted or float(sum(p.numel() for p in model.parameters())),
+            layers=int(getattr(model.config, "num_hidden_layers", 1)),
+            hidden=int(getattr(model.config, "hidden_size", 1)),
+        )
+        # The precision this run really uses (an unset one is bf16/fp16 on a GPU).
+        optimization = self.conf.optimization.model_copy(update={"mixed_precision": self.precision})
+        return choose_gradient_checkpointing(
+            self.conf.model_copy(update={"optimization": optimization}),
+            shape,
+            tokens_per_micro_batch=self.training.batch_size * self.max_len,
+            gpu_memory_gb=gpu_memory_gb,
+        )
 
-        if self.conf.strategy is Strategy.FULL:
-            save_file(_trainable_state(self.model), str(folder / WEIGHTS_FILE))
-        else:
-            self.model.save_pretrained(str(folder / ADAPTER_DIR))
-            save_file(_trainable_state(self.model), str(folder / WEIGHTS_FILE))
-        torch.save(
+    def _compile(self) -> bool:
+        """``torch.compile`` the model in place when asked (after the packing check, which runs it eagerly).
+
+        In place (``Module.compile``) keeps parameter names, so checkpoints and the adapter are the same either
+        way. Off unless asked: compiling costs time at the start, and packed batches vary in shape.
+        """
+        if not self.conf.optimization.compile:
+            return False
+        self.model.compile()
+        log.info("model compiled with torch.compile (the first steps include compilation)")
+        return True
+
+    # -- checkpoints -------------------------------------------------------------------------------------
+    def _snapshot(self, rng_states: list[Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The checkpoint's content, copied to host memory: what the loop changes next cannot reach it."""
+        weights: dict[str, torch.Tensor] = cpu_copy(
+            {n: p.detach().contiguous() for n, p in self.model.named_parameters() if p.requires_grad}
+        )
+        state: dict[str, Any] = cpu_copy(
             {
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
@@ -367,26 +411,56 @@ class LlmTrainer:
                 "steps_per_epoch": self.steps_per_epoch,
                 "train_examples": len(self.train_set),
                 "packing": self.packing,
-            },
-            folder / STATE_FILE,
+            }
         )
+        return weights, state
+
+    def _write_checkpoint(
+        self, folder: Path, weights: dict[str, torch.Tensor], state: dict[str, Any]
+    ) -> None:
+        """Write a snapshot (in the writer thread when saves are asynchronous: the live model is not read)."""
+        from safetensors.torch import save_file
+
+        if self.conf.strategy is not Strategy.FULL:
+            # peft picks the adapter's tensors out of the given state dict (the snapshot), not the live model.
+            self.model.save_pretrained(str(folder / ADAPTER_DIR), state_dict=weights)
+        save_file(weights, str(folder / WEIGHTS_FILE))
+        torch.save(state, folder / STATE_FILE)
 
     def save_checkpoint(self, checkpoint_id: str, loss: float | None, eval_loss: float | None) -> None:
+        """Snapshot the state and hand it to the writer; the checkpoint is reported once it is in place."""
         rng_states = distributed.gather_objects(capture_rng_state(), self.ctx.dist)
         distributed.barrier()
         if self.ctx.dist.is_main:
             self.state.elapsed = self.reporter.elapsed
-            self.ctx.store.save(
+
+            def snapshot() -> Callable[[Path], None]:
+                weights, state = self._snapshot(rng_states)
+                return lambda folder: self._write_checkpoint(folder, weights, state)
+
+            self.writer.submit(
                 checkpoint_id,
                 epoch=self.state.global_step // self.steps_per_epoch,
                 step=self.state.global_step,
                 loss=loss,
                 eval_loss=eval_loss,
                 attempt=self.ctx.attempt,
-                write=lambda folder: self._write_checkpoint(folder, rng_states),
+                snapshot=snapshot,
             )
-            self.reporter.checkpoints_changed([m.to_info() for m in self.ctx.store.manifests()])
+            self._report_saved_checkpoints()
         distributed.barrier()
+
+    def _report_saved_checkpoints(self) -> None:
+        """Report the checkpoints whose saves have finished (durably in place), if any did since last time."""
+        saved = self.writer.completed()
+        if saved:
+            self.reporter.checkpoints_changed(saved[-1].checkpoints)
+
+    def _finish_checkpoints(self) -> None:
+        """Wait for the save in flight (a stop or the end of the run must not leave it half done), report it."""
+        self.writer.close()
+        if self.ctx.dist.is_main:
+            self._report_saved_checkpoints()
 
     def restore(self, manifest: Manifest) -> None:
         from safetensors.torch import load_file
@@ -518,6 +592,19 @@ class LlmTrainer:
         if manifest is not None and self.ctx.dist.is_main:
             self.reporter.checkpoints_changed([m.to_info() for m in self.ctx.store.manifests()])
         self.reporter.optimizations_chosen(self.optimizations)
+        try:
+            outcome = self._train_epochs()
+        finally:
+            self._finish_checkpoints()
+        if outcome == "completed":
+            self.write_artifacts()
+            if self.ctx.dist.is_main:
+                self.reporter.artifacts_written(describe_artifacts(self.ctx.output_dir))
+        self.reporter.close(completed=outcome == "completed")
+        return outcome
+
+    def _train_epochs(self) -> str:
+        """The epochs from the current position; returns "completed" or "stopped"."""
         outcome = "completed"
         start_epoch = self.state.global_step // self.steps_per_epoch
         for epoch in range(start_epoch, self.training.epochs):
@@ -562,24 +649,21 @@ class LlmTrainer:
                         epoch=epoch + (step_in_epoch + 1) / self.steps_per_epoch,
                         eval_loss=eval_loss,
                     )
+                if self.ctx.dist.is_main:
+                    self._report_saved_checkpoints()
                 stop = distributed.any_rank(self.ctx.stop.requested, self.ctx.dist)
                 if epoch_end:
                     self.save_checkpoint(epoch_checkpoint_id(epoch + 1), loss, eval_loss)
                 elif on_interval or stop or self.state.early_stopped:
                     self.save_checkpoint(step_checkpoint_id(step), loss, eval_loss)
                 if stop:
-                    log.info("stopped at step %d on request; checkpoint written", step)
+                    log.info("stopped at step %d on request; writing its checkpoint", step)
                     outcome = "stopped"
                     break
                 if self.state.early_stopped:
                     break
             if outcome == "stopped":
                 break
-        if outcome == "completed":
-            self.write_artifacts()
-            if self.ctx.dist.is_main:
-                self.reporter.artifacts_written(describe_artifacts(self.ctx.output_dir))
-        self.reporter.close(completed=outcome == "completed")
         return outcome
 
     def write_artifacts(self) -> None:

@@ -132,12 +132,27 @@ class Optimization(ConfigModel):
     """Numerics and memory settings; unset ones are chosen per run (precision: best; packing: where exact)."""
 
     mixed_precision: MixedPrecision | None = None
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool | None = Field(
+        None,
+        description="Recompute activations in the backward pass to save memory (about a third more compute);"
+        " unset: on only when the memory estimate says the run would not fit the GPU without it",
+    )
     max_grad_norm: float = Field(1.0, gt=0.0, le=1_000.0)
     packing: bool | None = Field(
         None,
         description="Pack prompt/completion and chat examples into full-length rows, attention kept inside"
         " each example; unset: wherever the model's attention keeps packed examples apart (checked at start)",
+    )
+    compile: bool = Field(
+        False,
+        description="Compile the model with torch.compile (the first steps are slower while it compiles; measured"
+        " both ways in the trainer benchmark)",
+    )
+    async_checkpoint: bool | None = Field(
+        None,
+        description="Write checkpoints in the background from a copy of the state taken between steps: training"
+        " waits only for the copy; a stop waits for the write. Unset: on a GPU, and on CPU when training leaves"
+        " a core free for the writer",
     )
 
 

@@ -226,6 +226,19 @@ class ArtifactOut(ResponseModel):
     size_bytes: int
 
 
+class OptimizationsOut(ResponseModel):
+    """What the trainer chose for the run's speed (``status.optimizations``), once it has started."""
+
+    packing: bool
+    attention: str
+    mixed_precision: str
+    fused_optimizer: bool
+    pinned_memory: bool
+    gradient_checkpointing: bool
+    compile: bool
+    async_checkpoint: bool
+
+
 class JobErrorOut(ResponseModel):
     reason: str
     message: str
@@ -257,6 +270,10 @@ class JobObject(JobSummary):
     estimated_cost: EstimatedCostOut | None = None
     checkpoints: list[CheckpointOut] = Field(default_factory=list)
     artifacts: list[ArtifactOut] = Field(default_factory=list, description="The run's outputs, once written")
+    optimizations: OptimizationsOut | None = Field(
+        None,
+        description="Speed options the trainer chose (packing, precision, compile, …); null before it starts",
+    )
     updated_at: Timestamp
     completed_at: Timestamp | None = None
     error: JobErrorOut | None = None

@@ -104,6 +104,10 @@ class Optimizations(OpenCamelModel):
     fused_optimizer: bool = Field(description="Fused optimizer kernel (CUDA only)")
     pinned_memory: bool = Field(description="Batches copied to the GPU from pinned host memory")
     gradient_checkpointing: bool = False
+    compile: bool = Field(False, description="Model compiled with torch.compile")
+    async_checkpoint: bool = Field(
+        False, description="Checkpoints written in the background from a state copy"
+    )
 
 
 class CheckpointInfo(OpenCamelModel):

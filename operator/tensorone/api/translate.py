@@ -318,6 +318,11 @@ def job_object(job: TrainingJobResource, now: datetime | None = None) -> rest.Jo
             for c in status.checkpoints
         ],
         artifacts=[rest.ArtifactOut.model_validate(a.model_dump()) for a in status.artifacts],
+        optimizations=(
+            rest.OptimizationsOut.model_validate(status.optimizations.model_dump())
+            if status.optimizations
+            else None
+        ),
         updated_at=_updated_at(job),
         completed_at=status.completed_at,
         error=rest.JobErrorOut(reason=status.error.reason, message=status.error.message)

@@ -9,6 +9,10 @@ Assumptions (stated in each estimate's ``assumptions``):
 - Memory per GPU: LoRA keeps the frozen weights in 16-bit (2 bytes/param; 4 in fp32), QLoRA in 4-bit
   (~0.55 bytes/param), full fine-tuning with AdamW needs ~16 bytes/param (weights, gradients, fp32 master
   weights, two moments); plus 20 % for activations and buffers and 2 GB of CUDA context.
+- Activations kept for the backward pass (for choosing gradient checkpointing, on top of the above): about
+  34·h bytes per token and layer in 16-bit (Korthikanti et al., "Reducing Activation Recomputation in Large
+  Transformer Models", 2022, with fused attention: no s² term), twice that in fp32; with gradient checkpointing
+  only each layer's input, 2·h bytes per token and layer in 16-bit, plus one layer's activations recomputed.
 """
 
 from __future__ import annotations
@@ -110,6 +114,38 @@ def memory_needed_gb(config: LlmConfig, n_params: float) -> float:
     else:
         bytes_per_param = 4.0 if config.optimization.mixed_precision == MixedPrecision.NO else 2.0
     return n_params * bytes_per_param * _ACTIVATION_OVERHEAD / 1e9 + _CUDA_CONTEXT_GB
+
+
+_ACTIVATION_BYTES_PER_TOKEN_HIDDEN = 34.0
+_CHECKPOINTED_BYTES_PER_TOKEN_HIDDEN = 2.0
+
+
+def activation_memory_gb(
+    *, tokens: int, layers: int, hidden: int, half_precision: bool, checkpointed: bool = False
+) -> float:
+    """GB of activations one micro-batch of ``tokens`` keeps for its backward pass (see the module's
+    assumptions); ``checkpointed``: with gradient checkpointing."""
+    scale = 1.0 if half_precision else 2.0
+    per_layer = tokens * hidden * scale
+    if checkpointed:
+        return (
+            (layers * _CHECKPOINTED_BYTES_PER_TOKEN_HIDDEN + _ACTIVATION_BYTES_PER_TOKEN_HIDDEN)
+            * per_layer
+            / 1e9
+        )
+    return layers * _ACTIVATION_BYTES_PER_TOKEN_HIDDEN * per_layer / 1e9
+
+
+def training_memory_gb(
+    config: LlmConfig, n_params: float, *, tokens: int, layers: int, hidden: int, checkpointed: bool
+) -> float:
+    """GB one worker GPU needs for this LLM job with micro-batches of ``tokens``: weights, gradients, optimizer
+    state and context (``memory_needed_gb``) plus the activations of one micro-batch."""
+    half = config.optimization.mixed_precision != MixedPrecision.NO
+    activations = activation_memory_gb(
+        tokens=tokens, layers=layers, hidden=hidden, half_precision=half, checkpointed=checkpointed
+    )
+    return memory_needed_gb(config, n_params) + activations
 
 
 def check_fits(spec: AnyJobSpec, catalog: GpuCatalog) -> None:

@@ -24,6 +24,7 @@ EstimatedCost = rest.EstimatedCostOut
 Checkpoint = rest.CheckpointOut
 Artifact = rest.ArtifactOut
 JobError = rest.JobErrorOut
+Optimizations = rest.OptimizationsOut
 JobSummary = rest.JobSummary
 CompactCost = rest.CompactCost
 Pagination = rest.Pagination
@@ -46,6 +47,7 @@ __all__ = [
     "JobSummary",
     "MetricPoint",
     "Metrics",
+    "Optimizations",
     "Pagination",
     "Progress",
     "ResourceAllocation",

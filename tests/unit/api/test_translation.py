@@ -201,11 +201,24 @@ def test_running_job_shows_progress_metrics_checkpoints_and_cost() -> None:
         "id": "ckpt_epoch_1", "epoch": 1, "step": 50, "loss": 1.25, "createdAt": "2024-01-15T10:41:00Z", "size": "2.3GB",
     }  # fmt: skip
     assert body["resourceUsage"]["cost"] == 0.7
+    assert body["optimizations"] is None  # the trainer has not said yet
     assert body["estimatedCompletion"] == "2024-01-15T10:51:00Z"
     summary = job_summary(_stored_job(status), now).model_dump(by_alias=True)
     assert set(summary) == {
         "id", "name", "status", "modelType", "progress", "metrics", "createdAt", "startedAt", "estimatedCompletion",
     }  # fmt: skip
+
+
+def test_job_object_says_which_speed_options_the_trainer_used() -> None:
+    chosen = {"packing": True, "attention": "sdpa", "mixedPrecision": "bf16", "fusedOptimizer": True,
+              "pinnedMemory": True, "gradientCheckpointing": False, "compile": False, "asyncCheckpoint": True}  # fmt: skip
+    body = job_object(_stored_job({"phase": "running", "optimizations": chosen})).model_dump(
+        mode="json", by_alias=True
+    )
+    assert body["optimizations"] == chosen
+    assert "optimizations" not in job_summary(_stored_job({"optimizations": chosen})).model_dump(
+        by_alias=True
+    )
 
 
 def test_compact_create_response_has_the_documented_shape() -> None:
