@@ -543,6 +543,8 @@ export interface components {
              * @description The run's outputs, once written
              */
             artifacts?: components["schemas"]["ArtifactOut"][];
+            /** @description Speed options the trainer chose (packing, precision, compile, …); null before it starts */
+            optimizations?: components["schemas"]["OptimizationsOut"] | null;
             /**
              * Updatedat
              * Format: date-time
@@ -627,6 +629,28 @@ export interface components {
             throughput?: string | null;
             /** Memoryusage */
             memoryUsage?: string | null;
+        };
+        /**
+         * OptimizationsOut
+         * @description What the trainer chose for the run's speed (``status.optimizations``), once it has started.
+         */
+        OptimizationsOut: {
+            /** Packing */
+            packing: boolean;
+            /** Attention */
+            attention: string;
+            /** Mixedprecision */
+            mixedPrecision: string;
+            /** Fusedoptimizer */
+            fusedOptimizer: boolean;
+            /** Pinnedmemory */
+            pinnedMemory: boolean;
+            /** Gradientcheckpointing */
+            gradientCheckpointing: boolean;
+            /** Compile */
+            compile: boolean;
+            /** Asynccheckpoint */
+            asyncCheckpoint: boolean;
         };
         /** Pagination */
         Pagination: {
