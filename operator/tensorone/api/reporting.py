@@ -5,6 +5,13 @@ operator's report endpoint with a projected ServiceAccount token whose audience 
 API server accepts only its own audience, so that token cannot call the Kubernetes API. The operator checks the
 token with a TokenReview (which names the pod it is bound to), maps the pod to its job, validates the report
 against this model and writes only the trainer's fields. Both sides import these names from here.
+
+User code runs in the trainer container, so that container holds no token at all: the pod's reporting relay
+container (another uid, its own mounts) holds the only mount of it. The trainer POSTs its reports to the relay on
+the pod's loopback (:func:`relay_url`) and the relay forwards them with the token, so custom code can at most send
+its own job's progress and metrics, which the endpoint validates like any report. The trainer's launcher holds the
+abstract socket :data:`TRAINER_ALIVE_ADDRESS` while it runs (the containers of a pod share its network namespace,
+and with it the abstract socket names); the relay ends when the trainer has ended, so the pod does too.
 """
 
 from __future__ import annotations
@@ -39,6 +46,17 @@ REPORTS_PATH = "/v1/reports"
 def report_url(host: str, port: int) -> str:
     """Where workers send their reports, for an operator listening at ``host:port`` (plain HTTP)."""
     return f"http://{host}:{port}{REPORTS_PATH}"
+
+
+REPORT_RELAY_PORT = 9471
+"""The relay's port on the pod's loopback interface (each pod has its own network namespace)."""
+TRAINER_ALIVE_ADDRESS = "\0tensorone.ai/trainer-alive"
+"""Abstract Unix datagram socket the trainer binds while it runs (a leading NUL: no file, gone with the process)."""
+
+
+def relay_url() -> str:
+    """Where the trainer container sends its reports: the pod's relay, which forwards them with the token."""
+    return report_url("127.0.0.1", REPORT_RELAY_PORT)
 
 
 REPORT_TOKEN_SECONDS = 3607

@@ -92,6 +92,8 @@ def parse_pod(obj: dict[str, Any]) -> PodView:
     reason = status.get("reason")
     message = status.get("message") or ""
     for container in status.get("containerStatuses") or []:
+        if container.get("name") == names.REPORT_RELAY_CONTAINER:
+            continue  # the worker is its trainer: the relay only outlives it until it notices
         state = container.get("state") or {}
         if "running" in state:
             running_since = _time(state["running"].get("startedAt"))

@@ -1,8 +1,9 @@
 """The status sink: POSTs the trainer's part of the status to the operator's report endpoint from a thread.
 
 Workers hold no Kubernetes API credential (:mod:`tensorone.api.reporting`): rank 0 sends each report to
-``$TENSORONE_REPORT_URL`` with the pod's projected reporting token (read anew for every request: the kubelet
-rotates it), and the operator validates it and writes the status. Training never waits on the endpoint: the loop
+``$TENSORONE_REPORT_URL``, in a worker pod its reporting relay (:mod:`tensorone_trainer.relay`), which adds the pod's
+reporting token that user code in this container cannot read; a token file, where one is given, is sent itself
+(read anew for every request: the kubelet rotates it). The operator validates each report and writes the status. Training never waits on the endpoint: the loop
 hands over the newest snapshot and returns, the thread ships at most one report per interval (the newest wins),
 retries throttling, server errors and connection trouble with backoff, and logs — never raises — when the
 operator is away or refuses a report.
