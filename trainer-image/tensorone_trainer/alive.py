@@ -1,6 +1,6 @@
 """The trainer's sign of life for its pod's reporting relay.
 
-The trainer's first process binds the abstract Unix socket :data:`~tensorone.api.reporting.TRAINER_ALIVE_ADDRESS`
+The trainer's first process binds the abstract Unix socket :data:`~tensorone.api.relay.TRAINER_ALIVE_ADDRESS`
 and keeps it until it exits; the kernel frees the name with the process, however it ends (even SIGKILL). The
 containers of a pod share its network namespace and so its abstract socket names: the relay sees whether the
 trainer runs without sharing its processes or files.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 
-from tensorone.api.reporting import TRAINER_ALIVE_ADDRESS
+from tensorone.api.relay import TRAINER_ALIVE_ADDRESS
 
 _held: list[socket.socket] = []
 

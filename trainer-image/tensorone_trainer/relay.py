@@ -8,7 +8,7 @@ trainer's retries work as before. Anything in the pod may send it a report, but 
 job's progress and metrics, which the endpoint validates like any other; the token never leaves this process.
 
 The relay ends once the trainer has: while it runs, the trainer holds the abstract socket
-:data:`~tensorone.api.reporting.TRAINER_ALIVE_ADDRESS` (see :mod:`tensorone_trainer.alive`). On SIGTERM (stop)
+:data:`~tensorone.api.relay.TRAINER_ALIVE_ADDRESS` (see :mod:`tensorone_trainer.alive`). On SIGTERM (stop)
 the relay keeps forwarding until the trainer's last report has gone through or the trainer is gone, so the
 checkpoint written on the way out still reaches the status.
 """
@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from tensorone.api.relay import REPORT_RELAY_PORT
 from tensorone.api.reporting import (
     MAX_REPORT_BYTES,
-    REPORT_RELAY_PORT,
     REPORT_TOKEN_ENV,
     REPORT_TOKEN_PATH,
     REPORT_URL_ENV,
