@@ -154,6 +154,9 @@ def report_body(step: int, history: int, *, seq: int | None = None, reset: bool 
     return json.dumps(body).encode()
 
 
+_PLACEHOLDER = 999_999_999  # a precomputed delta body's position, replaced by the job's
+
+
 class DeltaJobs:
     """Per job, what a trainer's status sink knows: its stream position and how long the status's history is.
 
@@ -172,20 +175,24 @@ class DeltaJobs:
         self.seq = [history] * jobs
         self.size: list[int | None] = [None] * jobs
         self.resets = 0
-        self._deltas = {s: report_body(s, delta, seq=0) for s in range(1, 256)}
+        self._deltas = {s: report_body(s, delta, seq=_PLACEHOLDER) for s in range(1, 256)}
 
     def body(self, job: int, step: int) -> bytes:
         size = self.size[job]
         self.seq[job] += self.delta
         if size is None or size + self.delta > self.limit:
-            points = min(self.history, self.RESET_POINTS) if size is not None else self.history
-            self.size[job] = points
+            points = min(self.history, self.RESET_POINTS)
+            # After the warm-up's first resets the jobs stand spread over the cycle (a reset, then deltas until
+            # the bound), so the measured reports hold resets at their steady-state rate (one in
+            # (limit - RESET_POINTS) / delta).
+            spread = (job * 7919) % (self.limit - points) if size is None else 0
+            self.size[job] = points + spread
             self.resets += 1
             return report_body(min(step, 255), points, seq=self.seq[job], reset=True)
         self.size[job] = size + self.delta
         # The precomputed body with this job's stream position (the endpoint reads it like any other).
         template = self._deltas[min(step, 255)]
-        return template.replace(b'"historySeq": 0', b'"historySeq": %d' % self.seq[job])
+        return template.replace(b'"historySeq": %d' % _PLACEHOLDER, b'"historySeq": %d' % self.seq[job])
 
 
 async def _load(
@@ -195,6 +202,7 @@ async def _load(
     history: int,
     concurrency: int,
     deltas: DeltaJobs | None = None,
+    cursor: list[int] | None = None,
 ) -> tuple[int, int]:
     """Send reports round-robin over the jobs for ``seconds`` (steps keep rising per job); (taken, refused)."""
     import aiohttp
@@ -203,13 +211,13 @@ async def _load(
     jobs = len(steps)
     deadline = time.monotonic() + seconds
     bodies = {s: report_body(s, history) for s in range(1, 64)} if deltas is None else {}
-    next_job = 0
+    cursor = [0] if cursor is None else cursor  # the next job, kept across calls: every job gets its turn
 
     async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal taken, refused, next_job
+        nonlocal taken, refused
         while time.monotonic() < deadline:
-            job = next_job % jobs
-            next_job += 1
+            job = cursor[0] % jobs
+            cursor[0] += 1
             steps[job] += 1
             body = bodies[min(steps[job], 63)] if deltas is None else deltas.body(job, steps[job])
             headers = {"Authorization": f"Bearer bench:{_job(job)}", "Content-Type": "application/json"}
@@ -253,14 +261,17 @@ def measure(
         asyncio.run(_load(base + "/noop", steps, 1.0, sent, concurrency))  # warm-up
         # Steady state: every job has reported before (its token is in the cache, its writer has written once).
         deltas = None if delta is None else DeltaJobs(jobs, history, delta)
-        asyncio.run(_load(base + "/v1/reports", steps, jobs / 200, history, concurrency, deltas))
+        cursor = [0]
+        asyncio.run(_load(base + "/v1/reports", steps, jobs / 200, history, concurrency, deltas, cursor))
+        while deltas is not None and None in deltas.size:  # each job's first report (its whole history) sent
+            asyncio.run(_load(base + "/v1/reports", steps, 2.0, history, concurrency, deltas, cursor))
         resets_before = 0 if deltas is None else deltas.resets
         cpu = _cpu_seconds(endpoint.pid)
         noop_taken, _ = asyncio.run(_load(base + "/noop", steps, seconds, sent, concurrency))
         noop_cpu = _cpu_seconds(endpoint.pid) - cpu
         before, cpu = list(counters), _cpu_seconds(endpoint.pid)
         taken, refused = asyncio.run(
-            _load(base + "/v1/reports", steps, seconds, history, concurrency, deltas)
+            _load(base + "/v1/reports", steps, seconds, history, concurrency, deltas, cursor)
         )
         time.sleep(WRITE_INTERVAL + 0.5)  # let the last coalesced writes land
         report_cpu = _cpu_seconds(endpoint.pid) - cpu
