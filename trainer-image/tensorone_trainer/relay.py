@@ -175,6 +175,7 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s relay %(levelname)s: %(message)s", stream=sys.stderr
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per forwarded report would drown the log
     upstream = os.environ.get(REPORT_URL_ENV)
     if not upstream:
         log.error("$%s is not set: nothing to relay to", REPORT_URL_ENV)
