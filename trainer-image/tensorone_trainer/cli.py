@@ -19,6 +19,7 @@ from typing import Any
 
 from tensorone.api.trainer_config import CustomRunConfig, LlmRunConfig, VisionRunConfig
 from tensorone_trainer import distributed
+from tensorone_trainer.alive import announce_alive
 from tensorone_trainer.checkpoints import CheckpointStore
 from tensorone_trainer.context import RunContext
 from tensorone_trainer.errors import TrainerError
@@ -158,6 +159,7 @@ def run_command(args: argparse.Namespace, stop: StopRequest) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    announce_alive()  # unless the launcher above holds it: the pod's reporting relay serves while we run
     rank = os.environ.get("RANK", "0")
     logging.basicConfig(
         level=args.log_level.upper(),

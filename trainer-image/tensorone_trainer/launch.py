@@ -25,6 +25,7 @@ from pathlib import Path
 from types import FrameType
 
 from tensorone.api.trainer_config import NON_RETRYABLE_EXIT_CODES
+from tensorone_trainer.alive import announce_alive
 from tensorone_trainer.cli import EXIT_CODE_FILE_ENV
 
 log = logging.getLogger("tensorone_trainer.launch")
@@ -44,6 +45,7 @@ def _children(pid: int) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s launcher %(levelname)s: %(message)s")
     arguments = sys.argv[1:] if argv is None else argv
+    announce_alive()  # the pod's reporting relay serves while this process runs
     exit_code_dir = tempfile.mkdtemp(prefix="tensorone-launch-")
     exit_code_file = Path(exit_code_dir) / "exit-code"
     env = {**os.environ, EXIT_CODE_FILE_ENV: str(exit_code_file)}

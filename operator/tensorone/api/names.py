@@ -25,6 +25,11 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "tensorone-operator"
 FACADE_MANAGED_BY = "tensorone-facade"
 
+# A worker pod's containers: the trainer (its state is the worker's) and the reporting relay, the pod's only
+# holder of the reporting token (tensorone.api.reporting).
+TRAINER_CONTAINER = "trainer"
+REPORT_RELAY_CONTAINER = "report-relay"
+
 # Values of COMPONENT_LABEL on a job's children.
 WORKER_COMPONENT = "worker"
 LOGS_COMPONENT = "logs"

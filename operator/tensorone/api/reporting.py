@@ -5,15 +5,23 @@ operator's report endpoint with a projected ServiceAccount token whose audience 
 API server accepts only its own audience, so that token cannot call the Kubernetes API. The operator checks the
 token with a TokenReview (which names the pod it is bound to), maps the pod to its job, validates the report
 against this model and writes only the trainer's fields. Both sides import these names from here.
+
+User code runs in the trainer container, so that container holds no token at all: the pod's reporting relay
+container (another uid, its own mounts) holds the only mount of it. The trainer POSTs its reports to the relay on
+the pod's loopback (:func:`relay_url`) and the relay forwards them with the token, so custom code can at most send
+its own job's progress and metrics, which the endpoint validates like any report. The trainer's launcher holds the
+abstract socket :data:`~tensorone.api.relay.TRAINER_ALIVE_ADDRESS` while it runs (the containers of a pod share its network namespace,
+and with it the abstract socket names); the relay ends when the trainer has ended, so the pod does too.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from tensorone.api.base import OpenCamelModel
+from tensorone.api.relay import REPORT_RELAY_PORT
 from tensorone.api.status import (
     TRAINER_STATUS_FIELDS,
     Artifact,
@@ -39,6 +47,11 @@ REPORTS_PATH = "/v1/reports"
 def report_url(host: str, port: int) -> str:
     """Where workers send their reports, for an operator listening at ``host:port`` (plain HTTP)."""
     return f"http://{host}:{port}{REPORTS_PATH}"
+
+
+def relay_url() -> str:
+    """Where the trainer container sends its reports: the pod's relay, which forwards them with the token."""
+    return report_url("127.0.0.1", REPORT_RELAY_PORT)
 
 
 REPORT_TOKEN_SECONDS = 3607
@@ -99,6 +112,13 @@ class ReportedArtifact(Artifact):
 class TrainerReport(OpenCamelModel):
     """The body of ``POST /v1/reports``: the trainer-owned part of the status and nothing else.
 
+    ``history`` comes in one of three forms. With ``historySeq`` (the trainer's count of points so far, the newest
+    point's position in its stream), it holds only points the trainer has not had taken yet, ending at that
+    position; the endpoint appends those it has not taken before, so a batch sent again after a network error adds
+    nothing twice. With ``historySeq`` and ``historyReset``, it is the whole (thinned) history, which replaces the
+    status's: a trainer's first report, and its answer to a 409 (the endpoint lost count, or the history would
+    grow past :data:`MAX_REPORT_HISTORY`). Without ``historySeq``, it is the whole history too (older trainers).
+
     ``lastReportTime`` is accepted for the trainer's convenience but the operator writes its own receive time
     (stall detection must not trust the worker's clock or word). ``final`` is no status field: it marks the
     trainer's last report, which the endpoint writes before it answers (as it does a report with new checkpoints),
@@ -115,8 +135,18 @@ class TrainerReport(OpenCamelModel):
     artifacts: list[ReportedArtifact] | None = Field(None, max_length=MAX_REPORT_ARTIFACTS)
     last_report_time: datetime | None = None
     final: bool | None = None
+    history_seq: int | None = Field(None, ge=0, le=2**53)
+    history_reset: bool | None = None
+
+    @model_validator(mode="after")
+    def _reset_has_a_position(self) -> TrainerReport:
+        if self.history_reset and self.history_seq is None:
+            raise ValueError("historySeq: required with historyReset")
+        return self
 
 
-REPORT_STATUS_FIELDS = frozenset(TrainerReport.model_fields) - {"final"}
+REPORT_CONTROL_FIELDS = frozenset({"final", "history_seq", "history_reset"})
+"""The report's fields that steer the endpoint and are never written to the status."""
+REPORT_STATUS_FIELDS = frozenset(TrainerReport.model_fields) - REPORT_CONTROL_FIELDS
 """The report's fields that are written to the status: exactly the trainer's (``TRAINER_STATUS_FIELDS``)."""
 assert {TrainerReport.model_fields[name].alias for name in REPORT_STATUS_FIELDS} == TRAINER_STATUS_FIELDS

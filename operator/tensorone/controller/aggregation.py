@@ -41,6 +41,12 @@ class JobView:
     status: TrainingJobStatus
 
 
+UNSCHEDULABLE_GRACE_SECONDS = 5.0
+"""A worker unschedulable for less than this is not told in the status yet: the scheduler's first try often fails
+for a moment only (the checkpoint claim made with the pod is not bound yet), and telling it cost every job a status
+write and showed its user an Unschedulable that was none."""
+
+
 @dataclass(frozen=True)
 class Timing:
     """Operator settings the rules depend on."""
@@ -357,7 +363,16 @@ def _progress(
     if past is not None:
         decision.wake_in(-past)
     decision.create_workers = len(current) < spec.max_workers and not stale
-    unschedulable = [p for p in current if p.unschedulable]
+    unschedulable = []
+    for p in current:
+        if p.unschedulable:
+            waited = UNSCHEDULABLE_GRACE_SECONDS
+            if p.unschedulable_since is not None:
+                waited = (now - p.unschedulable_since).total_seconds()
+            if waited >= UNSCHEDULABLE_GRACE_SECONDS:
+                unschedulable.append(p)
+            else:
+                decision.wake_in(UNSCHEDULABLE_GRACE_SECONDS - waited)
     if unschedulable:
         set_condition(
             status,

@@ -241,9 +241,11 @@ class KubeClient:
         patched: dict[str, Any] = result
         return patched
 
-    async def read_log(self, namespace: str, pod: str, limit_bytes: int) -> str:
-        """The pod's log, its last ``limit_bytes`` (0: all)."""
-        status, text = await self._call("GET", object_path("Pod", namespace, pod, "log"))
+    async def read_log(self, namespace: str, pod: str, limit_bytes: int, container: str | None = None) -> str:
+        """The log of the pod (of its ``container``, which a pod of several needs), its last ``limit_bytes`` (0:
+        all)."""
+        params = {"container": container} if container is not None else None
+        status, text = await self._call("GET", object_path("Pod", namespace, pod, "log"), params=params)
         if status >= 300:
             return ""
         return str(text)[-limit_bytes:] if limit_bytes else str(text)

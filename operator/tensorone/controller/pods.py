@@ -48,6 +48,7 @@ class PodView:
     reason: str | None = None
     message: str = ""
     unschedulable: str | None = None
+    unschedulable_since: datetime | None = None
     finalizers: tuple[str, ...] = ()
     component: str = names.WORKER_COMPONENT
     resource_version: str | None = None
@@ -92,6 +93,8 @@ def parse_pod(obj: dict[str, Any]) -> PodView:
     reason = status.get("reason")
     message = status.get("message") or ""
     for container in status.get("containerStatuses") or []:
+        if container.get("name") == names.REPORT_RELAY_CONTAINER:
+            continue  # the worker is its trainer: the relay only outlives it until it notices
         state = container.get("state") or {}
         if "running" in state:
             running_since = _time(state["running"].get("startedAt"))
@@ -102,10 +105,11 @@ def parse_pod(obj: dict[str, Any]) -> PodView:
             exit_code = int(term.get("exitCode", 0))
             reason = term.get("reason") if term.get("reason") not in (None, "Error", "Completed") else reason
             message = term.get("message") or message
-    unschedulable = None
+    unschedulable = unschedulable_since = None
     for condition in status.get("conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
             unschedulable = condition.get("message") or condition.get("reason") or "Unschedulable"
+            unschedulable_since = _time(condition.get("lastTransitionTime"))
     return PodView(
         name=str(metadata.get("name", "")),
         index=int(labels.get(names.WORKER_INDEX_LABEL, "0")),
@@ -119,6 +123,7 @@ def parse_pod(obj: dict[str, Any]) -> PodView:
         reason=reason,
         message=str(message).strip(),
         unschedulable=unschedulable,
+        unschedulable_since=unschedulable_since,
         finalizers=tuple(str(f) for f in metadata.get("finalizers") or ()),
         component=str(labels.get(names.COMPONENT_LABEL, names.WORKER_COMPONENT)),
         resource_version=metadata.get("resourceVersion"),

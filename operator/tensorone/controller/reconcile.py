@@ -602,7 +602,8 @@ class Engine:
         if ctx is None:
             return
         texts = await asyncio.gather(*(
-            self.client.read_log(meta.namespace, p.name, self.settings.log_tail_bytes) for p in pods
+            self.client.read_log(meta.namespace, p.name, self.settings.log_tail_bytes, names.TRAINER_CONTAINER)
+            for p in pods
         ))  # fmt: skip
         logs = {p.index: text for p, text in zip(pods, texts, strict=True)}
         await self.client.create(build_logs_config_map(ctx, attempt, logs))
@@ -653,7 +654,9 @@ class Engine:
 
     async def _archive_pod_log(self, meta: ObjectMeta, job: TrainingJobResource, pod: PodView) -> None:
         """Put ``pod``'s log into its attempt's archive (created by the first worker to end)."""
-        text = await self.client.read_log(meta.namespace, pod.name, self.settings.log_tail_bytes)
+        text = await self.client.read_log(
+            meta.namespace, pod.name, self.settings.log_tail_bytes, names.TRAINER_CONTAINER
+        )
         if not text:
             # Nothing to add, or the pod was already released (a pass on a view that lags our own finalizer patch):
             # never overwrite what was archived with nothing.

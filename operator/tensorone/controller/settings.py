@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from tensorone.api.spec import Priority
@@ -59,6 +59,13 @@ class OperatorSettings(BaseModel):
         le=2**31 - 1,
         description="uid (and gid, fsGroup) worker containers run as: the trainer image's USER; never root",
     )
+    report_relay_user_id: int = Field(
+        65532,
+        ge=1,
+        le=2**31 - 1,
+        description="uid of each worker's reporting relay container, the only one that can read the reporting"
+        " token; never the trainer's uid (a process of the same uid could read the relay's files)",
+    )
     priority_class_names: dict[Priority, str] = Field(
         default_factory=lambda: {
             Priority.HIGH: "tensorone-high",
@@ -87,6 +94,14 @@ class OperatorSettings(BaseModel):
     usage_flush_seconds: float = Field(30.0, gt=0, description="Persist accrued usage at least this often")
     log_tail_bytes: int = Field(512 * 1024, ge=0, description="Worker log kept per worker and attempt")
     watch_timeout_seconds: int = Field(300, ge=10)
+
+    @model_validator(mode="after")
+    def _relay_is_another_user(self) -> OperatorSettings:
+        if self.report_relay_user_id == self.trainer_user_id:
+            raise ValueError(
+                "reportRelayUserId must differ from trainerUserId: the relay keeps its token from user code"
+            )
+        return self
 
 
 def load_settings(path: str | Path | None = None) -> OperatorSettings:

@@ -68,7 +68,9 @@ async def read_log(
         if attempt in kept:
             return _tail(kept[attempt], tail)
     pod_path = PODS.path(namespace, names.worker_pod_name(job_name, worker), "log")
-    params = {"tailLines": str(tail)} if tail is not None else {}
+    params = {"container": names.TRAINER_CONTAINER}
+    if tail is not None:
+        params["tailLines"] = str(tail)
     try:
         return await kube.text(pod_path, params)
     except KubeError as e:
@@ -83,7 +85,7 @@ async def follow_log(
     kube: KubeClient, namespace: str, job_name: str, worker: int, tail: int | None
 ) -> AsyncIterator[bytes]:
     """The worker's log as it is written, until the worker ends (or what was kept, if it already has)."""
-    params = {"follow": "true"}
+    params = {"follow": "true", "container": names.TRAINER_CONTAINER}
     if tail is not None:
         params["tailLines"] = str(tail)
     try:

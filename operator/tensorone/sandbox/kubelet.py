@@ -200,7 +200,9 @@ class Kubelet:
         self.network = network
         self.pki = pki
         self.api_port = api_port
-        self.masked = masked or []
+        # Every pod's folders on this machine (volumes, projected tokens, logs) are hidden from containers, as a
+        # node's kubelet directory is from its pods: a container reaches only its own volumes, bound under STAGE.
+        self.masked = [*(masked or []), directory / "pods"]
         self.run_pods = run_pods
         self.runs: dict[str, PodRun] = {}  # uid -> run
         self.by_name: dict[tuple[str, str], PodRun] = {}  # (namespace, name) -> latest run, for logs
@@ -727,6 +729,10 @@ class Kubelet:
                 restart_policy == "Always" or (restart_policy == "OnFailure" and code)
             )
             if not restart:
+                if any("terminated" not in c.state for c in run.containers.values()):
+                    # As a kubelet does: a container's end shows while its pod's other containers still run (the
+                    # pod's last one is reported with the pod's phase).
+                    await self._report(run)
                 return
             container.restarts += 1
             container.state = {

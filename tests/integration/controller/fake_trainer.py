@@ -20,6 +20,10 @@ def on_term(*_: object) -> None:
 
 signal.signal(signal.SIGTERM, on_term)
 
+from tensorone_trainer.alive import announce_alive  # noqa: E402 (after the signal handler, as said above)
+
+announce_alive()  # as the real trainer does: the pod's reporting relay serves while this runs
+
 with open(os.environ["TENSORONE_RUN_CONFIG"]) as config_file:
     config = json.load(config_file)
 options = dict(
@@ -31,10 +35,9 @@ attempt = int(os.environ["TENSORONE_ATTEMPT"])
 index = int(os.environ["TENSORONE_WORKER_INDEX"])
 resume = sys.argv[sys.argv.index("--resume-from") + 1] if "--resume-from" in sys.argv else None
 print(f"fake trainer attempt={attempt} worker={index} resume={resume}", flush=True)
-# Reports as rank 0 sends them: POST to the operator's report endpoint with the pod's reporting token (the worker
-# holds no Kubernetes API credential). Environment names as the operator gives them (tensorone.api.reporting).
+# Reports as rank 0 sends them: POST to the pod's reporting relay, which forwards them with the pod's reporting
+# token (the trainer container holds no credential at all). The environment as the operator gives it.
 REPORT_URL = os.environ.get("TENSORONE_REPORT_URL")
-TOKEN_PATH = os.environ["TENSORONE_REPORT_TOKEN"]
 # The checkpoints of every attempt, kept on the checkpoint volume as the real trainer finds them there.
 CHECKPOINTS = os.path.join(os.environ["TENSORONE_JOB_DIR"], "fake-checkpoints.json")
 
@@ -48,13 +51,11 @@ def send_report(status: dict) -> None:
     if not REPORT_URL:
         return
     for _ in range(5):
-        with open(TOKEN_PATH) as token_file:
-            token = token_file.read().strip()
         request = urllib.request.Request(
             REPORT_URL,
             method="POST",
             data=json.dumps(status).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            headers={"Content-Type": "application/json"},
         )
         try:
             urllib.request.urlopen(request, timeout=10).read()

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tensorone.api.reporting import REPORT_AUDIENCE
+from tensorone.api.reporting import MAX_REPORT_HISTORY, REPORT_AUDIENCE
 from tests.integration.controller.conftest import JOBS, Cluster, fake_code
 
 NAMESPACE = "default"
@@ -156,3 +156,55 @@ def test_a_current_worker_writes_only_its_own_jobs_trainer_fields(cluster: Clust
     cluster.wait(
         "the worker's time billed", lambda: cluster.job("job-a")["status"]["resourceUsage"]["gpuSeconds"] > 0
     )
+
+
+def _point(step: int) -> dict[str, Any]:
+    return {"step": step, "loss": 1.0 / step, "time": f"2026-01-01T00:00:{step % 60:02d}Z"}
+
+
+def test_history_points_are_appended_once_each_even_when_a_batch_comes_again(cluster: Cluster) -> None:
+    cluster.start_operator()
+    cluster.create_job("job-h", config={"customCode": fake_code(report="no")})
+    token = pod_token(cluster, running_worker(cluster, "job-h"))
+
+    def steps() -> list[int]:
+        return [p["step"] for p in cluster.job("job-h")["status"].get("history", [])]
+
+    # New points before the whole history: the endpoint asks for it (409 naming the field), and takes nothing.
+    asked = post(cluster, token, {"history": [_point(1)], "historySeq": 1, "progress": {"currentStep": 1}})
+    assert asked.status_code == 409, asked.text
+    assert asked.json()["error"]["field"] == "history"
+    reset = {"history": [_point(1), _point(2)], "historySeq": 2, "historyReset": True}
+    assert post(cluster, token, reset).status_code == 202
+    cluster.wait("the whole history written", lambda: steps() == [1, 2])
+    assert post(cluster, token, {"history": [_point(3)], "historySeq": 3}).status_code == 202
+    # The same batch again (its answer was lost), then one holding it and a new point: each point lands once.
+    assert post(cluster, token, {"history": [_point(3)], "historySeq": 3}).status_code == 202
+    assert post(cluster, token, {"history": [_point(3), _point(4)], "historySeq": 4}).status_code == 202
+    cluster.wait("the new points appended", lambda: steps() == [1, 2, 3, 4])
+    time.sleep(1.5)  # longer than the write interval: nothing more comes
+    assert steps() == [1, 2, 3, 4]
+    assert cluster.job("job-h")["status"]["history"][3] == {**_point(4), "time": "2026-01-01T00:00:04Z"}
+
+    # The history stays bounded: points that would take it past the limit are refused until a (thinned) reset.
+    full = [_point(s) for s in range(5, MAX_REPORT_HISTORY + 2)]
+    too_many = post(cluster, token, {"history": full, "historySeq": MAX_REPORT_HISTORY + 1})
+    assert too_many.status_code == 409
+    assert steps() == [1, 2, 3, 4]
+
+    # A restarted operator has no count: it asks for the whole history, which then replaces the status's.
+    cluster.kill_operators()
+    cluster.start_operator()
+
+    def answer() -> httpx.Response | None:
+        try:
+            response = post(cluster, token, {"history": [_point(5)], "historySeq": 5})
+        except httpx.TransportError:
+            return None  # not listening yet
+        return None if response.status_code in (403, 503) else response  # 403: its jobs not known yet
+
+    again = cluster.wait("the restarted endpoint", answer, timeout=60)
+    assert again.status_code == 409, again.text
+    whole = {"history": [_point(s) for s in range(1, 6)], "historySeq": 5, "historyReset": True}
+    assert post(cluster, token, whole).status_code == 202
+    cluster.wait("the history after the restart", lambda: steps() == [1, 2, 3, 4, 5])

@@ -474,3 +474,62 @@ def test_root_container_cannot_read_the_clusters_credentials_either(
     api.post(api.pods, pod("root", ["python", "-c", script]))
     _phase(api, "root", "Succeeded", "Failed")
     assert api.get(f"{api.pods}/root/log").text == "0 [] 0\n"
+
+
+def test_a_container_reads_no_other_containers_volume_neither_through_the_nodes_folders_nor_its_processes(
+    api: Api, sandbox: RunningSandbox
+) -> None:
+    # As on a node: the kubelet's pod folders are no container's business, and a container of another user keeps
+    # its mounts to itself (the sandbox shares one process namespace, so a different uid is what keeps /proc out).
+    api.post(
+        f"/api/v1/namespaces/{api.namespace}/secrets",
+        {"metadata": {"name": "held"}, "data": {"token": base64.b64encode(b"s3cr3t-held").decode()}},
+    )
+    holder = "import time; open('/held/token').read(); time.sleep(30)"
+    # It finds the holder's process and, from its command line, where the secret is in the holder's mounts.
+    searcher = (
+        "import os, re, sys, time\n"
+        "time.sleep(1.5)\n"
+        "found = []\n"
+        "def read(path):\n"
+        "    try:\n"
+        "        if 's3cr3t' in open(path).read():\n"
+        "            found.append(path)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "for folder, _, files in os.walk(sys.argv[1]):\n"
+        "    for name in files:\n"
+        "        read(os.path.join(folder, name))\n"
+        "holders = []\n"
+        "for pid in [p for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]:\n"
+        "    line = open('/proc/' + pid + '/cmdline', 'rb').read().decode(errors='replace')\n"
+        "    match = re.search(r\"open\\('([^']*/held/token)'\", line)\n"
+        "    if match:\n"
+        "        holders.append(pid)\n"
+        "        read('/proc/' + pid + '/root' + match.group(1))\n"
+        "        read('/proc/' + pid + '/cwd/../volumes/held/token')\n"
+        "print(len(holders), found)\n"
+    )
+    manifest = pod(
+        "pair",
+        ["python", "-c", searcher, str(sandbox.dir)],
+        securityContext={"runAsUser": 1000, "runAsGroup": 1000},
+        volumes=[{"name": "held", "secret": {"secretName": "held"}}],
+    )
+    manifest["spec"]["containers"].append(
+        {"name": "holder", "image": "i", "command": ["python", "-c", holder],
+         "volumeMounts": [{"name": "held", "mountPath": "/held", "readOnly": True}],
+         "securityContext": {"runAsUser": 2000, "runAsGroup": 2000}}
+    )  # fmt: skip
+    api.post(api.pods, manifest)
+    api.wait_for(
+        f"{api.pods}/pair",
+        lambda r: any(
+            c["name"] == "main" and "terminated" in c["state"]
+            for c in r.json().get("status", {}).get("containerStatuses", [])
+        ),
+        timeout=30,
+    )
+    # It saw the holder's process, but none of its files; and its end shows while the holder still runs.
+    assert api.get(f"{api.pods}/pair/log", container="main").text == "1 []\n"
+    assert api.get(f"{api.pods}/pair").json()["status"]["phase"] == "Running"

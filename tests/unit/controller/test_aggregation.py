@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tensorone.api.status import ConditionType, JobPhase
-from tensorone.controller.aggregation import JobView, PhaseChange, decide
+from tensorone.controller.aggregation import UNSCHEDULABLE_GRACE_SECONDS, JobView, PhaseChange, decide
 from tensorone.controller.conditions import condition
 from tensorone.controller.pods import PodView
 from tests.unit.controller.conftest import NOW, TIMING, make_job, make_spec, pod
@@ -106,6 +106,22 @@ def test_unschedulable_worker_reports_the_schedulers_message() -> None:
     scheduled = condition(decision.status, ConditionType.SCHEDULED)
     assert scheduled is not None
     assert (scheduled.status, scheduled.reason, scheduled.message) == ("False", "Unschedulable", message)
+
+
+def test_a_worker_unschedulable_for_a_moment_only_is_not_told_yet_but_looked_at_again() -> None:
+    message = "0/1 nodes are available: 1 pod has unbound immediate PersistentVolumeClaims."
+    moment = pod(
+        phase="Pending", ran_for=None, unschedulable=message, unschedulable_since=NOW - timedelta(seconds=1)
+    )
+    decision = decide(make_job(), [moment], NOW, TIMING, PRICE)
+    assert condition(decision.status, ConditionType.SCHEDULED) is None
+    assert decision.requeue_after is not None
+    assert decision.requeue_after <= UNSCHEDULABLE_GRACE_SECONDS - 1
+    lasting = pod(phase="Pending", ran_for=None, unschedulable=message,
+                  unschedulable_since=NOW - timedelta(seconds=UNSCHEDULABLE_GRACE_SECONDS))  # fmt: skip
+    scheduled = condition(decide(make_job(), [lasting], NOW, TIMING, PRICE).status, ConditionType.SCHEDULED)
+    assert scheduled is not None
+    assert (scheduled.status, scheduled.message) == ("False", message)
 
 
 def test_non_retryable_trainer_exit_fails_with_its_termination_message() -> None:

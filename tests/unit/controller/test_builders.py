@@ -10,7 +10,13 @@ import pytest
 
 from tensorone.api import names
 from tensorone.api.dataset import DatasetFormat, DatasetSpec
-from tensorone.api.reporting import REPORT_AUDIENCE, REPORT_TOKEN_DIR, REPORT_TOKEN_ENV, REPORT_URL_ENV
+from tensorone.api.reporting import (
+    REPORT_AUDIENCE,
+    REPORT_TOKEN_DIR,
+    REPORT_TOKEN_ENV,
+    REPORT_URL_ENV,
+    relay_url,
+)
 from tensorone.api.sources import HUB_CACHE_DIR, SOURCES_DIR, local_dataset_path
 from tensorone.api.trainer_config import RUN_CONFIG_ENV
 from tensorone.controller.builders import (
@@ -161,7 +167,7 @@ def test_checkpoint_claim_is_shared_by_workers_and_sized_from_the_spec(
     assert claim["spec"].get("storageClassName") == storage_class
 
 
-def test_workers_hold_no_api_credential_only_the_reporting_token(ctx: JobContext) -> None:
+def test_workers_hold_no_api_credential_and_only_the_relay_holds_the_reporting_token(ctx: JobContext) -> None:
     ctx = make_context(make_spec(), report_url="http://operator.tensorone-system.svc:8082/v1/reports")
     pod = build_worker_pod(ctx, 0, attempt=1, resume_from=None)
     spec = pod["spec"]
@@ -171,15 +177,33 @@ def test_workers_hold_no_api_credential_only_the_reporting_token(ctx: JobContext
     (volume,) = projected
     (source,) = volume["projected"]["sources"]
     assert source["serviceAccountToken"]["audience"] == REPORT_AUDIENCE
-    (mount,) = [m for m in _container(pod)["volumeMounts"] if m["name"] == volume["name"]]
-    assert mount["mountPath"] == REPORT_TOKEN_DIR
-    assert mount["readOnly"]
-    assert not [
-        m for m in _container(pod)["volumeMounts"] if m["mountPath"].startswith("/var/run/secrets/kube")
-    ]
+    trainer, relay = spec["containers"]
+    assert (trainer["name"], relay["name"]) == (names.TRAINER_CONTAINER, names.REPORT_RELAY_CONTAINER)
+    # The trainer container (user code) mounts no token of any kind and reports to the relay on the loopback.
+    assert not [m for m in trainer["volumeMounts"] if m["name"] == volume["name"]]
+    assert not [m for m in trainer["volumeMounts"] if m["mountPath"].startswith("/var/run/secrets")]
     env = _env(pod)
-    assert env[REPORT_URL_ENV] == "http://operator.tensorone-system.svc:8082/v1/reports"
-    assert env[REPORT_TOKEN_ENV] == f"{REPORT_TOKEN_DIR}/{source['serviceAccountToken']['path']}"
+    assert env[REPORT_URL_ENV] == relay_url()
+    assert REPORT_TOKEN_ENV not in env
+    # The relay alone mounts it, read-only, runs as another uid than the trainer, and forwards to the operator.
+    (mount,) = relay["volumeMounts"]
+    assert (mount["name"], mount["mountPath"], mount["readOnly"]) == (volume["name"], REPORT_TOKEN_DIR, True)
+    relay_env = {e["name"]: e["value"] for e in relay["env"]}
+    assert relay_env[REPORT_URL_ENV] == "http://operator.tensorone-system.svc:8082/v1/reports"
+    assert relay_env[REPORT_TOKEN_ENV] == f"{REPORT_TOKEN_DIR}/{source['serviceAccountToken']['path']}"
+    assert relay["securityContext"]["runAsUser"] != spec["securityContext"]["runAsUser"]
+    assert relay["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert "nvidia.com/gpu" not in str(relay.get("resources"))
+    assert (
+        pod["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"] == names.TRAINER_CONTAINER
+    )
+
+
+def test_without_a_report_url_workers_get_no_token_and_no_relay(ctx: JobContext) -> None:
+    pod = build_worker_pod(ctx, 0, attempt=1, resume_from=None)
+    assert [c["name"] for c in pod["spec"]["containers"]] == [names.TRAINER_CONTAINER]
+    assert not [v for v in pod["spec"]["volumes"] if "projected" in v]
+    assert REPORT_URL_ENV not in _env(pod)
 
 
 def test_run_config_tells_the_trainer_the_dataset_and_where_to_report(ctx: JobContext) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import torch
 
-from tensorone.api.reporting import TrainerReport
+from tensorone.api.reporting import REPORT_CONTROL_FIELDS, TrainerReport
 from tensorone.api.status import TRAINER_STATUS_FIELDS, MetricPoint, Optimizations
 from tensorone_trainer.reporting.base import Reporter, thin_history
 from tensorone_trainer.reporting.jsonl import JsonlSink, load_history
@@ -125,7 +125,8 @@ def test_status_sink_posts_only_trainer_fields_that_the_endpoint_model_accepts(a
     assert last["path"] == REPORTS
     assert last["type"] == "application/json"
     assert last["auth"] == "Bearer secret-token"
-    assert set(last["body"]) - {"final"} == TRAINER_STATUS_FIELDS
+    control = {TrainerReport.model_fields[name].alias for name in REPORT_CONTROL_FIELDS}
+    assert set(last["body"]) - control == TRAINER_STATUS_FIELDS
     assert last["body"]["final"] is True  # close() sends the last report marked final
     assert last["body"]["metrics"]["currentLoss"] == 3.0
     assert last["body"]["history"][0]["step"] == 1
@@ -192,3 +193,65 @@ def test_an_evaluation_with_map_puts_it_in_the_history_for_plotting(tmp_path: Pa
     assert evaluated["mAP50"] == 0.42
     assert evaluated["mAP50_95"] == 0.21
     assert reporter.metrics.map50 == 0.42
+
+
+def _steps(reporter: Reporter, steps: range, api: FakeApi) -> None:
+    """One step at a time, each shipped before the next (the sink's thread sends at interval 0)."""
+    for step in steps:
+        sent = len(api.requests)
+        reporter.step(step=step, epoch=0.0, loss=1.0 / step, learning_rate=None, throughput=None)
+        deadline = time.monotonic() + 5
+        while len(api.requests) == sent and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+def test_status_sink_sends_the_whole_history_once_then_only_new_points(api: FakeApi) -> None:
+    sink = StatusSink(api.url + REPORTS, lambda: None, interval=0.0, max_tries=1)
+    reporter = Reporter(
+        [sink], total_epochs=1, total_steps=9, throughput_unit="tokens", device=torch.device("cpu"),
+        history=[MetricPoint(step=0, epoch=0.0, loss=9.0, time=datetime.now(UTC))],
+    )  # fmt: skip
+    _steps(reporter, range(1, 4), api)
+    first, *rest = [r["body"] for r in api.requests]
+    # The first: the whole history (a resumed run's earlier points too), marked as such.
+    assert first["historyReset"] is True
+    assert [p["step"] for p in first["history"]] == [0, 1]
+    assert first["historySeq"] == 1
+    # Then each report only the points new since, ending at their position.
+    assert [([p["step"] for p in r["history"]], r["historySeq"]) for r in rest] == [([2], 2), ([3], 3)]
+    assert not [r for r in rest if "historyReset" in r]
+    reporter.close()
+
+
+def test_status_sink_sends_points_again_after_a_failure_and_the_whole_history_when_asked(
+    api: FakeApi,
+) -> None:
+    sink = StatusSink(api.url + REPORTS, lambda: None, interval=0.0, max_tries=1)
+    reporter = _reporter([sink], total_steps=9)
+    _steps(reporter, range(1, 2), api)  # the whole history, taken
+    api.answers = [503]
+    _steps(reporter, range(2, 3), api)  # not taken: point 2 stays unsent
+    deadline = time.monotonic() + 5
+    while len(api.requests) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    _steps(reporter, range(3, 4), api)
+    bodies = [r["body"] for r in api.requests]
+    # The batch not taken goes again as it was (same points, same position: the endpoint adds them once), then on.
+    assert [([p["step"] for p in b["history"]], b["historySeq"]) for b in bodies[1:]] == [
+        ([2], 2),
+        ([2], 2),
+        ([3], 3),
+    ]
+    # The endpoint lost count (409): the next report carries the whole history again, at once.
+    api.answers = [409]
+    sent = len(api.requests)
+    _steps(reporter, range(4, 5), api)
+    deadline = time.monotonic() + 5
+    while len(api.requests) < sent + 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    refused, reset = [r["body"] for r in api.requests[sent : sent + 2]]
+    assert "historyReset" not in refused
+    assert reset["historyReset"] is True
+    assert [p["step"] for p in reset["history"]] == [1, 2, 3, 4]
+    assert reset["historySeq"] == 4
+    reporter.close()

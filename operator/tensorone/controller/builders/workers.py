@@ -19,6 +19,7 @@ from tensorone.api.reporting import (
     REPORT_TOKEN_PATH,
     REPORT_TOKEN_SECONDS,
     REPORT_URL_ENV,
+    relay_url,
 )
 from tensorone.api.sources import HUB_CACHE_DIR, is_fetched, is_hub_model
 from tensorone.api.spec import AnyJobSpec, CustomJobSpec, LlmJobSpec, VisionJobSpec
@@ -83,30 +84,9 @@ def _volumes(ctx: JobContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]
             "persistentVolumeClaim": {"claimName": names.checkpoint_claim_name(ctx.name)},
         },
     ]
-    # Workers run user code, so they hold no Kubernetes API credential: automounting is off and the only token is
-    # projected for the reporting audience (bound to the pod, short-lived). kube-apiserver accepts only its own
-    # audience, so this token cannot call the API; the operator's report endpoint checks it with a TokenReview.
-    volumes.append(
-        {
-            "name": _REPORT_TOKEN_VOLUME,
-            "projected": {
-                "defaultMode": 0o444,
-                "sources": [
-                    {
-                        "serviceAccountToken": {
-                            "audience": REPORT_AUDIENCE,
-                            "path": REPORT_TOKEN_FILE,
-                            "expirationSeconds": REPORT_TOKEN_SECONDS,
-                        }
-                    }
-                ],
-            },
-        }
-    )
     mounts: list[dict[str, Any]] = [
         {"name": _CONFIG_VOLUME, "mountPath": settings.config_mount_path, "readOnly": True},
         {"name": _CHECKPOINT_VOLUME, "mountPath": settings.checkpoint_mount_path},
-        {"name": _REPORT_TOKEN_VOLUME, "mountPath": REPORT_TOKEN_DIR, "readOnly": True},
     ]
     if settings.dataset_volume_claim:
         volumes.append(
@@ -117,6 +97,55 @@ def _volumes(ctx: JobContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]
         )
         mounts.append({"name": _DATASET_VOLUME, "mountPath": DATA_VOLUME_MOUNT_PATH, "readOnly": True})
     return volumes, mounts
+
+
+def _report_token_volume() -> dict[str, Any]:
+    # Workers run user code, so they hold no Kubernetes API credential: automounting is off and the only token is
+    # projected for the reporting audience (bound to the pod, short-lived). kube-apiserver accepts only its own
+    # audience, so this token cannot call the API; the operator's report endpoint checks it with a TokenReview.
+    return {
+        "name": _REPORT_TOKEN_VOLUME,
+        "projected": {
+            "defaultMode": 0o444,
+            "sources": [
+                {
+                    "serviceAccountToken": {
+                        "audience": REPORT_AUDIENCE,
+                        "path": REPORT_TOKEN_FILE,
+                        "expirationSeconds": REPORT_TOKEN_SECONDS,
+                    }
+                }
+            ],
+        },
+    }
+
+
+def build_report_relay_container(settings: OperatorSettings, report_url: str) -> dict[str, Any]:
+    """The pod's reporting relay: the only container that mounts the reporting token.
+
+    User code runs in the trainer container, which sends its reports to this relay on the pod's loopback
+    (:func:`tensorone.api.reporting.relay_url`); the relay adds the token and forwards them to ``report_url``. It
+    runs as another uid than the trainer, so no process of the trainer's can read its files or memory.
+    """
+    return {
+        "name": names.REPORT_RELAY_CONTAINER,
+        "image": settings.trainer_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["python", "-m", "tensorone_trainer.relay"],
+        "env": [
+            {"name": REPORT_URL_ENV, "value": report_url},
+            {"name": REPORT_TOKEN_ENV, "value": REPORT_TOKEN_PATH},
+        ],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+        "volumeMounts": [{"name": _REPORT_TOKEN_VOLUME, "mountPath": REPORT_TOKEN_DIR, "readOnly": True}],
+        "securityContext": {
+            "runAsUser": settings.report_relay_user_id,
+            "runAsGroup": settings.report_relay_user_id,
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
 
 
 def _resources(ctx: JobContext) -> dict[str, Any]:
@@ -142,13 +171,13 @@ def build_worker_pod(ctx: JobContext, index: int, attempt: int, resume_from: str
     ]
     if resume_from:
         env.append({"name": "TENSORONE_RESUME_FROM", "value": resume_from})
-    env.append({"name": REPORT_TOKEN_ENV, "value": REPORT_TOKEN_PATH})
     if fetches_model(spec, settings):
         # The initializer put the model into the hub cache on the data volume: the trainer loads it by its hub id
         # from there (the code path of any hub id), without reaching the hub.
         env += [{"name": "HF_HUB_CACHE", "value": HUB_CACHE_DIR}, {"name": "HF_HUB_OFFLINE", "value": "1"}]
     if settings.report_url:
-        env.append({"name": REPORT_URL_ENV, "value": settings.report_url})
+        # Reports go through the pod's relay: the trainer container (user code) holds no token.
+        env.append({"name": REPORT_URL_ENV, "value": relay_url()})
     labels = {names.ATTEMPT_LABEL: str(attempt), names.WORKER_INDEX_LABEL: str(index)}
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
@@ -181,7 +210,7 @@ def build_worker_pod(ctx: JobContext, index: int, attempt: int, resume_from: str
         "volumes": volumes,
         "containers": [
             {
-                "name": "trainer",
+                "name": names.TRAINER_CONTAINER,
                 "image": image,
                 "imagePullPolicy": settings.image_pull_policy,
                 "command": argv,
@@ -195,6 +224,9 @@ def build_worker_pod(ctx: JobContext, index: int, attempt: int, resume_from: str
             }
         ],
     }
+    if settings.report_url:
+        volumes.append(_report_token_volume())
+        pod_spec["containers"].append(build_report_relay_container(settings, settings.report_url))
     if spec.max_workers > 1:
         # worker-0.<job>-workers: the rendezvous address, through the headless Service of a multi-worker job.
         pod_spec["subdomain"] = names.service_name(ctx.name)
@@ -203,6 +235,8 @@ def build_worker_pod(ctx: JobContext, index: int, attempt: int, resume_from: str
         pod_spec["nodeSelector"] = {GPU_PRODUCT_LABEL: ctx.gpu_products[0]}
     metadata = ctx.metadata(names.worker_pod_name(ctx.name, index), names.WORKER_COMPONENT, labels)
     metadata["finalizers"] = [names.LOG_ARCHIVE_FINALIZER]
+    # `kubectl logs <worker>` (and exec) mean the trainer, not the pod's reporting relay.
+    metadata["annotations"] = {"kubectl.kubernetes.io/default-container": names.TRAINER_CONTAINER}
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
 
 
