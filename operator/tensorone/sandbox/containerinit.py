@@ -102,13 +102,21 @@ def main(argv: list[str] | None = None) -> None:
     for spec in args.bind:
         source, target, *options = spec.split(":")
         _bind(source, target, options)
+    # The sources of --mount are bound into the stage first: the masks below may hide the folders that hold them
+    # (the node's pod folders), and the container's own root is built after the masks.
+    mounts = []
+    for number, spec in enumerate(args.mount):
+        source, target, *options = spec.split(":")
+        held = os.path.join(args.stage or "/run", "mounts", str(number))
+        _bind(source, held, [])
+        mounts.append(":".join([held, target, *options]))
     for path in args.mask:
         if os.path.isdir(path):
             _mount("-t", "tmpfs", "-o", "size=1k,mode=0755", "tmpfs", path)
         elif os.path.exists(path):
             _mount("--bind", "/dev/null", path)
-    if args.mount:
-        _enter_own_root(os.path.join(args.stage or "/run", "root"), args.mount)
+    if mounts:
+        _enter_own_root(os.path.join(args.stage or "/run", "root"), mounts)
     if args.uid is not None:
         groups = [int(g) for g in args.groups.split(",") if g]
         gid = args.gid if args.gid is not None else args.uid

@@ -237,10 +237,12 @@ class Kubelet:
             for container in run.containers.values():
                 _signal(container, signal.SIGKILL)
         for run in list(self.runs.values()):
-            if run.task is not None:
-                run.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await run.task
+            # The pod task, and a termination under way (whose reports would wait for a server going away too).
+            for task in (run.task, run.killer):
+                if task is not None and task is not asyncio.current_task():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             self.network.remove_pod(run.uid)
         for task in self._tasks:
             task.cancel()
