@@ -20,10 +20,14 @@ tensorone.sandbox.containerinit [options] -- command...`` sets up what a contain
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _mount(*args: str) -> None:
@@ -70,6 +74,17 @@ def _enter_own_root(root: str, mounts: list[str]) -> None:
     os.chdir("/")
 
 
+def _die_with_parent_again(parent: int) -> None:
+    """The kernel clears the parent-death signal (set by the node agent's ``setpriv --pdeathsig``) when the
+    process changes its user: set it again, or a container running as its securityContext's user would outlive a
+    sandbox that was killed. ``parent``: the parent's pid while the first setting still held."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise SystemExit(f"container init: prctl: {os.strerror(ctypes.get_errno())}")
+    if os.getppid() != parent:  # the parent went in between: nothing will send the signal now
+        raise SystemExit(128)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="containerinit")
     parser.add_argument("--hostname")
@@ -89,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    parent = os.getppid()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise SystemExit("container init: no command")
@@ -123,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
         os.setgroups(groups)
         os.setgid(gid)
         os.setuid(args.uid)
+        _die_with_parent_again(parent)
     if args.workdir:
         os.chdir(args.workdir)
     try:

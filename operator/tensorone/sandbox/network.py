@@ -98,6 +98,11 @@ class PodNetwork:
             for entry in NETNS_DIR.iterdir():
                 if entry.name.startswith(prefix):
                     _quiet_ip("netns", "delete", entry.name)
+        # A pod's veth outlives its namespace's name while any process still holds the namespace (a pod process of
+        # a sandbox that was killed): the index is ours now (its lock), so every link of it is a leftover.
+        for link in Path("/sys/class/net").iterdir():
+            if link.name.startswith(f"tv{self.index}p"):
+                _quiet_ip("link", "delete", link.name)
         _quiet_ip("link", "delete", self.bridge)
 
     def add_pod(self, key: str) -> str:

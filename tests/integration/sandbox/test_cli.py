@@ -169,3 +169,33 @@ def test_up_refuses_unknown_gpu_types(tmp_path: Path) -> None:
 def test_down_without_a_running_sandbox_says_so(tmp_path: Path) -> None:
     result = subprocess.run(_cli("down", "--dir", str(tmp_path)), capture_output=True, text=True, timeout=30)
     assert result.stdout == f"no sandbox is running in {tmp_path}\n"
+
+
+def test_a_killed_sandbox_takes_the_processes_of_its_pods_with_it(tmp_path: Path) -> None:
+    # A pod running as its securityContext's user: the kernel clears the parent-death signal when a process
+    # changes its user, so this is the case that must be looked after.
+    directory = tmp_path / "sb"
+    with sandbox_up(directory) as (process, _):
+        kubeconfig = directory / "kubeconfig"
+        script = "import os, time; print(os.getpid(), flush=True); time.sleep(120)"
+        manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "sleeper"},
+                    "spec": {"securityContext": {"runAsUser": 1000, "runAsGroup": 1000},
+                             "containers": [{"name": "c", "image": "i", "command": ["python", "-c", script]}]}}  # fmt: skip
+        applied = subprocess.run(
+            [KUBECTL, "--kubeconfig", str(kubeconfig), "apply", "-f", "-"],
+            input=yaml.safe_dump(manifest), capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert applied.returncode == 0, applied.stderr
+        deadline = time.monotonic() + 60
+        while not (printed := kubectl(kubeconfig, "logs", "sleeper").stdout.strip()):
+            assert time.monotonic() < deadline, "the pod's process did not start"
+            time.sleep(0.5)
+        pid = int(printed)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while (
+            Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+        ):
+            assert time.monotonic() < deadline, "the pod's process outlived its sandbox"
+            time.sleep(0.1)
