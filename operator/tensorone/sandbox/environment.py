@@ -12,6 +12,7 @@ find that file, as it would in a real container). The full mapping is also expor
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import re
@@ -113,6 +114,17 @@ def _expand(value: str, env: dict[str, str]) -> str:
     ).replace("$$", "$")
 
 
+def _source_folders() -> list[str]:
+    """The folders holding the project's packages, wherever this process imports them from (an editable install
+    finds them through an import hook, not ``sys.path``, so a ``python -S`` in a container would not)."""
+    folders = []
+    for package in ("tensorone", "tensorone_trainer"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin is not None:
+            folders.append(str(Path(spec.origin).parent.parent))
+    return folders
+
+
 def base_environment(api_host: str, api_port: int) -> dict[str, str]:
     """What every container gets besides its own env: PATH with this Python first, the API server's address.
 
@@ -124,7 +136,7 @@ def base_environment(api_host: str, api_port: int) -> dict[str, str]:
     venv_bin = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([venv_bin, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
     python_path = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    python_path += [p for p in sys.path if p.endswith(("operator", "trainer-image")) and p not in python_path]
+    python_path += [p for p in _source_folders() if p not in python_path]
     if python_path:
         env["PYTHONPATH"] = os.pathsep.join(python_path)
     env["KUBERNETES_SERVICE_HOST"] = api_host
