@@ -75,6 +75,11 @@ export class CheckpointNotFoundError extends TensorOneAPIError {
   override name = 'CheckpointNotFoundError';
 }
 
+/** `ARTIFACT_NOT_FOUND` (404): the job lists no artifact of that name; `availableArtifacts` says which it has. */
+export class ArtifactNotFoundError extends TensorOneAPIError {
+  override name = 'ArtifactNotFoundError';
+}
+
 /** `RATE_LIMITED` (429): too many requests for this key (after the SDK's own retries). */
 export class RateLimitedError extends TensorOneAPIError {
   override name = 'RateLimitedError';
@@ -131,6 +136,7 @@ export const ERROR_CLASSES: Readonly<Record<string, APIErrorClass>> = Object.fre
   JOB_NOT_FOUND: JobNotFoundError,
   INVALID_STATE: InvalidStateError,
   CHECKPOINT_NOT_FOUND: CheckpointNotFoundError,
+  ARTIFACT_NOT_FOUND: ArtifactNotFoundError,
   RATE_LIMITED: RateLimitedError,
   QUOTA_EXCEEDED: QuotaExceededError,
   NOT_FOUND: NotFoundError,

@@ -143,24 +143,31 @@ export class Transport {
    * timeout covers the answer's headers only: a followed log may stay open as long as the job runs.
    */
   async *stream(call: Call, options: RequestOptions = {}): AsyncGenerator<string, void, undefined> {
+    const decoder = new TextDecoder();
+    for await (const bytes of this.streamBytes(call, options)) {
+      const text = decoder.decode(bytes, { stream: true });
+      if (text) yield text;
+    }
+    const rest = decoder.decode();
+    if (rest) yield rest;
+  }
+
+  /** Send a GET and yield its answer's bytes as they arrive (artifact downloads); the timeout as for `stream`. */
+  async *streamBytes(call: Call, options: RequestOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
     const { response } = await this.attempt(call, options, false);
     if (!response.ok) {
       throw errorFromResponse(response.status, await readBody(response));
     }
     const reader = response.body?.getReader();
     if (reader === undefined) return;
-    const decoder = new TextDecoder();
     const onAbort = (): void => void reader.cancel(options.signal?.reason).catch(() => undefined);
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        const text = decoder.decode(value, { stream: true });
-        if (text) yield text;
+        if (value.byteLength > 0) yield value;
       }
-      const rest = decoder.decode();
-      if (rest) yield rest;
       if (options.signal?.aborted) throw options.signal.reason;
     } finally {
       options.signal?.removeEventListener('abort', onAbort);

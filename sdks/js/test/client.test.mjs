@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import {
   APIConnectionError,
   APITimeoutError,
+  ArtifactNotFoundError,
   CheckpointNotFoundError,
   ConfigurationError,
   DatasetNotFoundError,
@@ -133,6 +134,28 @@ describe('requests', () => {
   });
 });
 
+describe('artifacts', () => {
+  test("downloadArtifact yields the artifact's bytes as sent; an unknown name is ArtifactNotFoundError", async () => {
+    const bytes = Buffer.from([0x00, 0xff, 0x80, 0x0a, 0xc3, 0x28]); // not UTF-8: a text decoder would alter them
+    const unknown = { error: 'ARTIFACT_NOT_FOUND', message: 'no merged', details: { availableArtifacts: ['adapter'] } };
+    const client = await clientFor([{ body: bytes }, { status: 404, body: unknown }], { maxRetries: 0 });
+    const chunks = [];
+    for await (const chunk of client.training.jobs.downloadArtifact(JOB.id, 'adapter')) chunks.push(chunk);
+    assert.deepEqual(Buffer.concat(chunks), bytes);
+    assert.equal(server.requests[0].url, `/v2/training/jobs/${JOB.id}/artifacts/adapter`);
+    await assert.rejects(
+      async () => {
+        for await (const chunk of client.training.jobs.downloadArtifact(JOB.id, 'merged')) chunks.push(chunk);
+      },
+      (e) => {
+        assert.ok(e instanceof ArtifactNotFoundError);
+        assert.deepEqual(e.details.availableArtifacts, ['adapter']);
+        return true;
+      },
+    );
+  });
+});
+
 describe('errors', () => {
   const cases = [
     ['CONFIGURATION_ERROR', 400, ConfigurationError, { field: 'config.training.learning_rate', reason: 'too big' }],
@@ -142,6 +165,7 @@ describe('errors', () => {
     ['JOB_NOT_FOUND', 404, JobNotFoundError, { jobId: 'job_0000000000000000' }],
     ['INVALID_STATE', 409, InvalidStateError, { status: 'completed' }],
     ['CHECKPOINT_NOT_FOUND', 404, CheckpointNotFoundError, { checkpointId: 'ckpt_epoch_9' }],
+    ['ARTIFACT_NOT_FOUND', 404, ArtifactNotFoundError, { artifact: 'merged', availableArtifacts: ['adapter'] }],
     ['RATE_LIMITED', 429, RateLimitedError, { retryAfter: 3 }],
     ['QUOTA_EXCEEDED', 429, QuotaExceededError, { resource: 'jobs', limit: 20, current: 20 }],
     ['NOT_FOUND', 404, NotFoundError, {}],

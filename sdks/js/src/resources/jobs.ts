@@ -127,6 +127,22 @@ export class Jobs {
     );
   }
 
+  /**
+   * One of a finished job's `artifacts` (`adapter`, `merged`, `model`, `best`, `last`), as its bytes arrive: a
+   * file as it is, a folder as an uncompressed tar stream. Unknown name: `ArtifactNotFoundError` (its details list
+   * the job's artifacts); a job not finished yet: `InvalidStateError`.
+   */
+  downloadArtifact(
+    jobId: string,
+    name: string,
+    options?: RequestOptions,
+  ): AsyncGenerator<Uint8Array, void, undefined> {
+    return this.transport.streamBytes(
+      { method: 'GET', path: jobPath(jobId, `/artifacts/${encodeURIComponent(name)}`) },
+      options,
+    );
+  }
+
   /** The job's checkpoints, oldest first. */
   async checkpoints(jobId: string, options?: RequestOptions): Promise<Checkpoint[]> {
     const body = await this.transport.request<{ checkpoints: Checkpoint[] }>(

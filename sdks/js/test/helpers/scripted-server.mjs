@@ -3,7 +3,8 @@
 import { createServer } from 'node:http';
 
 /**
- * A step: `{status, body, headers, delay}` (body: an object is sent as JSON, a string as text/plain), or a
+ * A step: `{status, body, headers, delay}` (body: a Buffer is sent as bytes, an object as JSON, a string as
+ * text/plain), or a
  * function `(request) => step`. The last step repeats once the script is used up.
  */
 export async function scriptedServer(steps) {
@@ -27,7 +28,10 @@ export async function scriptedServer(steps) {
         if (res.destroyed) return;
         const headers = { ...(step.headers ?? {}) };
         let payload = '';
-        if (typeof step.body === 'string') {
+        if (Buffer.isBuffer(step.body)) {
+          headers['content-type'] ??= 'application/octet-stream';
+          payload = step.body;
+        } else if (typeof step.body === 'string') {
           headers['content-type'] ??= 'text/plain; charset=utf-8';
           payload = step.body;
         } else if (step.body !== undefined) {
