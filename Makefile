@@ -69,7 +69,7 @@ demo: $(STAMP) kubernetes ## The main job: a real training job through the API o
 	$(PY) -m tensorone.demo
 
 demo-up: $(STAMP) kubernetes ## Leave the sandbox platform running for a person to try
-	$(VENV)/bin/tensorone sandbox up --with-operator --with-facade
+	$(VENV)/bin/tensorone sandbox up --with-operator --with-facade --with-demo-data
 
 .PHONY: sdk-wheel
 sdk-wheel: $(STAMP) ## Build the light Python SDK (tensorone-sdk: SDK + client CLI) wheel into sdks/python/dist

@@ -51,6 +51,7 @@ async def _serve(
     with_operator: bool,
     with_facade: bool,
     operator_config: Path | None = None,
+    demo_data: bool = False,
 ) -> None:
     from tensorone.api.accounts import SANDBOX_ACCOUNT, account_namespace
     from tensorone.facade.dashboard import UI_PREFIX
@@ -77,6 +78,12 @@ async def _serve(
             await components.start_operator(operator_config)
         if with_facade:
             await components.start_facade()
+        if demo_data:
+            from tensorone.demo.assets import build_language_assets
+            from tensorone.sandbox.runtime import DATASET_CLAIM
+
+            # README's first job reads these: /datasets/models/tiny-llama and /datasets/text/python-docs.jsonl.
+            await asyncio.to_thread(build_language_assets, directory / "volumes" / namespace / DATASET_CLAIM)
         extra = (
             f" api={components.facade_url} ui={components.facade_url}{UI_PREFIX}"
             if components.facade_url
@@ -114,6 +121,14 @@ def up(
             help="Operator settings YAML (default: the sandbox's, written to DIR/operator.yaml).",
         ),
     ] = None,
+    with_demo_data: Annotated[
+        bool,
+        typer.Option(
+            "--with-demo-data",
+            help="Put the demo's tiny model and docs dataset on the account's dataset volume"
+            " (/datasets/models/tiny-llama, /datasets/text/python-docs.jsonl).",
+        ),
+    ] = False,
 ) -> None:
     """Run the sandbox in the foreground until interrupted; prints one ``ready`` line once serving."""
     if gpus is not None:
@@ -124,7 +139,7 @@ def up(
         except (ValueError, OSError) as exc:
             typer.echo(f"error: --gpus: {exc}", err=True)
             raise typer.Exit(2) from exc
-    asyncio.run(_serve(directory, port, gpus, with_operator, with_facade, operator_config))
+    asyncio.run(_serve(directory, port, gpus, with_operator, with_facade, operator_config, with_demo_data))
 
 
 @sandbox_app.command("down")
