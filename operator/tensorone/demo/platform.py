@@ -15,11 +15,12 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from tensorone.api.accounts import SANDBOX_ACCOUNT, account_namespace
 from tensorone.api.data_paths import DATA_VOLUME_MOUNT_PATH
+from tensorone.sandbox.runtime import DATASET_CLAIM
 from tensorone.sdk.client import TensorOneClient
 
-DEFAULT_ACCOUNT_NAMESPACE = "tensorone-default"
-DATASET_CLAIM = "datasets"
+DEFAULT_ACCOUNT_NAMESPACE = account_namespace(SANDBOX_ACCOUNT)
 DATASET_MOUNT = DATA_VOLUME_MOUNT_PATH
 
 
