@@ -65,7 +65,7 @@ PVS = Resource("", "v1", "persistentvolumes", namespaced=False)
 LEASES = Resource("coordination.k8s.io", "v1", "leases")
 MAX_TERMINATION_MESSAGE = 4096
 LEASE_SECONDS = 40
-# A status report or final delete the API server did not take is sent again after this, doubling up to the max.
+# A request the API server did not answer is sent again after this, doubling up to the max (until_answered).
 REPORT_RETRY_FIRST_SECONDS = 0.2
 REPORT_RETRY_MAX_SECONDS = 5.0
 # Where a container finds its volumes, workdir and home: a tmpfs mounted in its own mount namespace.
@@ -83,6 +83,26 @@ def _micro_time() -> str:
 def _retryable(error: KubeError) -> bool:
     """Answers worth asking again: throttled, timed out or failing on the server's side."""
     return error.status in (408, 429) or error.status >= 500
+
+
+async def until_answered(call: Callable[[], Awaitable[Obj]], what: str) -> Obj:
+    """``call``'s answer, asked again with backoff while the API server gives none or a passing failure (a slow
+    server under load); a refusal for good (404 gone, 409, 422) is raised. ``call`` is made anew each time, so what
+    it sends is current. Like the real kubelet's syncs: a watch event is seen once, and a lost final report would
+    leave a finished pod Running forever, and whatever waits on it (a job, a data check, a claim) waiting too."""
+    delay = REPORT_RETRY_FIRST_SECONDS
+    while True:
+        try:
+            return await call()
+        except KubeError as exc:
+            if not _retryable(exc):
+                raise
+            problem: Exception = exc
+        except UNANSWERED as exc:
+            problem = exc
+        logger.info("%s: no answer (%s); again in %.1fs", what, type(problem).__name__, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, REPORT_RETRY_MAX_SECONDS)
 
 
 def _exit_code(returncode: int) -> int:
@@ -816,35 +836,21 @@ class Kubelet:
         return status
 
     async def _report(self, run: PodRun) -> None:
-        """Send the pod's status; a report the API server did not take is sent again (with the status as it is by
-        then) until it is taken or the pod is gone. Like the real kubelet's status sync: a lost final report would
-        leave a finished pod Running forever, and whatever waits on it (a job, a data check) waiting too."""
-        delay = REPORT_RETRY_FIRST_SECONDS
+        """Send the pod's status (as it is at each try) until the API server takes it or the pod is gone."""
         async with run.report_lock:
-            while True:
-                status = self._status(run)
-                try:
-                    updated = await self.client.request(
-                        "PATCH", PODS.path(run.namespace, run.name, "status"), body={"status": status},
+            try:
+                updated = await until_answered(
+                    lambda: self.client.request(
+                        "PATCH", PODS.path(run.namespace, run.name, "status"), body={"status": self._status(run)},
                         content_type="application/merge-patch+json",
-                    )  # fmt: skip
-                except KubeError as exc:
-                    if not _retryable(exc):  # gone (404), or refused for good
-                        logger.debug("status of %s/%s not reported: %s", run.namespace, run.name, exc)
-                        return
-                    problem: Exception = exc
-                except UNANSWERED as exc:
-                    problem = exc
-                else:
-                    if updated.get("metadata", {}).get("uid") == run.uid:
-                        run.pod = updated
-                    return
-                logger.info(
-                    "status of %s/%s not reported (%s); again in %.1fs",
-                    run.namespace, run.name, type(problem).__name__, delay,
+                    ),
+                    f"status of {run.namespace}/{run.name}",
                 )  # fmt: skip
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, REPORT_RETRY_MAX_SECONDS)
+            except KubeError as exc:  # gone (404), or refused for good
+                logger.debug("status of %s/%s not reported: %s", run.namespace, run.name, exc)
+                return
+            if updated.get("metadata", {}).get("uid") == run.uid:
+                run.pod = updated
 
     async def _event(self, run: PodRun, kind: str, reason: str, message: str) -> None:
         now = now_rfc3339()
@@ -897,26 +903,19 @@ class Kubelet:
         self._write_hosts()
 
     async def _delete_now(self, namespace: str, name: str, uid: str) -> None:
-        """The kubelet's final delete (grace 0, only this incarnation of the pod). Sent again while the API server
-        does not answer: without it a gracefully deleted pod would stay in the API as Terminating."""
+        """The kubelet's final delete (grace 0, only this incarnation of the pod), until the API server answers:
+        without it a gracefully deleted pod would stay in the API as Terminating."""
         body = {
             "kind": "DeleteOptions",
             "apiVersion": "v1",
             "gracePeriodSeconds": 0,
             "preconditions": {"uid": uid},
         }
-        delay = REPORT_RETRY_FIRST_SECONDS
-        while True:
-            try:
-                await self.client.request("DELETE", PODS.path(namespace, name), body=body)
-                return
-            except KubeError as exc:
-                if not _retryable(exc):  # gone already (404), or another incarnation (409)
-                    return
-            except UNANSWERED:
-                pass
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, REPORT_RETRY_MAX_SECONDS)
+        with contextlib.suppress(KubeError):  # gone already (404), or another incarnation (409)
+            await until_answered(
+                lambda: self.client.request("DELETE", PODS.path(namespace, name), body=body),
+                f"delete of {namespace}/{name}",
+            )
 
     # -- logs -------------------------------------------------------------------------------------------------
 

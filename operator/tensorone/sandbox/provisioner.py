@@ -15,12 +15,11 @@ import asyncio
 import contextlib
 import logging
 import shutil
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from tensorone.facade.kube import UNANSWERED, KubeClient, KubeError, Resource
-from tensorone.sandbox.kubelet import PVCS, PVS, list_watch
+from tensorone.facade.kube import KubeClient, KubeError, Resource
+from tensorone.sandbox.kubelet import PVCS, PVS, list_watch, until_answered
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +93,9 @@ class LocalPathProvisioner:
             },
         }
         with contextlib.suppress(KubeError):  # 409: there already
-            await _answered(lambda: self.client.create(PVCS, name, claim))
+            await until_answered(
+                lambda: self.client.create(PVCS, name, claim), f"claim {name}/{self.dataset_claim}"
+            )
 
     async def _on_claim(self, kind: str, claim: Obj) -> None:
         meta, spec = claim["metadata"], claim.get("spec") or {}
@@ -119,7 +120,9 @@ class LocalPathProvisioner:
             },
         }  # fmt: skip
         try:
-            await _answered(lambda: self.client.create(PVS, None, volume))
+            await until_answered(
+                lambda: self.client.create(PVS, None, volume), f"volume of {meta['namespace']}/{meta['name']}"
+            )
         except KubeError as exc:
             if exc.status != 409:
                 logger.warning("volume for %s/%s not provisioned: %s", meta["namespace"], meta["name"], exc)
@@ -136,22 +139,11 @@ class LocalPathProvisioner:
         if path.is_relative_to(self.root):
             await asyncio.to_thread(shutil.rmtree, path, True)
         with contextlib.suppress(KubeError):
-            await _answered(lambda: self.client.delete(PVS, None, meta["name"]))
+            await until_answered(
+                lambda: self.client.delete(PVS, None, meta["name"]), f"delete of volume {meta['name']}"
+            )
 
 
 def _make_folder(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o777)
-
-
-async def _answered(call: Callable[[], Awaitable[Obj]]) -> Obj:
-    """``call``'s answer, asked again while the API server gives none (a slow server under load): a watch event
-    is seen once, so a claim whose volume was not created would stay unbound, and its pods pending, for good."""
-    delay = 0.2
-    while True:
-        try:
-            return await call()
-        except UNANSWERED as exc:
-            logger.info("the API server did not answer (%s); again in %.1fs", type(exc).__name__, delay)
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 5.0)
