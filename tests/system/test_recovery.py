@@ -76,27 +76,43 @@ def test_operator_killed_at_random_moments_loses_no_job_and_double_counts_no_usa
     job = _two_worker_job(platform, tiny_model, "steady", epochs=4, save_every_steps=10)
     chance = random.Random(1234)
     most_pods = 0
+    first_start: datetime | None = None  # the earliest moment any container of the job's pods ran
+
+    def look() -> None:
+        nonlocal most_pods, first_start
+        pods = platform.pods(job.id)
+        most_pods = max(most_pods, len(pods))
+        for pod in pods:
+            for container in (pod.get("status") or {}).get("containerStatuses") or []:
+                state = container.get("state") or {}
+                started = (state.get("running") or state.get("terminated") or {}).get("startedAt")
+                if started:
+                    moment = _moment(started)
+                    first_start = moment if first_start is None else min(first_start, moment)
+
     for _ in range(3):
         deadline = time.monotonic() + chance.uniform(1.0, 6.0)
         while time.monotonic() < deadline:
-            most_pods = max(most_pods, len(platform.pods(job.id)))
+            look()
             time.sleep(0.2)
         platform.kill_operator()
         time.sleep(chance.uniform(0.5, 2.0))
-        most_pods = max(most_pods, len(platform.pods(job.id)))
+        look()
         platform.start_operator()
     deadline = time.monotonic() + 300
     job_now = client.training.jobs.get(job.id)
     while job_now.status not in {"completed", "failed"} and time.monotonic() < deadline:
-        most_pods = max(most_pods, len(platform.pods(job.id)))
+        look()
         time.sleep(0.3)
         job_now = client.training.jobs.get(job.id)
     assert job_now.status == "completed", platform.diagnosis(job.id)
     assert platform.operator_starts == 4
     assert most_pods <= 2, "more pods than workers at some moment"
     status = platform.job_resource(job.id)["status"]
-    ran = (_moment(status["completedAt"]) - _moment(status["startedAt"])).total_seconds()
-    # Two one-GPU workers accrue at most 2 GPU-seconds per second of the job's run; a window counted twice
-    # after an operator restart would push usage past that.
+    assert first_start is not None
+    # From its first container's start (not startedAt: that is when *all* workers ran, and an operator killed
+    # while they start sets it late) to completion, two one-GPU workers accrue at most 2 GPU-seconds per second;
+    # a window counted twice after an operator restart would push usage past that.
+    ran = (_moment(status["completedAt"]) - first_start).total_seconds()
     assert 0 < status["resourceUsage"]["gpuSeconds"] <= 2 * ran + 2
     assert status["attempts"] == 1

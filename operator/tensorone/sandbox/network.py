@@ -53,6 +53,11 @@ class PodNetwork:
         return f"tob{self.index}"
 
     @property
+    def bridge_mac(self) -> str:
+        """Locally administered (0x02 first octet), one per sandbox index."""
+        return f"02:74:6f:00:{self.index:02x}:01"
+
+    @property
     def gateway(self) -> str:
         """The host's address on the bridge: where pods reach the API server and the kubelet endpoints."""
         return f"{SUBNET_PREFIX}.{self.index}.1"
@@ -88,6 +93,10 @@ class PodNetwork:
     def _create_bridge(self) -> None:
         self._remove_leftovers()
         _ip("link", "add", "name", self.bridge, "type", "bridge")
+        # A bridge without a set address takes the lowest of its ports': deleting one pod's veth could change the
+        # gateway's MAC under the other pods, whose ARP caches keep the old one for up to ~30 s: their packets to
+        # the host (reports, the API server) vanished meanwhile. A set address never changes.
+        _ip("link", "set", self.bridge, "address", self.bridge_mac)
         _ip("addr", "add", f"{self.gateway}/24", "dev", self.bridge)
         _ip("link", "set", self.bridge, "up")
         self._free = list(range(2, 255))

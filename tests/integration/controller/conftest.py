@@ -56,7 +56,9 @@ class Cluster:
     def operator_log(self, index: int = 0) -> str:
         return (self.sandbox.dir / f"operator-{index}.log").read_text()
 
-    def start_operator(self, *args: str, log_level: str = "WARNING") -> subprocess.Popen[bytes]:
+    def start_operator(self, *args: str, log_level: str | None = None) -> subprocess.Popen[bytes]:
+        # TENSORONE_TEST_OPERATOR_LOG=INFO: the operator's whole story in the sandbox folder, to chase a flake.
+        log_level = log_level or os.environ.get("TENSORONE_TEST_OPERATOR_LOG", "WARNING")
         log = open(self.sandbox.dir / f"operator-{len(self.operators)}.log", "wb")  # noqa: SIM115
         if not any(p.poll() is None for p in self.operators):
             # One process may listen on the report port (a second, racing operator serves no reports here; on a

@@ -33,19 +33,21 @@ def test_a_worker_killed_with_sigkill_is_replaced_by_an_attempt_that_resumes(clu
     assert job["status"]["resumedFrom"].startswith("ckpt_step_")
     retry = [e for e in cluster.events("job-crash") if e["reason"] == "Retrying"]
     assert len(retry) == 1
-    # The status is written first, then the attempt's logs are archived.
-    logs = cluster.wait(
-        "attempt 2 logs archived",
+    # The status is written first, then the attempt's logs are archived, each worker's as it is released (worker
+    # 1's may be in the archive a pass before worker 0's).
+    worker_0_log = cluster.wait(
+        "attempt 2's worker 0 log archived",
         lambda: (
             cluster.http.get(
                 f"/api/v1/namespaces/default/configmaps/{names.logs_config_map_name('job-crash', 2)}"
             )
             .json()
             .get("data")
-        ),
+            or {}
+        ).get(names.worker_log_key(0)),
     )
     # The retry resumes from the newest intact checkpoint on the volume (what the status names, or newer).
-    assert "resume=latest" in logs[names.worker_log_key(0)]
+    assert "resume=latest" in worker_0_log
 
 
 def test_retries_stop_at_the_backoff_limit(cluster: Cluster) -> None:
