@@ -22,12 +22,13 @@ from tensorone.sdk.models import TrainingJob
 from .conftest import Platform, until
 
 ATTACKER = (Path(__file__).with_name("attacker_code.py")).read_text()
+# Long enough to still run when the attacker has finished on a busy machine (the test stops it at the end).
 VICTIM_CODE = """
 import time
 
 def train(context):
-    context.set_total_steps(150)
-    for step in range(1, 151):
+    context.set_total_steps(750)
+    for step in range(1, 751):
         if context.should_stop():
             return
         context.report(step=step, loss=1.0 / step)

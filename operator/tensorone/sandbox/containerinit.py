@@ -14,7 +14,17 @@ tensorone.sandbox.containerinit [options] -- command...`` sets up what a contain
   prints and reports names the paths the pod declared, and this machine's ``/`` gains no folder;
 * masks over the sandbox's own secrets (its CA key, admin kubeconfig, API key): a pod runs on this machine,
   but must not see the cluster's credentials;
+* a PID namespace of its own, as a runtime gives each container: the container sees only its own processes in
+  ``/proc`` (a fresh procfs), so no process of another pod — which may run as the same user — shows its mounts
+  through ``/proc/<pid>/root``;
 * the securityContext's user, group and supplementary groups (fsGroup), dropped to last.
+
+The PID namespace makes three processes of one: this one stays outside as the container's face to the node
+agent (its PID and process group are what the agent signals and waits for; it ignores the stop signals, which
+reach the command directly through the process group, and ends the way the command ended), a child is the
+namespace's init (PID 1: it reaps orphans, and its end takes every process of the container with it), and its
+child ``exec``s the command (PID 2, so the command gets SIGTERM with the default action, as under
+``docker --init``).
 """
 
 from __future__ import annotations
@@ -22,12 +32,21 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
+from typing import NoReturn
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+CLONE_NEWPID = 0x20000000  # <linux/sched.h>
+# What the node agent sends a container's process group to stop it: the face and init outlive them (the command
+# decides), the command gets each with the action it chose.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+# Python ignores these in itself; an exec'd command would inherit that.
+PYTHON_IGNORED = (signal.SIGPIPE, signal.SIGXFSZ)
 
 
 def _mount(*args: str) -> None:
@@ -74,15 +93,85 @@ def _enter_own_root(root: str, mounts: list[str]) -> None:
     os.chdir("/")
 
 
-def _die_with_parent_again(parent: int) -> None:
-    """The kernel clears the parent-death signal (set by the node agent's ``setpriv --pdeathsig``) when the
-    process changes its user: set it again, or a container running as its securityContext's user would outlive a
-    sandbox that was killed. ``parent``: the parent's pid while the first setting still held."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent() -> None:
+    """SIGKILL when the parent ends (the kernel clears the setting on fork, and on a change of user)."""
+    if _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
         raise SystemExit(f"container init: prctl: {os.strerror(ctypes.get_errno())}")
-    if os.getppid() != parent:  # the parent went in between: nothing will send the signal now
-        raise SystemExit(128)
+
+
+def _run_in_own_pid_namespace(run_command: Callable[[], NoReturn]) -> NoReturn:
+    """Fork the namespace's init, which forks ``run_command``; end as the command ended."""
+    if _libc().unshare(CLONE_NEWPID) != 0:  # the next child is PID 1 of a new namespace
+        raise SystemExit(f"container init: unshare: {os.strerror(ctypes.get_errno())}")
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _outlive)
+    status_read, status_write = os.pipe()
+    alive_read, alive_write = os.pipe()  # closed when this process ends: init's check that it is still here
+    init = os.fork()
+    if init == 0:
+        os.close(status_read)
+        os.close(alive_write)
+        _be_init(run_command, status_write, alive_read)
+    os.close(status_write)
+    os.close(alive_read)
+    _, init_status = os.waitpid(init, 0)
+    reported = os.read(status_read, 32)
+    _end_as(int(reported) if reported else init_status)
+
+
+def _outlive(signum: int, frame: object) -> None:
+    """The stop signal reached the command too (one process group): the command decides when the container ends."""
+
+
+def _be_init(run_command: Callable[[], NoReturn], status_write: int, alive_read: int) -> NoReturn:
+    try:
+        _die_with_parent()
+        if select.select([alive_read], [], [], 0)[0]:  # readable: at end of file, the face is gone already
+            os._exit(128)
+        _mount("-t", "proc", "-o", "nosuid,nodev,noexec", "proc", "/proc")
+        command = os.fork()
+    except BaseException:
+        os._exit(128)
+    if command == 0:
+        os.close(status_write)
+        os.close(alive_read)
+        for sig in (*STOP_SIGNALS, *PYTHON_IGNORED):
+            signal.signal(sig, signal.SIG_DFL)
+        run_command()
+    while True:  # reap every orphan the container leaves to PID 1, until the command itself ends
+        pid, status = os.wait()
+        if pid == command:
+            os.write(status_write, str(status).encode())
+            os._exit(0)  # init's end: the kernel kills what is left in the namespace
+
+
+def _end_as(status: int) -> NoReturn:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+        os._exit(128 + sig)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128)
+
+
+def _become_user_and_exec(
+    command: list[str], uid: int | None, gid: int | None, groups: str, workdir: str | None
+) -> NoReturn:
+    if uid is not None:
+        os.setgroups([int(g) for g in groups.split(",") if g])
+        os.setgid(gid if gid is not None else uid)
+        os.setuid(uid)
+    if workdir:
+        os.chdir(workdir)
+    try:
+        os.execvp(command[0], command)
+    except OSError as exc:
+        sys.stderr.write(f"exec: {command[0]!r}: {exc.strerror}\n")
+        os._exit(127)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -104,7 +193,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    parent = os.getppid()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise SystemExit("container init: no command")
@@ -133,20 +221,8 @@ def main(argv: list[str] | None = None) -> None:
             _mount("--bind", "/dev/null", path)
     if mounts:
         _enter_own_root(os.path.join(args.stage or "/run", "root"), mounts)
-    if args.uid is not None:
-        groups = [int(g) for g in args.groups.split(",") if g]
-        gid = args.gid if args.gid is not None else args.uid
-        os.setgroups(groups)
-        os.setgid(gid)
-        os.setuid(args.uid)
-        _die_with_parent_again(parent)
-    if args.workdir:
-        os.chdir(args.workdir)
-    try:
-        os.execvp(command[0], command)
-    except OSError as exc:
-        sys.stderr.write(f"exec: {command[0]!r}: {exc.strerror}\n")
-        raise SystemExit(127) from exc
+    uid, gid, groups, workdir = args.uid, args.gid, args.groups, args.workdir
+    _run_in_own_pid_namespace(lambda: _become_user_and_exec(command, uid, gid, groups, workdir))
 
 
 if __name__ == "__main__":

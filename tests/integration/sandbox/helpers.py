@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -180,3 +181,25 @@ def watch_events(api: Api, path: str, count: int, timeout: int = 2, **params: An
             if len(events) >= count:
                 break
     return events
+
+
+def processes_with(marker: str) -> list[int]:
+    """This machine's processes whose command line holds ``marker``: how a test finds a pod's processes (a pod sees
+    only its own PID namespace, so the PIDs it could print are not this machine's)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live (not zombie) process; it may vanish between two reads of /proc."""
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except FileNotFoundError:
+        return False

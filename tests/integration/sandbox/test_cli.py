@@ -18,6 +18,7 @@ import httpx
 import yaml
 
 from tensorone.sandbox.network import NETNS_DIR
+from tests.integration.sandbox.helpers import processes_with, running
 
 KUBECTL = str(Path(sys.executable).with_name("kubectl"))
 
@@ -65,7 +66,8 @@ def _namespaces() -> set[str]:
 def test_up_serves_real_nodes_and_down_leaves_no_process_namespace_or_link(tmp_path: Path) -> None:
     directory = tmp_path / "sb"
     links, namespaces = _links(), _namespaces()
-    pid_file = tmp_path / "pid"
+    pid_file = tmp_path / "started"
+    marker = f"sleeper-{os.urandom(6).hex()}"  # found in this machine's /proc by its command line
     with sandbox_up(directory, "--gpus", "a100=2,h100=1") as (process, ready):
         url = ready[1]
         assert url.startswith("https://")
@@ -79,7 +81,7 @@ def test_up_serves_real_nodes_and_down_leaves_no_process_namespace_or_link(tmp_p
         ready_conditions = [next(c for c in n["status"]["conditions"] if c["type"] == "Ready") for n in nodes]
         assert {c["status"] for c in ready_conditions} == {"True"}
         assert sorted(n["status"]["capacity"]["nvidia.com/gpu"] for n in nodes) == ["1", "2"]
-        script = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+        script = f"import time; open({str(pid_file)!r}, 'w').write('{marker}'); time.sleep(60)"
         manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "sleeper"},
                     "spec": {"containers": [{"name": "c", "image": "i", "command": ["python", "-c", script]}]}}  # fmt: skip
         applied = subprocess.run(
@@ -91,14 +93,15 @@ def test_up_serves_real_nodes_and_down_leaves_no_process_namespace_or_link(tmp_p
         while not (pid_file.exists() and pid_file.read_text()):
             assert time.monotonic() < deadline, "the pod's process did not start"
             time.sleep(0.1)
+        pids = processes_with(marker)
+        assert pids, "the pod's process is not on this machine"
         assert _namespaces() - namespaces, "the pod got no network namespace"
         down = subprocess.run(
             _cli("down", "--dir", str(directory)), capture_output=True, text=True, timeout=60
         )
         assert down.stdout == f"sandbox in {directory} stopped\n"
         assert process.wait(timeout=30) == 0
-    status = Path(f"/proc/{pid_file.read_text()}/status")
-    assert not status.exists() or "zombie" in status.read_text().lower()
+    assert not [pid for pid in pids if running(pid)]
     assert not (directory / "sandbox.json").exists()
     assert _namespaces() <= namespaces
     assert _links() <= links
@@ -177,7 +180,8 @@ def test_a_killed_sandbox_takes_the_processes_of_its_pods_with_it(tmp_path: Path
     directory = tmp_path / "sb"
     with sandbox_up(directory) as (process, _):
         kubeconfig = directory / "kubeconfig"
-        script = "import os, time; print(os.getpid(), flush=True); time.sleep(120)"
+        marker = f"sleeper-{os.urandom(6).hex()}"  # found in this machine's /proc by its command line
+        script = f"print('{marker}', flush=True); import time; time.sleep(120)"
         manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "sleeper"},
                     "spec": {"securityContext": {"runAsUser": 1000, "runAsGroup": 1000},
                              "containers": [{"name": "c", "image": "i", "command": ["python", "-c", script]}]}}  # fmt: skip
@@ -187,15 +191,14 @@ def test_a_killed_sandbox_takes_the_processes_of_its_pods_with_it(tmp_path: Path
         )  # fmt: skip
         assert applied.returncode == 0, applied.stderr
         deadline = time.monotonic() + 60
-        while not (printed := kubectl(kubeconfig, "logs", "sleeper").stdout.strip()):
+        while not kubectl(kubeconfig, "logs", "sleeper").stdout.strip():
             assert time.monotonic() < deadline, "the pod's process did not start"
             time.sleep(0.5)
-        pid = int(printed)
+        pids = processes_with(marker)
+        assert pids, "the pod's process is not on this machine"
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         deadline = time.monotonic() + 10
-        while (
-            Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
-        ):
+        while any(running(pid) for pid in pids):
             assert time.monotonic() < deadline, "the pod's process outlived its sandbox"
             time.sleep(0.1)
