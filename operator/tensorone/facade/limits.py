@@ -141,7 +141,8 @@ class RequestBodyGuard:
             try:
                 parse_json(body)
             except ConfigurationError as e:
-                await _respond(send, e)
+                # Before any route: the message names the body, not a training configuration (datasets too).
+                await _respond(send, ConfigurationError(e.problems, "Invalid request body"))
                 return
         replayed = False
 

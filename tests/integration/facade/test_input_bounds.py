@@ -239,6 +239,7 @@ def test_strict_json_applies_to_every_endpoint(alice: Account, cluster: Cluster)
         headers={"Content-Type": "application/json"},
     )
     assert_refused(response, "name")
+    assert "training" not in response.json()["message"]  # a dataset's request, not a training configuration
     assert_nothing_created(alice, cluster)
 
 
