@@ -5,7 +5,10 @@ its own, as another uid, with the token's volume; it listens on the pod's loopba
 reports there (``POST`` :data:`~tensorone.api.reporting.REPORTS_PATH`) and forwards each, body unchanged, to the
 operator's endpoint with the token read anew (the kubelet rotates it), answering with the endpoint's answer so the
 trainer's retries work as before. Anything in the pod may send it a report, but a report is only ever its own
-job's progress and metrics, which the endpoint validates like any other; the token never leaves this process.
+job's progress and metrics, which the endpoint validates like any other; the token never leaves this process
+except to the endpoint: over ``https`` the relay verifies the endpoint's certificate (and name) against the CA in
+:data:`~tensorone.api.reporting.REPORT_CA_ENV`, or the system's trust store without one, and sends nothing to an
+endpoint it cannot verify. It never skips verification.
 
 The relay ends once the trainer has: while it runs, the trainer holds the abstract socket
 :data:`~tensorone.api.relay.TRAINER_ALIVE_ADDRESS` (see :mod:`tensorone_trainer.alive`). On SIGTERM (stop)
@@ -19,6 +22,7 @@ import json
 import logging
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -32,6 +36,7 @@ import httpx
 from tensorone.api.relay import REPORT_RELAY_PORT
 from tensorone.api.reporting import (
     MAX_REPORT_BYTES,
+    REPORT_CA_ENV,
     REPORT_TOKEN_ENV,
     REPORT_TOKEN_PATH,
     REPORT_URL_ENV,
@@ -56,17 +61,59 @@ def _is_final(body: bytes) -> bool:
     return isinstance(parsed, dict) and parsed.get("final") is True
 
 
+class RelayConfigError(ValueError):
+    """The endpoint's URL and CA do not fit together; the message names the variable, never its value."""
+
+
+def upstream_tls(upstream: str, ca_pem: str | None) -> ssl.SSLContext | None:
+    """How the endpoint is verified: for ``https``, a context that checks its certificate chain and host name
+    against ``ca_pem`` (the system's trust store without it); None for plain ``http``, which takes no CA (a CA
+    given means the operator serves TLS, and the token must not go out in clear text)."""
+    scheme = urlsplit(upstream).scheme.lower()
+    if scheme == "http":
+        if ca_pem:
+            raise RelayConfigError(f"${REPORT_CA_ENV} is set but ${REPORT_URL_ENV} is not https")
+        return None
+    if scheme != "https":
+        raise RelayConfigError(f"${REPORT_URL_ENV} is neither http nor https")
+    try:
+        context = ssl.create_default_context(cadata=ca_pem) if ca_pem else ssl.create_default_context()
+    except (ssl.SSLError, ValueError) as e:
+        raise RelayConfigError(f"${REPORT_CA_ENV} holds no usable PEM certificate") from e
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _untrusted(error: BaseException) -> ssl.SSLCertVerificationError | None:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 class Relay:
-    """Forwards reports to ``upstream`` with the token in ``token_path``; serves on ``host:port``."""
+    """Forwards reports to ``upstream`` with the token in ``token_path``; serves on ``host:port``. An ``https``
+    upstream is verified against ``ca_pem`` (see :func:`upstream_tls`)."""
 
     def __init__(
-        self, upstream: str, token_path: str, host: str = "127.0.0.1", port: int = REPORT_RELAY_PORT
+        self,
+        upstream: str,
+        token_path: str,
+        host: str = "127.0.0.1",
+        port: int = REPORT_RELAY_PORT,
+        *,
+        ca_pem: str | None = None,
     ):
         self.upstream = upstream
         self.token_path = token_path
         self.final_forwarded = threading.Event()
         self.forwarded = 0
-        self._client = httpx.Client(timeout=30.0)
+        tls = upstream_tls(upstream, ca_pem)
+        # trust_env off: no SSL_CERT_FILE or proxy variable of the pod's may change where the token goes or whom
+        # it trusts.
+        self._client = httpx.Client(timeout=30.0, verify=tls if tls is not None else True, trust_env=False)
         relay = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -124,7 +171,15 @@ class Relay:
         try:
             response = self._client.post(self.upstream, content=body, headers=headers)
         except httpx.HTTPError as e:
-            log.warning("forwarding a report failed: %s", type(e).__name__)
+            untrusted = _untrusted(e)
+            if untrusted is not None:
+                # The handshake failed before any request was written: the token did not leave the pod.
+                log.warning(
+                    "not forwarding reports: the endpoint's certificate is not trusted (%s)",
+                    untrusted.verify_message,
+                )
+            else:
+                log.warning("forwarding a report failed: %s", type(e).__name__)
             return (
                 503,
                 _error_body("UNAVAILABLE", "the report endpoint cannot be reached"),
@@ -186,7 +241,15 @@ def main() -> int:
         stopping.set()  # keep relaying until the trainer's last report (it checkpoints on the same signal)
 
     signal.signal(signal.SIGTERM, stop)
-    relay = Relay(upstream, os.environ.get(REPORT_TOKEN_ENV) or REPORT_TOKEN_PATH)
+    try:
+        relay = Relay(
+            upstream,
+            os.environ.get(REPORT_TOKEN_ENV) or REPORT_TOKEN_PATH,
+            ca_pem=os.environ.get(REPORT_CA_ENV) or None,
+        )
+    except RelayConfigError as e:
+        log.error("%s: not relaying", e)
+        return 0  # as without a URL: the trainer trains anyway, its reports go nowhere
     relay.serve()
     log.info("relaying reports from port %d", REPORT_RELAY_PORT)
     why = run_until_trainer_ends(relay, stopping)

@@ -41,17 +41,24 @@ REPORT_URL_ENV = "TENSORONE_REPORT_URL"
 """The worker's environment variable holding the endpoint's URL (the operator's ``reportUrl`` setting)."""
 REPORT_TOKEN_ENV = "TENSORONE_REPORT_TOKEN"
 """The worker's environment variable holding the token's path (:data:`REPORT_TOKEN_PATH` as mounted)."""
+REPORT_CA_ENV = "TENSORONE_REPORT_CA"
+"""The relay's environment variable holding the PEM certificate(s) of the CA that signed the endpoint's serving
+certificate (the operator's ``reportCaFile``). A CA certificate is public, so an environment variable is enough, and
+it reaches pods in any namespace without an object per namespace. Unset with an ``https`` URL: the system's trust
+store."""
 REPORTS_PATH = "/v1/reports"
 
 
-def report_url(host: str, port: int) -> str:
-    """Where workers send their reports, for an operator listening at ``host:port`` (plain HTTP)."""
-    return f"http://{host}:{port}{REPORTS_PATH}"
+def report_url(host: str, port: int, *, tls: bool) -> str:
+    """Where reports go, for an endpoint listening at ``host:port``; ``tls``: over HTTPS (the bearer token crosses
+    the pod network), else plain HTTP (only the pod's own loopback, :func:`relay_url`)."""
+    return f"{'https' if tls else 'http'}://{host}:{port}{REPORTS_PATH}"
 
 
 def relay_url() -> str:
-    """Where the trainer container sends its reports: the pod's relay, which forwards them with the token."""
-    return report_url("127.0.0.1", REPORT_RELAY_PORT)
+    """Where the trainer container sends its reports: the pod's relay, which forwards them with the token. Plain
+    HTTP: it never leaves the pod, and the trainer sends no token."""
+    return report_url("127.0.0.1", REPORT_RELAY_PORT, tls=False)
 
 
 REPORT_TOKEN_SECONDS = 3607

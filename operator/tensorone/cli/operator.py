@@ -59,7 +59,7 @@ def operator_command(
     """Run the operator: admit TrainingJobs, run their workers, keep their status, usage and cost."""
     configure_json_logging(log_level)
     try:
-        settings = load_settings(config)
+        settings = load_settings(config).with_files_read()
     except SettingsError as e:
         logger.error("invalid operator settings: %s", e)
         raise typer.Exit(2) from e

@@ -18,7 +18,7 @@ from tensorone.controller.kube import KubeClient, load_connection
 from tensorone.controller.metrics import OperatorMetrics
 from tensorone.controller.reconcile import Engine
 from tensorone.controller.reporting.directory import jobs as report_directory
-from tensorone.controller.reporting.server import start_report_server
+from tensorone.controller.reporting.server import serving_context, start_report_server
 from tensorone.controller.settings import OperatorSettings, load_settings
 
 __all__ = ["OperatorSettings", "load_settings", "run"]
@@ -51,6 +51,7 @@ async def run(
         stop_flag: set it to stop the operator.
         ready_flag: set once the operator watches.
     """
+    settings = settings.with_files_read()  # fails the start on an unreadable CA file (SettingsError)
     connection = load_connection(kubeconfig)
     client = KubeClient(connection)
     metrics = OperatorMetrics()
@@ -71,13 +72,18 @@ async def run(
     report_runner = None
     report_port = report_port or settings.report_port
     if report_port:
-        # Worker pods reach it over the pod network (the chart's Service; the sandbox's gateway address).
+        # Worker pods reach it over the pod network (the chart's Service; the sandbox's gateway address), so it
+        # serves TLS whenever it has a certificate: the reports carry bearer tokens.
+        tls = None
+        if settings.report_tls_cert_file and settings.report_tls_key_file:
+            tls = serving_context(settings.report_tls_cert_file, settings.report_tls_key_file)
         report_runner, _ = await start_report_server(
             client,
             report_directory,
             "0.0.0.0",
             report_port,
             write_interval=settings.report_interval_seconds,
+            tls=tls,
         )
     logger.info("operator starting: namespace=%s server=%s", namespace or "(all)", connection.server)
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from tensorone.api.spec import Priority
@@ -88,12 +88,31 @@ class OperatorSettings(BaseModel):
         max_length=2048,
         pattern=r"^https?://[^\s]+$",
         description="URL of the report endpoint as worker pods reach it, given to them in $TENSORONE_REPORT_URL;"
-        " without it workers report nowhere (they still train)",
+        " without it workers report nowhere (they still train). https:// whenever the endpoint serves TLS",
+    )
+    report_tls_cert_file: str | None = Field(
+        None,
+        max_length=4096,
+        description="PEM serving certificate (chain) of the report endpoint: with reportTlsKeyFile it serves HTTPS,"
+        " without them plain HTTP (the workers' bearer tokens then cross the pod network readable; a warning is"
+        " logged at start)",
+    )
+    report_tls_key_file: str | None = Field(
+        None, max_length=4096, description="PEM private key of reportTlsCertFile"
+    )
+    report_ca_file: str | None = Field(
+        None,
+        max_length=4096,
+        description="PEM certificate(s) of the CA that signed reportTlsCertFile, read at start and given to each"
+        " worker's relay ($TENSORONE_REPORT_CA), which verifies the endpoint against it; without it an https"
+        " reportUrl is verified against the system's trust store",
     )
     resync_seconds: float = Field(30.0, gt=0, description="Reconcile each job at least this often")
     usage_flush_seconds: float = Field(30.0, gt=0, description="Persist accrued usage at least this often")
     log_tail_bytes: int = Field(512 * 1024, ge=0, description="Worker log kept per worker and attempt")
     watch_timeout_seconds: int = Field(300, ge=10)
+
+    _report_ca_pem: str | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _relay_is_another_user(self) -> OperatorSettings:
@@ -102,6 +121,36 @@ class OperatorSettings(BaseModel):
                 "reportRelayUserId must differ from trainerUserId: the relay keeps its token from user code"
             )
         return self
+
+    @model_validator(mode="after")
+    def _report_tls_is_whole(self) -> OperatorSettings:
+        if (self.report_tls_cert_file is None) != (self.report_tls_key_file is None):
+            raise ValueError("reportTlsCertFile and reportTlsKeyFile: give both or neither")
+        https = self.report_url is not None and self.report_url.lower().startswith("https://")
+        if self.report_url is not None and not https and (self.report_tls_cert_file or self.report_ca_file):
+            # Workers would send their tokens in clear text to an endpoint that only answers TLS.
+            raise ValueError("reportUrl: must be https:// when the endpoint serves TLS (reportTlsCertFile)")
+        return self
+
+    @property
+    def report_ca_pem(self) -> str | None:
+        """The PEM of ``reportCaFile`` as :meth:`with_files_read` read it (workers verify the report endpoint
+        against it); None before, or without one."""
+        return self._report_ca_pem
+
+    def with_files_read(self) -> OperatorSettings:
+        """These settings with the files they name read in (the operator does it once, at start): the PEM of
+        ``reportCaFile``. Raises :class:`SettingsError` naming the key."""
+        loaded = self.model_copy()
+        if self.report_ca_file is not None:
+            try:
+                pem = Path(self.report_ca_file).read_text(encoding="ascii")
+            except (OSError, UnicodeDecodeError) as e:
+                raise SettingsError(f"reportCaFile: cannot read it ({type(e).__name__})") from e
+            if "-----BEGIN CERTIFICATE-----" not in pem:
+                raise SettingsError("reportCaFile: holds no PEM certificate")
+            loaded._report_ca_pem = pem.strip() + "\n"
+        return loaded
 
 
 def load_settings(path: str | Path | None = None) -> OperatorSettings:
@@ -118,4 +167,5 @@ def load_settings(path: str | Path | None = None) -> OperatorSettings:
     except ValidationError as e:
         first = e.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
-        raise SettingsError(f"{chosen}: {key}: {first['msg']}") from e
+        where = f"{key}: " if key else ""  # a check across keys names them in its message
+        raise SettingsError(f"{chosen}: {where}{first['msg']}") from e

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from tensorone.api import names
 from tensorone.api.dataset import DatasetFormat, DatasetSpec
 from tensorone.api.reporting import (
     REPORT_AUDIENCE,
+    REPORT_CA_ENV,
     REPORT_TOKEN_DIR,
     REPORT_TOKEN_ENV,
     REPORT_URL_ENV,
@@ -30,6 +33,7 @@ from tensorone.controller.builders import (
     build_worker_pods,
     needs_initializer,
 )
+from tensorone.controller.settings import OperatorSettings, SettingsError
 from tests.unit.controller.conftest import make_context, make_spec
 
 
@@ -197,6 +201,53 @@ def test_workers_hold_no_api_credential_and_only_the_relay_holds_the_reporting_t
     assert (
         pod["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"] == names.TRAINER_CONTAINER
     )
+
+
+def test_the_relay_is_given_the_ca_that_signed_the_report_endpoints_certificate(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    url = "https://operator.tensorone-system.svc:8082/v1/reports"
+    ctx = dataclasses.replace(
+        make_context(make_spec(), report_url=url, report_ca_file=str(ca)),
+        settings=OperatorSettings(report_url=url, report_ca_file=str(ca)).with_files_read(),
+    )
+    pod = build_worker_pod(ctx, 0, 1, None)
+    relay = pod["spec"]["containers"][1]
+    assert {e["name"]: e["value"] for e in relay["env"]}[REPORT_CA_ENV] == ca.read_text()
+    assert REPORT_CA_ENV not in _env(pod)  # the trainer reports to the relay on the loopback: no TLS there
+    # Without a CA file an https endpoint is verified against the system's trust store: no CA in the pod.
+    pod = build_worker_pod(make_context(make_spec(), report_url=url), 0, 1, None)
+    assert REPORT_CA_ENV not in {e["name"] for e in pod["spec"]["containers"][1]["env"]}
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"report_tls_cert_file": "/tls/tls.crt"}, "reportTlsKeyFile"),
+        (
+            {
+                "report_url": "http://o:8082/v1/reports",
+                "report_tls_cert_file": "/c",
+                "report_tls_key_file": "/k",
+            },
+            "reportUrl",
+        ),
+        ({"report_url": "https://o:8082/v1/reports", "report_ca_file": "/nowhere/ca.crt"}, "reportCaFile"),
+        (
+            {
+                "report_url": "https://o:8082/v1/reports",
+                "report_ca_file": str(Path(__file__).parents[3] / "pyproject.toml"),
+            },
+            "reportCaFile",
+        ),
+    ],
+    ids=["cert-without-key", "tls-with-plain-http-url", "unreadable-ca", "no-pem-in-ca"],
+)
+def test_report_tls_settings_that_do_not_fit_fail_the_start_naming_the_key(
+    settings: dict[str, Any], named: str
+) -> None:
+    with pytest.raises((ValidationError, SettingsError), match=named):
+        OperatorSettings(**settings).with_files_read()
 
 
 def test_without_a_report_url_workers_get_no_token_and_no_relay(ctx: JobContext) -> None:

@@ -13,6 +13,7 @@ from tensorone.api.data_paths import DATA_VOLUME_MOUNT_PATH
 from tensorone.api.dataset import DatasetSpec
 from tensorone.api.reporting import (
     REPORT_AUDIENCE,
+    REPORT_CA_ENV,
     REPORT_TOKEN_DIR,
     REPORT_TOKEN_ENV,
     REPORT_TOKEN_FILE,
@@ -125,17 +126,21 @@ def build_report_relay_container(settings: OperatorSettings, report_url: str) ->
 
     User code runs in the trainer container, which sends its reports to this relay on the pod's loopback
     (:func:`tensorone.api.reporting.relay_url`); the relay adds the token and forwards them to ``report_url``. It
-    runs as another uid than the trainer, so no process of the trainer's can read its files or memory.
+    runs as another uid than the trainer, so no process of the trainer's can read its files or memory. With the
+    operator's ``reportCaFile`` it verifies the endpoint's certificate against that CA (the PEM in its environment).
     """
+    env = [
+        {"name": REPORT_URL_ENV, "value": report_url},
+        {"name": REPORT_TOKEN_ENV, "value": REPORT_TOKEN_PATH},
+    ]
+    if settings.report_ca_pem is not None:
+        env.append({"name": REPORT_CA_ENV, "value": settings.report_ca_pem})
     return {
         "name": names.REPORT_RELAY_CONTAINER,
         "image": settings.trainer_image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": ["python", "-m", "tensorone_trainer.relay"],
-        "env": [
-            {"name": REPORT_URL_ENV, "value": report_url},
-            {"name": REPORT_TOKEN_ENV, "value": REPORT_TOKEN_PATH},
-        ],
+        "env": env,
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
         "volumeMounts": [{"name": _REPORT_TOKEN_VOLUME, "mountPath": REPORT_TOKEN_DIR, "readOnly": True}],
         "securityContext": {

@@ -8,11 +8,15 @@ checkpoints, or the trainer's ``final`` one, is written before the answer). Hist
 are appended once each, by their stream position (see :class:`~tensorone.api.reporting.TrainerReport`). Answers:
 202 taken, 400 invalid (``field`` named), 401 no valid reporting token, 403 not a current worker of a running job,
 409 send the whole history (``historyReset``), 413 too large, 503 the API server could not review the token. Messages never quote the body or the token.
+
+The token is a bearer credential, so the endpoint serves HTTPS when it has a serving certificate (the relays verify
+it against the CA the operator gives them); plain HTTP only without one, with a warning at start.
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 from datetime import UTC, datetime
 from typing import Any
 
@@ -174,6 +178,14 @@ def build_app(endpoint: ReportEndpoint) -> web.Application:
     return app
 
 
+def serving_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """A TLS server context with the endpoint's certificate (chain) and key; TLS 1.2 at least."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
 async def start_report_server(
     client: KubeClient,
     directory: JobDirectory,
@@ -182,14 +194,24 @@ async def start_report_server(
     *,
     write_interval: float,
     token_ttl: float = 30.0,
+    tls: ssl.SSLContext | None = None,
 ) -> tuple[web.AppRunner, ReportEndpoint]:
     """Serve the endpoint on ``host:port`` in the running event loop (the operator's); stop with ``runner.cleanup()``.
-    Each job's status is written at most every ``write_interval`` seconds (the newest report wins)."""
+    Each job's status is written at most every ``write_interval`` seconds (the newest report wins). With ``tls`` it
+    serves HTTPS only; without it plain HTTP, which it warns about."""
     endpoint = ReportEndpoint(
         TokenReviewer(client, REPORT_AUDIENCE, ttl=token_ttl), directory, StatusWriter(client, write_interval)
     )
     runner = web.AppRunner(build_app(endpoint), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    log.info("report endpoint listening on %s:%d%s", host, port, REPORTS_PATH)
+    await web.TCPSite(runner, host, port, ssl_context=tls).start()
+    if tls is None:
+        log.warning(
+            "report endpoint serves plain HTTP on %s:%d: workers' reporting tokens cross the network readable;"
+            " give it reportTlsCertFile and reportTlsKeyFile",
+            host,
+            port,
+        )
+    else:
+        log.info("report endpoint listening (HTTPS) on %s:%d%s", host, port, REPORTS_PATH)
     return runner, endpoint
