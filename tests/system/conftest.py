@@ -14,13 +14,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
-from tensorone.api.reporting import report_url
 from tensorone.facade.testing import free_port, running_facade
+from tensorone.sandbox.components import report_endpoint_settings
 from tensorone.sandbox.testing import RunningSandbox, running_sandbox
 from tensorone.sdk.client import TensorOneClient
 from tensorone.sdk.models import TrainingJob
@@ -140,11 +139,9 @@ def until(what: str, probe: Callable[[], T | None], timeout: float = 60) -> T:
 
 def write_operator_settings(path: Path, sandbox: RunningSandbox) -> None:
     """OPERATOR_SETTINGS plus where workers report: the operator runs on this machine, and pods reach it at the
-    pod network's gateway (the API server's address)."""
-    report_port = free_port()
-    gateway = urlsplit(sandbox.url).hostname
-    url = report_url(str(gateway), report_port)
-    path.write_text(yaml.safe_dump({**OPERATOR_SETTINGS, "reportPort": report_port, "reportUrl": url}))
+    pod network's gateway (the API server's address), over HTTPS as the chart sets it up."""
+    report = report_endpoint_settings(sandbox.url, free_port(), path.parent / "report-tls")
+    path.write_text(yaml.safe_dump({**OPERATOR_SETTINGS, **report}))
 
 
 @pytest.fixture

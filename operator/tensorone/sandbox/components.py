@@ -29,6 +29,7 @@ from tensorone.api.accounts import SANDBOX_ACCOUNT
 from tensorone.api.reporting import report_url
 from tensorone.facade.kube import KubeClient, KubeError, Resource
 from tensorone.sandbox.controlplane import DIE_WITH_PARENT, free_port, write_kubeconfig
+from tensorone.sandbox.pki import create_serving_tls
 from tensorone.sandbox.runtime import DATASET_CLAIM, Sandbox
 
 DEFAULT_ACCOUNT = SANDBOX_ACCOUNT
@@ -44,6 +45,23 @@ SANDBOX_OPERATOR_SETTINGS = {
     "resyncSeconds": 5.0,
     "usageFlushSeconds": 5.0,
 }
+
+
+def report_endpoint_settings(sandbox_url: str, port: int, tls_dir: Path) -> dict[str, Any]:
+    """The operator settings of its report endpoint on this machine, as the chart sets them on a cluster: HTTPS on
+    ``port`` with a serving certificate (made in ``tls_dir``) for the address pods reach the operator at, the pod
+    network's gateway (the API server's address), and the CA the workers' relays verify it against."""
+    gateway = str(urlsplit(sandbox_url).hostname)
+    tls = create_serving_tls(tls_dir, common_name="tensorone-report-endpoint", ips=[gateway], dns_names=[])
+    return {
+        "reportPort": port,
+        "reportUrl": report_url(gateway, port, tls=True),
+        "reportTlsCertFile": str(tls.cert),
+        "reportTlsKeyFile": str(tls.key),
+        "reportCaFile": str(tls.ca_cert),
+    }
+
+
 CRDS = Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", namespaced=False)
 NAMESPACES = Resource("", "v1", "namespaces", namespaced=False)
 SERVICE_ACCOUNTS = Resource("", "v1", "serviceaccounts")
@@ -198,15 +216,9 @@ class Components:
         """Run ``tensorone operator`` as the chart's operator ServiceAccount."""
         if settings is None:
             settings = self.sandbox.dir / "operator.yaml"
-            # Workers report to the operator (a process on this machine): pods reach it at the pod network's
-            # gateway, the API server's address.
-            report_port = free_port()
-            gateway = urlsplit(self.sandbox.url).hostname
-            values = {
-                **SANDBOX_OPERATOR_SETTINGS,
-                "reportPort": report_port,
-                "reportUrl": report_url(str(gateway), report_port),
-            }
+            # Workers report to the operator (a process on this machine) over HTTPS.
+            report = report_endpoint_settings(self.sandbox.url, free_port(), self.sandbox.dir / "report-tls")
+            values = {**SANDBOX_OPERATOR_SETTINGS, **report}
             settings.write_text(yaml.safe_dump(values, sort_keys=False))
         kubeconfig = await self._kubeconfig_of("operator")
         process = self._spawn(

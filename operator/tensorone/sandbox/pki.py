@@ -99,18 +99,58 @@ def _signed(pki: Pki, name: str, subject: str, *, sans: list[str], usage: str) -
     ext.unlink()
 
 
+def _ca(pki: Pki, common_name: str) -> None:
+    _ec_key(pki.ca_key)
+    _openssl(
+        "req", "-x509", "-new", "-key", str(pki.ca_key), "-subj", f"/CN={common_name}", "-days", "365",
+        "-sha256", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-out", str(pki.ca_cert),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ServingTls:
+    """A CA of its own and one serving certificate it signed (``tls.crt``/``tls.key``, as a Kubernetes TLS
+    Secret names them)."""
+
+    directory: Path
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.directory / "ca.crt"
+
+    @property
+    def cert(self) -> Path:
+        return self.directory / "tls.crt"
+
+    @property
+    def key(self) -> Path:
+        return self.directory / "tls.key"
+
+
+def create_serving_tls(
+    directory: Path, *, common_name: str, ips: list[str], dns_names: list[str]
+) -> ServingTls:
+    """A serving certificate for ``ips``/``dns_names`` under a CA made for it alone (as the chart makes one for the
+    operator's report endpoint), so trusting it trusts nothing else of the sandbox's."""
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    pki = Pki(directory)
+    _ca(pki, f"{common_name}-ca")
+    sans = [f"IP:{ip}" for ip in ips] + [f"DNS:{name}" for name in dns_names]
+    _signed(pki, "tls", f"/CN={common_name}", sans=sans, usage="serverAuth")
+    (directory / "ca.key").unlink()  # nothing more is signed with it
+    (directory / "ca.srl").unlink(missing_ok=True)
+    return ServingTls(directory)
+
+
 def create_pki(directory: Path, *, ips: list[str], dns_names: list[str]) -> Pki:
     """Make a CA, the API server's and kubelets' serving certificates, the kubelet client certificate and the
     ServiceAccount signing key pair; ``ips``/``dns_names`` are the serving certificates' subject alt names."""
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
     pki = Pki(directory)
-    _ec_key(pki.ca_key)
-    _openssl(
-        "req", "-x509", "-new", "-key", str(pki.ca_key), "-subj", "/CN=tensorone-sandbox-ca", "-days", "365",
-        "-sha256", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        "-out", str(pki.ca_cert),
-    )  # fmt: skip
+    _ca(pki, "tensorone-sandbox-ca")
     sans = [f"IP:{ip}" for ip in ips] + [f"DNS:{name}" for name in dns_names]
     _signed(pki, "apiserver", "/CN=kube-apiserver", sans=sans, usage="serverAuth")
     _signed(pki, "kubelet", "/CN=tensorone-sandbox-kubelet", sans=sans, usage="serverAuth")

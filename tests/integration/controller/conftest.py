@@ -11,12 +11,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
-from tensorone.api.reporting import report_url
+from tensorone.sandbox.components import report_endpoint_settings
 from tensorone.sandbox.testing import RunningSandbox, running_sandbox
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -167,9 +166,9 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     settings_path = tmp_path / "operator.yaml"
     report_port = free_port()
     with running_sandbox(tmp_path / "sandbox", gpus="a100=8") as sandbox:
-        # Pods reach the host (where the operator runs) at the pod network's gateway, the API server's address.
-        gateway = urlsplit(sandbox.url).hostname
-        settings["reportUrl"] = report_url(str(gateway), report_port)
+        # Pods reach the host (where the operator runs) at the pod network's gateway, over HTTPS.
+        report = report_endpoint_settings(sandbox.url, report_port, tmp_path / "report-tls")
+        settings.update({key: value for key, value in report.items() if key != "reportPort"})  # --report-port
         settings_path.write_text(yaml.safe_dump(settings))
         cluster = Cluster(sandbox, settings_path, report_port)
         sandbox.install_product_crds()

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import ssl
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
+import yaml
 
+from tensorone.api import names
 from tensorone.api.reporting import MAX_REPORT_HISTORY, REPORT_AUDIENCE
+from tensorone.sandbox.pki import create_serving_tls
 from tests.integration.controller.conftest import JOBS, Cluster, fake_code
 
 NAMESPACE = "default"
@@ -41,15 +46,21 @@ def pod_token(cluster: Cluster, pod: dict[str, Any], audience: str | None = REPO
 
 
 def report_url(cluster: Cluster) -> str:
-    import yaml
-
     url: str = yaml.safe_load(cluster.settings_path.read_text())["reportUrl"]
     return url
 
 
+def endpoint_trust(cluster: Cluster) -> ssl.SSLContext:
+    """What a worker's relay trusts: the CA the operator gives worker pods."""
+    ca_file = yaml.safe_load(cluster.settings_path.read_text())["reportCaFile"]
+    return ssl.create_default_context(cafile=ca_file)
+
+
 def post(cluster: Cluster, token: str | None, body: Any) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.post(report_url(cluster), json=body, headers=headers, timeout=10)
+    return httpx.post(
+        report_url(cluster), json=body, headers=headers, timeout=10, verify=endpoint_trust(cluster)
+    )
 
 
 def running_worker(cluster: Cluster, job: str) -> dict[str, Any]:
@@ -133,6 +144,7 @@ def test_a_current_worker_writes_only_its_own_jobs_trainer_fields(cluster: Clust
                 report_url(cluster),
                 content=b'{"metrics": {"currentLoss": Infinity}}',
                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                verify=endpoint_trust(cluster),
             )
         else:
             response = post(cluster, token, body)
@@ -208,3 +220,53 @@ def test_history_points_are_appended_once_each_even_when_a_batch_comes_again(clu
     whole = {"history": [_point(s) for s in range(1, 6)], "historySeq": 5, "historyReset": True}
     assert post(cluster, token, whole).status_code == 202
     cluster.wait("the history after the restart", lambda: steps() == [1, 2, 3, 4, 5])
+
+
+def test_the_endpoint_answers_only_tls_clients_that_trust_its_ca(cluster: Cluster) -> None:
+    cluster.start_operator()
+    url = report_url(cluster)
+    assert url.startswith("https://")
+    cluster.wait(
+        "the endpoint to answer over TLS",
+        lambda: _answers(lambda: post(cluster, None, {"progress": {"currentStep": 1}}).status_code == 401),
+    )
+    # Plain HTTP (a token sent in clear text) gets no HTTP answer at all.
+    with pytest.raises(httpx.HTTPError):
+        httpx.post(
+            url.replace("https://", "http://", 1),
+            json={"progress": {"currentStep": 1}},
+            headers={"Authorization": "Bearer eyJ.x.y"},
+            timeout=10,
+        )
+    # A client that checks the certificate against the usual public CAs does not take it for the operator.
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.post(url, json={}, timeout=10, verify=ssl.create_default_context())
+
+
+def _answers(probe: Callable[[], bool]) -> bool:
+    try:
+        return probe()
+    except httpx.TransportError:
+        return False
+
+
+def test_a_workers_relay_that_does_not_trust_the_endpoint_sends_no_report(cluster: Cluster) -> None:
+    # The operator tells its workers to trust another CA than the one that signed its certificate (as when someone
+    # on the path answers for it): the relay must not send the pod's token, and the job's status gets no report.
+    stranger = create_serving_tls(
+        cluster.settings_path.parent / "stranger-tls", common_name="stranger", ips=["10.0.0.1"], dns_names=[]
+    )
+    cluster.configure(reportCaFile=str(stranger.ca_cert))
+    cluster.start_operator()
+    cluster.create_job("job-untrusting", config={"customCode": fake_code(report="yes")})
+    pod = running_worker(cluster, "job-untrusting")
+    relay_log = f"/api/v1/namespaces/{NAMESPACE}/pods/{pod['metadata']['name']}/log"
+
+    def refused() -> bool:
+        response = cluster.http.get(relay_log, params={"container": names.REPORT_RELAY_CONTAINER})
+        return response.status_code == 200 and "certificate is not trusted" in response.text
+
+    cluster.wait("the relay to refuse the endpoint", refused, timeout=60)
+    status = cluster.job("job-untrusting")["status"]
+    assert status["phase"] == "running"
+    assert "progress" not in status
