@@ -98,8 +98,21 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.operator.reportUrl }}
 {{- .Values.operator.reportUrl }}
 {{- else }}
-{{- printf "http://%s.%s.svc:%v/v1/reports" (include "tensorone.operator.reportService" .) .Release.Namespace .Values.operator.reportPort }}
+{{- $scheme := ternary "https" "http" .Values.operator.reportTls.enabled }}
+{{- printf "%s://%s.%s.svc:%v/v1/reports" $scheme (include "tensorone.operator.reportService" .) .Release.Namespace .Values.operator.reportPort }}
 {{- end }}
+{{- end }}
+
+{{/* The report endpoint's TLS: the Secret, where the operator mounts it, and the generated certificate's names. */}}
+{{- define "tensorone.operator.reportTlsSecret" -}}
+{{- .Values.operator.reportTls.existingSecret | default (printf "%s-report-tls" (include "tensorone.fullname" .)) }}
+{{- end }}
+{{- define "tensorone.operator.reportTlsDir" -}}/etc/tensorone/report-tls{{- end }}
+{{- define "tensorone.operator.reportTlsNames" -}}
+{{- $service := include "tensorone.operator.reportService" . }}
+{{- $ns := .Release.Namespace }}
+{{- $names := list $service (printf "%s.%s" $service $ns) (printf "%s.%s.svc" $service $ns) (printf "%s.%s.svc.cluster.local" $service $ns) }}
+{{- toJson (dict "dns" (concat $names .Values.operator.reportTls.extraDnsNames) "ips" .Values.operator.reportTls.ipAddresses) }}
 {{- end }}
 
 {{- define "tensorone.operatorSettings" -}}
@@ -119,6 +132,12 @@ app.kubernetes.io/component: {{ .component }}
     "normal" .Values.priorityClasses.normal.name
     "low" .Values.priorityClasses.low.name)
 }}
+{{- if .Values.operator.reportTls.enabled }}
+{{- $tlsDir := include "tensorone.operator.reportTlsDir" . }}
+{{- $_ := set $s "reportTlsCertFile" (printf "%s/tls.crt" $tlsDir) }}
+{{- $_ := set $s "reportTlsKeyFile" (printf "%s/tls.key" $tlsDir) }}
+{{- if .Values.operator.reportTls.caFromSecret }}{{ $_ := set $s "reportCaFile" (printf "%s/ca.crt" $tlsDir) }}{{ end }}
+{{- end }}
 {{- with $d.trainerCommand }}{{ $_ := set $s "trainerCommand" . }}{{ end }}
 {{- with $d.checkpointStorageClass }}{{ $_ := set $s "checkpointStorageClass" . }}{{ end }}
 {{- with $d.datasetVolumeClaim }}{{ $_ := set $s "datasetVolumeClaim" . }}{{ end }}

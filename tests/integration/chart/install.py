@@ -156,8 +156,8 @@ def install(sandbox: RunningSandbox, values: dict[str, Any]) -> list[Manifest]:
 
 
 class Pod:
-    """A chart Deployment's container run as a local process: its ConfigMap volumes are read back from the
-    cluster into a local root, and every path under a mount is mapped there."""
+    """A chart Deployment's container run as a local process: its ConfigMap and Secret volumes are read back from
+    the cluster into a local root, and every path under a mount is mapped there."""
 
     def __init__(self, sandbox: RunningSandbox, deployment: Manifest, root: Path) -> None:
         self.spec = deployment["spec"]["template"]["spec"]
@@ -186,6 +186,24 @@ class Pod:
                 )
                 for key, text in config_map["data"].items():
                     (local / key).write_text(self.map_paths(text))
+            elif "secret" in source:
+                secret = yaml.safe_load(
+                    kubectl(
+                        sandbox,
+                        "get",
+                        "secret",
+                        source["secret"]["secretName"],
+                        "-n",
+                        SYSTEM_NS,
+                        "-o",
+                        "yaml",
+                    )
+                )
+                items = source["secret"].get("items") or [{"key": k, "path": k} for k in secret["data"]]
+                for item in items:  # only the keys the volume names, as the kubelet mounts them
+                    target = local / item["path"]
+                    target.write_bytes(base64.b64decode(secret["data"][item["key"]]))
+                    target.chmod(0o600)
 
     def map_paths(self, text: str) -> str:
         if not self.mounts:

@@ -96,10 +96,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
             free_port(),
             free_port(),
         )
-        # Workers reach the operator (a local process here) at the pod network's gateway, not through its Service.
+        # Workers reach the operator (a local process here) at the pod network's gateway, not through its Service,
+        # over HTTPS as the chart sets it up.
         gateway = urlsplit(sandbox.url).hostname
         values = copy.deepcopy(SANDBOX_VALUES)
-        values["operator"]["reportUrl"] = report_url(str(gateway), report_port)
+        values["operator"]["reportUrl"] = report_url(str(gateway), report_port, tls=True)
+        # ... so the chart's generated certificate names that address too (workers verify it).
+        values["operator"]["reportTls"] = {"ipAddresses": [str(gateway)]}
         documents = install(sandbox, values)
         operator = Pod(sandbox, one(documents, "Deployment", "-operator$"), tmp / "operator")
         facade = Pod(sandbox, one(documents, "Deployment", "-facade$"), tmp / "facade")
@@ -180,6 +183,17 @@ def test_a_job_submitted_through_the_installed_api_completes_at_the_chart_price(
     usage = job["resourceUsage"]
     assert usage["gpuHours"] > 0
     assert usage["cost"] == pytest.approx(usage["gpuHours"] * 3.6, rel=0.01, abs=1e-6)
+
+
+def test_workers_report_to_the_installed_operator_over_https_with_the_charts_certificate(
+    installed: Installed,
+) -> None:
+    settings = yaml.safe_load(
+        one(installed.documents, "ConfigMap", "-operator-config$")["data"]["operator.yaml"]
+    )
+    assert settings["reportUrl"].startswith("https://")
+    # The worker's relay verified the generated certificate against the generated CA, so its reports arrived.
+    assert installed.job["progress"]["currentStep"] >= 5
 
 
 def test_probes_of_the_rendered_deployments_answer(installed: Installed) -> None:

@@ -61,6 +61,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "facade": {"replicas": 1, "namespaceTemplate": "ml-{account}"},
     },
     "renamed": {"fullnameOverride": "training", "image": {"tag": "1.2.3"}},
+    "report-tls-from-cert-manager": {"operator": {"reportTls": {"existingSecret": "operator-reports-tls"}}},
+    "report-endpoint-plain-http": {"operator": {"reportTls": {"enabled": False}}},
 }
 
 settings_params = pytest.mark.parametrize("values", list(SETTINGS.values()), ids=list(SETTINGS.keys()))

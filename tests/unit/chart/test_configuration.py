@@ -171,7 +171,9 @@ def test_generated_admin_key_is_registered_by_its_digest_only() -> None:
 def test_admin_key_given_as_digest_creates_no_plaintext_secret() -> None:
     digest = hashlib.sha256(b"t1_my-own-key").hexdigest()
     documents = render({"apiKeys": {"admin": {"sha256": digest, "account": "ops"}}})
-    assert [s["metadata"]["name"] for s in find(documents, "Secret")] == [f"tensorone-api-key-{digest[:12]}"]
+    assert [s["metadata"]["name"] for s in find(documents, "Secret", "api-key")] == [
+        f"tensorone-api-key-{digest[:12]}"
+    ]
     assert _decoded(_key_secrets(documents)[0], "sha256") == digest
 
 
@@ -182,7 +184,7 @@ def test_admin_key_from_a_missing_existing_secret_fails_with_the_secret_name() -
 
 def test_admin_key_bootstrap_can_be_turned_off() -> None:
     documents = render({"apiKeys": {"admin": {"create": False}}})
-    assert find(documents, "Secret") == []
+    assert find(documents, "Secret", "api-key") == []
 
 
 def test_chart_copy_of_the_crds_is_generated_by_make_manifests() -> None:

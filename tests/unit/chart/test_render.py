@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import helm_python as helm
 import pytest
@@ -177,7 +181,7 @@ def test_workers_reach_the_report_endpoint_through_the_operators_service() -> No
     (port,) = service["spec"]["ports"]
     settings = yaml.safe_load(one(documents, "ConfigMap", "-operator-config$")["data"]["operator.yaml"])
     assert settings["reportUrl"] == (
-        f"http://{service['metadata']['name']}.{NAMESPACE}.svc:{port['port']}{REPORTS_PATH}"
+        f"https://{service['metadata']['name']}.{NAMESPACE}.svc:{port['port']}{REPORTS_PATH}"
     )
     container = one(documents, "Deployment", "-operator$")["spec"]["template"]["spec"]["containers"][0]
     assert f"--report-port={port['port']}" in container["args"]
@@ -215,3 +219,85 @@ def test_grafana_dashboard_plots_only_metrics_the_operator_and_facade_export() -
     used = {name for e in expressions for name in re.findall(r"tensorone_[a-z_]+", e)}
     assert len(dashboard["panels"]) >= 6
     assert sorted(used - exported) == []
+
+
+def _operator_tls(documents: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The operator's settings, and the Secret volume that holds its report certificate (None: none)."""
+    settings = yaml.safe_load(one(documents, "ConfigMap", "-operator-config$")["data"]["operator.yaml"])
+    pod = one(documents, "Deployment", "-operator$")["spec"]["template"]["spec"]
+    mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+    volumes = [v for v in pod["volumes"] if "secret" in v and v["name"] in mounts]
+    if not volumes:
+        return settings, None
+    (volume,) = volumes
+    return settings, {**volume["secret"], "mountPath": mounts[volume["name"]]["mountPath"]}
+
+
+def test_the_report_endpoint_serves_https_with_a_generated_certificate_for_its_service(
+    tmp_path: Path,
+) -> None:
+    documents = render()
+    settings, volume = _operator_tls(documents)
+    assert volume is not None
+    secret = one(documents, "Secret", "-report-tls$")
+    assert (secret["type"], volume["secretName"]) == ("kubernetes.io/tls", secret["metadata"]["name"])
+    # The operator gets the certificate, its key and the CA that workers verify against, never the CA's key.
+    mounted = {item["key"]: f"{volume['mountPath']}/{item['path']}" for item in volume["items"]}
+    assert set(mounted) == {"tls.crt", "tls.key", "ca.crt"}
+    assert (settings["reportTlsCertFile"], settings["reportTlsKeyFile"], settings["reportCaFile"]) == (
+        mounted["tls.crt"],
+        mounted["tls.key"],
+        mounted["ca.crt"],
+    )
+    # What a worker's relay checks: the certificate chains to the CA and names the host of reportUrl.
+    for key in ("tls.crt", "ca.crt"):
+        (tmp_path / key).write_bytes(base64.b64decode(secret["data"][key]))
+    host = str(urlsplit(settings["reportUrl"]).hostname)
+    checked = subprocess.run(
+        [
+            "openssl",
+            "verify",
+            "-CAfile",
+            str(tmp_path / "ca.crt"),
+            "-verify_hostname",
+            host,
+            str(tmp_path / "tls.crt"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stderr
+    wrong = subprocess.run(
+        [
+            "openssl",
+            "verify",
+            "-CAfile",
+            str(tmp_path / "ca.crt"),
+            "-verify_hostname",
+            "evil.example",
+            str(tmp_path / "tls.crt"),
+        ],
+        capture_output=True,
+    )
+    assert wrong.returncode != 0
+
+
+@pytest.mark.parametrize(
+    ("report_tls", "secret_name", "ca_file", "scheme"),
+    [
+        ({"existingSecret": "operator-reports-tls"}, "operator-reports-tls", True, "https"),
+        ({"existingSecret": "public-tls", "caFromSecret": False}, "public-tls", False, "https"),
+        ({"enabled": False}, None, False, "http"),
+    ],
+    ids=["cert-manager-secret", "publicly-trusted-secret", "tls-off"],
+)
+def test_the_report_certificate_can_come_from_another_secret_or_be_off(
+    report_tls: dict[str, Any], secret_name: str | None, ca_file: bool, scheme: str
+) -> None:
+    documents = render({"operator": {"reportTls": report_tls}})
+    assert not find(documents, "Secret", "-report-tls$")  # the chart makes none of its own
+    settings, volume = _operator_tls(documents)
+    assert (volume or {}).get("secretName") == secret_name
+    assert urlsplit(settings["reportUrl"]).scheme == scheme
+    assert ("reportCaFile" in settings) == ca_file
+    assert ("reportTlsCertFile" in settings) == (secret_name is not None)
