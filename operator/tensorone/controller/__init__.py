@@ -18,7 +18,8 @@ from tensorone.controller.kube import KubeClient, load_connection
 from tensorone.controller.metrics import OperatorMetrics
 from tensorone.controller.reconcile import Engine
 from tensorone.controller.reporting.directory import jobs as report_directory
-from tensorone.controller.reporting.server import serving_context, start_report_server
+from tensorone.controller.reporting.server import start_report_server
+from tensorone.controller.reporting.tls import ServingCertificate
 from tensorone.controller.settings import OperatorSettings, load_settings
 
 __all__ = ["OperatorSettings", "load_settings", "run"]
@@ -70,20 +71,22 @@ async def run(
         settings.watch_timeout_seconds,
     )
     report_runner = None
+    renewals: asyncio.Task[None] | None = None
     report_port = report_port or settings.report_port
     if report_port:
         # Worker pods reach it over the pod network (the chart's Service; the sandbox's gateway address), so it
         # serves TLS whenever it has a certificate: the reports carry bearer tokens.
-        tls = None
+        certificate = None
         if settings.report_tls_cert_file and settings.report_tls_key_file:
-            tls = serving_context(settings.report_tls_cert_file, settings.report_tls_key_file)
+            certificate = ServingCertificate(settings.report_tls_cert_file, settings.report_tls_key_file)
+            renewals = asyncio.create_task(certificate.keep_fresh(), name="report certificate renewals")
         report_runner, _ = await start_report_server(
             client,
             report_directory,
             "0.0.0.0",
             report_port,
             write_interval=settings.report_interval_seconds,
-            tls=tls,
+            tls=None if certificate is None else certificate.context,
         )
     logger.info("operator starting: namespace=%s server=%s", namespace or "(all)", connection.server)
     try:
@@ -97,6 +100,8 @@ async def run(
             ready_flag=ready_flag,
         )
     finally:
+        if renewals is not None:
+            renewals.cancel()
         if report_runner is not None:
             await report_runner.cleanup()
         await client.close()

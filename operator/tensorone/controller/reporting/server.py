@@ -178,14 +178,6 @@ def build_app(endpoint: ReportEndpoint) -> web.Application:
     return app
 
 
-def serving_context(cert_file: str, key_file: str) -> ssl.SSLContext:
-    """A TLS server context with the endpoint's certificate (chain) and key; TLS 1.2 at least."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(cert_file, key_file)
-    return context
-
-
 async def start_report_server(
     client: KubeClient,
     directory: JobDirectory,
