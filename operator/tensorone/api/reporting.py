@@ -12,6 +12,9 @@ the pod's loopback (:func:`relay_url`) and the relay forwards them with the toke
 its own job's progress and metrics, which the endpoint validates like any report. The trainer's launcher holds the
 abstract socket :data:`~tensorone.api.relay.TRAINER_ALIVE_ADDRESS` while it runs (the containers of a pod share its network namespace,
 and with it the abstract socket names); the relay ends when the trainer has ended, so the pod does too.
+
+The token is a bearer credential, so the relay reaches the endpoint over HTTPS and verifies its certificate against
+the CA the operator gives it (:data:`REPORT_CA_ENV`) before it sends anything.
 """
 
 from __future__ import annotations
