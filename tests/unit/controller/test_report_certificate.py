@@ -1,4 +1,5 @@
-"""The report endpoint takes a renewed certificate without a restart (cert-manager replaces the Secret's files).
+"""The report endpoint's TLS: it takes a renewed certificate without a restart (cert-manager replaces the Secret's
+files), and says so at start when it has none.
 
 A real TLS server on the loopback serves with :class:`ServingCertificate`'s context; clients verify it as the
 workers' relays do (chain and address).
@@ -7,14 +8,19 @@ workers' relays do (chain and address).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from tensorone.controller.kube import Connection, KubeClient
+from tensorone.controller.reporting.directory import JobDirectory
+from tensorone.controller.reporting.server import start_report_server
 from tensorone.controller.reporting.tls import ServingCertificate
 from tensorone.sandbox.pki import ServingTls, create_serving_tls
 
@@ -88,3 +94,39 @@ async def test_a_half_replaced_pair_keeps_the_previous_certificate_in_use(
     _replace(tmp_path / "mounted", renewed, "tls.key")  # the rest arrives: taken at the next check
     assert certificate.reload_if_changed()
     assert await _trusted_by(renewed, port)
+
+
+async def test_the_endpoint_warns_at_start_only_when_it_serves_plain_http(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    issued = _issue(tmp_path / "tls")
+    client = KubeClient(Connection(server="http://127.0.0.1:9", token="x"))  # never called: no report is sent
+    try:
+        for certificate in (None, ServingCertificate(str(issued.cert), str(issued.key))):
+            caplog.clear()
+            with caplog.at_level(logging.INFO, logger="tensorone.controller.reporting.server"):
+                runner, _ = await start_report_server(
+                    client,
+                    JobDirectory(),
+                    "127.0.0.1",
+                    _free_port(),
+                    write_interval=1.0,
+                    tls=None if certificate is None else certificate.context,
+                )
+            await runner.cleanup()
+            warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+            if certificate is None:
+                (warning,) = warnings
+                assert "plain HTTP" in warning
+            else:
+                assert warnings == []
+                assert any("HTTPS" in r.getMessage() for r in caplog.records)
+    finally:
+        await client.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
