@@ -85,8 +85,11 @@ def upstream_tls(upstream: str, ca_pem: str | None) -> ssl.SSLContext | None:
 
 
 def _untrusted(error: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate check that failed somewhere in ``error``'s chain (httpx wraps it), if one did."""
     seen: BaseException | None = error
-    while seen is not None:
+    for _ in range(16):  # a chain is short; a cycle must not hang the relay
+        if seen is None:
+            break
         if isinstance(seen, ssl.SSLCertVerificationError):
             return seen
         seen = seen.__cause__ or seen.__context__
