@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from types import FrameType
 from urllib.parse import urlsplit
 
@@ -47,6 +48,16 @@ from tensorone_trainer.alive import trainer_alive
 log = logging.getLogger("tensorone_trainer.relay")
 
 POLL_SECONDS = 0.25
+# An oversize report up to this size is read and dropped before the 413 (loopback: cheap); a larger one is cut off.
+MAX_DRAINED_BYTES = 64 * 1024 * 1024
+
+
+def _discard(stream: BufferedIOBase, length: int) -> None:
+    while length > 0:
+        chunk = stream.read(min(length, 1 << 20))
+        if not chunk:
+            return
+        length -= len(chunk)
 
 
 def _error_body(code: str, message: str) -> bytes:
@@ -144,6 +155,10 @@ class Relay:
                     return
                 if length < 0 or length > MAX_REPORT_BYTES:
                     self.close_connection = True
+                    if length <= MAX_DRAINED_BYTES:
+                        # Read what the sender is still sending: closing on unread bytes resets the connection,
+                        # and the sender would see a reset instead of the 413.
+                        _discard(self.rfile, length)
                     self._answer(
                         413, _error_body("PAYLOAD_TOO_LARGE", f"a report is at most {MAX_REPORT_BYTES} bytes")
                     )
