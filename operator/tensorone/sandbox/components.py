@@ -30,7 +30,7 @@ from tensorone.api.reporting import report_url
 from tensorone.facade.kube import KubeClient, KubeError, Resource
 from tensorone.sandbox.controlplane import DIE_WITH_PARENT, free_port, write_kubeconfig
 from tensorone.sandbox.pki import create_serving_tls
-from tensorone.sandbox.runtime import DATASET_CLAIM, Sandbox
+from tensorone.sandbox.runtime import DATASET_CLAIM, REPORT_TLS_FOLDER, Sandbox
 
 DEFAULT_ACCOUNT = SANDBOX_ACCOUNT
 RELEASE = "tensorone"
@@ -217,7 +217,9 @@ class Components:
         if settings is None:
             settings = self.sandbox.dir / "operator.yaml"
             # Workers report to the operator (a process on this machine) over HTTPS.
-            report = report_endpoint_settings(self.sandbox.url, free_port(), self.sandbox.dir / "report-tls")
+            report = report_endpoint_settings(
+                self.sandbox.url, free_port(), self.sandbox.dir / REPORT_TLS_FOLDER
+            )
             values = {**SANDBOX_OPERATOR_SETTINGS, **report}
             settings.write_text(yaml.safe_dump(values, sort_keys=False))
         kubeconfig = await self._kubeconfig_of("operator")

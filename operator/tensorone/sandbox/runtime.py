@@ -28,6 +28,8 @@ from tensorone.sandbox.provisioner import LocalPathProvisioner
 logger = logging.getLogger(__name__)
 
 DATASET_CLAIM = "datasets"
+# The report endpoint's serving key and CA (made by the components): as secret to pods as the cluster's own.
+REPORT_TLS_FOLDER = "report-tls"
 CLUSTER_ROLES = Resource("rbac.authorization.k8s.io", "v1", "clusterroles", namespaced=False)
 CLUSTER_ROLE_BINDINGS = Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", namespaced=False)
 PRIORITY_CLASSES = Resource("scheduling.k8s.io", "v1", "priorityclasses", namespaced=False)
@@ -143,7 +145,10 @@ class Sandbox:
         agent = self.client(self.control.node_agent_token)
         self.provisioner = LocalPathProvisioner(agent, self.dir / "volumes", self.dataset_claim)
         await self.provisioner.start()
-        masked = [self.dir / "pki", self.kubeconfig_path, self.dir / "api-key", self.dir / "component-tokens"]
+        masked = [
+            self.dir / "pki", self.kubeconfig_path, self.dir / "api-key", self.dir / "component-tokens",
+            self.dir / REPORT_TLS_FOLDER,
+        ]  # fmt: skip
         self.kubelet = Kubelet(
             agent, self.dir, self.node_specs, self.network, self.control.pki_or_raise(), self.port,
             masked=masked, run_pods=self.run_pods,

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tensorone.sandbox.runtime import REPORT_TLS_FOLDER
 from tensorone.sandbox.testing import RunningSandbox
 from tests.integration.sandbox.helpers import Api, pod, processes_with, running
 
@@ -465,10 +466,17 @@ def test_container_runs_as_its_security_context_user_and_sees_none_of_the_cluste
 def test_root_container_cannot_read_the_clusters_credentials_either(
     api: Api, sandbox: RunningSandbox
 ) -> None:
-    script = f"import os; print(os.getuid(), os.listdir({str(sandbox.dir / 'pki')!r}), len(open({str(sandbox.kubeconfig_path)!r}).read()))"
+    # The report endpoint's key, where the sandbox's components keep it (made here: this sandbox runs none).
+    report_tls = sandbox.dir / REPORT_TLS_FOLDER
+    report_tls.mkdir(exist_ok=True)
+    (report_tls / "tls.key").write_text("PRIVATE KEY")
+    script = (
+        f"import os; print(os.getuid(), os.listdir({str(sandbox.dir / 'pki')!r}), "
+        f"len(open({str(sandbox.kubeconfig_path)!r}).read()), os.listdir({str(report_tls)!r}))"
+    )
     api.post(api.pods, pod("root", ["python", "-c", script]))
     _phase(api, "root", "Succeeded", "Failed")
-    assert api.get(f"{api.pods}/root/log").text == "0 [] 0\n"
+    assert api.get(f"{api.pods}/root/log").text == "0 [] 0 []\n"
 
 
 def test_a_container_reads_no_other_containers_volume_neither_through_the_nodes_folders_nor_its_processes(
