@@ -49,7 +49,7 @@ from typing import Any
 import httpx
 import yaml
 
-from benchmarks.results import Result
+from benchmarks.results import Result, render_table
 from tensorone.facade.testing import free_port
 from tensorone.sandbox.config import NodeSpec
 from tensorone.sandbox.controlplane import ADMIN_USER
@@ -457,6 +457,8 @@ def main() -> None:
     for r in pairs[-1]:
         calls = ", ".join(f"{k} {v / r.n:.2f}" for k, v in sorted(r.breakdown.items()))
         print(f"requests per job at N={r.n}, {r.operator}: {calls}")
+    print("\nAs rows of benchmarks/RESULTS.md:")
+    print(render_table(to_results(pairs)), end="")
 
 
 if __name__ == "__main__":
