@@ -69,6 +69,11 @@ class PodNetwork:
     def netns_name(self, host: int) -> str:
         return f"to{self.index}-{host}"
 
+    def owns(self, name: str) -> bool:
+        """Whether a network namespace or link of this name is this sandbox network's (its bridge, pod veths and
+        pod namespaces)."""
+        return name == self.bridge or name.startswith((f"to{self.index}-", f"tv{self.index}p"))
+
     def netns_path(self, ip: str) -> Path:
         return NETNS_DIR / self.netns_name(int(ipaddress.ip_address(ip)) & 0xFF)
 
@@ -102,15 +107,14 @@ class PodNetwork:
         self._free = list(range(2, 255))
 
     def _remove_leftovers(self) -> None:
-        prefix = f"to{self.index}-"
         if NETNS_DIR.exists():
             for entry in NETNS_DIR.iterdir():
-                if entry.name.startswith(prefix):
+                if self.owns(entry.name):
                     _quiet_ip("netns", "delete", entry.name)
         # A pod's veth outlives its namespace's name while any process still holds the namespace (a pod process of
         # a sandbox that was killed): the index is ours now (its lock), so every link of it is a leftover.
         for link in Path("/sys/class/net").iterdir():
-            if link.name.startswith(f"tv{self.index}p"):
+            if self.owns(link.name) and link.name != self.bridge:
                 _quiet_ip("link", "delete", link.name)
         _quiet_ip("link", "delete", self.bridge)
 
