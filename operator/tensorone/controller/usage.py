@@ -3,15 +3,21 @@
 Usage is accrued up to ``accruedUntil`` (persisted in status): each pass adds, per worker and per GPU, the part of
 ``[accruedUntil, now]`` during which the worker's container was running. Because the interval starts where the
 persisted one ended, a restarted operator neither loses nor double-counts time.
+
+A kubelet reports a container's start a moment after it happened: a pass that sees a worker not started yet holds
+the mark ``START_REPORT_LAG_SECONDS`` back, so that worker's first seconds, shown by a later pass with a start time
+before that pass, still fall after the mark and are counted (they were lost when the mark had already passed them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tensorone.api.status import ResourceUsage
 from tensorone.controller.pods import PodView
+
+START_REPORT_LAG_SECONDS = 15.0
 
 
 def gpu_seconds_between(pods: Sequence[PodView], start: datetime | None, end: datetime) -> float:
@@ -47,9 +53,12 @@ def accrue(
     """
     previous = usage or ResourceUsage()
     since = previous.accrued_until
-    if since is not None and now <= since:
+    until = now
+    if any(p.running_since is None and not p.terminated for p in pods):
+        until = now - timedelta(seconds=START_REPORT_LAG_SECONDS)  # one may have started, unreported yet
+    if since is not None and until <= since:
         return previous
-    gpu_seconds = previous.gpu_seconds + gpu_seconds_between(pods, since, now)
+    gpu_seconds = previous.gpu_seconds + gpu_seconds_between(pods, since, until)
     efficiency = previous.efficiency
     if training_seconds is not None and gpu_seconds > 0:
         efficiency = round(min(1.0, training_seconds * gpus_total / gpu_seconds), 4)
@@ -58,7 +67,7 @@ def accrue(
         gpu_hours=round(gpu_seconds / 3600.0, 6),
         cost=round(gpu_seconds / 3600.0 * price_per_gpu_hour, 6),
         efficiency=efficiency,
-        accrued_until=now,
+        accrued_until=until,
     )
 
 

@@ -39,3 +39,21 @@ def test_usage_continues_from_the_persisted_instant_after_a_restart() -> None:
 def test_cost_and_hours_follow_gpu_seconds_and_configured_price() -> None:
     usage = accrue(ResourceUsage(), [pod(ran_for=3600, gpus=2)], NOW, price_per_gpu_hour=2.5)
     assert (usage.gpu_hours, usage.cost) == (pytest.approx(2.0), pytest.approx(5.0))
+
+
+def test_a_worker_whose_start_is_reported_late_is_billed_from_its_start() -> None:
+    # Pass 1 sees worker 1 running and worker 0 not started yet; worker 0 had started 5 s before, which its pod's
+    # status shows only at pass 2, 3 s later (a kubelet's report comes a moment after the start).
+    first = accrue(None, [pod(0, phase="Pending", ran_for=None), pod(1, ran_for=10)], NOW, 3.6)
+    second = accrue(first, [pod(0, ran_for=5), pod(1, ran_for=10)], NOW + timedelta(seconds=3), 3.6)
+    assert second.gpu_seconds == pytest.approx(8.0 + 13.0)  # each worker from its own start, once
+
+
+def test_the_mark_held_back_for_an_unstarted_worker_counts_nothing_twice() -> None:
+    unstarted = pod(0, phase="Pending", ran_for=None)
+    running = pod(1, ran_for=100)
+    usage = None
+    for seconds in range(0, 60, 7):
+        usage = accrue(usage, [unstarted, running], NOW + timedelta(seconds=seconds), 3.6)
+    final = accrue(usage, [running], NOW + timedelta(seconds=60), 3.6)
+    assert final.gpu_seconds == pytest.approx(160.0)
