@@ -71,17 +71,14 @@ def _finalized(body: kopf.Body) -> bool:
     return names.FINALIZER in (meta.get("finalizers") or []) or bool(meta.get("deletionTimestamp"))
 
 
-async def _wait(wakeup: asyncio.Event, timeout: float) -> None:
-    """Until the job's wakeup (its changes, its pods', the daemon's stop) or ``timeout``. No task per wait: a burst of
-    jobs waits thousands of times."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(max(timeout, 0.0)):
-            await wakeup.wait()
-
-
-async def _wake_when_stopped(stopped: kopf.DaemonStopped, wakeup: asyncio.Event) -> None:
-    await stopped.wait()
-    wakeup.set()
+async def _wait(wakeup: asyncio.Event, stopped: kopf.DaemonStopped, timeout: float) -> None:
+    waiter = asyncio.ensure_future(wakeup.wait())
+    stopper = asyncio.ensure_future(stopped.wait())
+    await asyncio.wait({waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    for task in (waiter, stopper):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _pods(index: kopf.Index[tuple[str, str], PodView], namespace: str | None, name: str) -> list[PodView]:
@@ -140,7 +137,6 @@ async def run_job(
     wakeup = _wakeups.setdefault(key, asyncio.Event())
     report_directory.track(key, body, worker_pods)  # whose workers may report (the live body stays current)
     ahead: asyncio.Future[None] | None = None
-    relay = asyncio.ensure_future(_wake_when_stopped(stopped, wakeup))
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + FINALIZER_WAIT_SECONDS
@@ -150,7 +146,7 @@ async def run_job(
             )
         while not stopped and not _finalized(body) and loop.time() < deadline:
             wakeup.clear()
-            await _wait(wakeup, deadline - loop.time())
+            await _wait(wakeup, stopped, deadline - loop.time())
         if ahead is not None:
             try:
                 await ahead
@@ -169,9 +165,8 @@ async def run_job(
                     delay = 5.0
                 decided = engine().inputs(obj, pods)
                 due = loop.time() + (delay or engine().settings.resync_seconds)
-            await _wait(wakeup, due - loop.time())
+            await _wait(wakeup, stopped, due - loop.time())
     finally:
-        relay.cancel()
         if ahead is not None and not ahead.done():
             ahead.cancel()
         _wakeups.pop(key, None)

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -141,6 +141,12 @@ def with_workers_created(events: Sequence[JobEvent], created: str | None) -> lis
     return [*events[:-1], JobEvent(last.type, last.reason, f"{last.message}; {created}")]
 
 
+def _as_read(pod: PodView) -> PodView:
+    """The pod as far as a pass's decision goes: its resourceVersion only guards a write to a held pod being
+    deleted (its release); any other pod's version changes with fields a pass never reads."""
+    return pod if pod.held and pod.deleting else replace(pod, resource_version=None)
+
+
 def split_pods(pods: Sequence[PodView]) -> tuple[list[PodView], list[PodView]]:
     """(worker pods, dataset-check pods): both carry the job's label; only workers take part in decisions."""
     workers = [p for p in pods if p.component != names.DATA_CHECK_COMPONENT]
@@ -265,7 +271,7 @@ class Engine:
         requeue delay already covers that: the daemon skips it. The echo of the operator's own status patch, or a pod
         change no pass reads (its node bound, a managed field), costs no pass then."""
         meta = self._freshest(obj).get("metadata") or {}
-        return meta.get("resourceVersion"), frozenset(pod.as_decided_on for pod in pods)
+        return meta.get("resourceVersion"), frozenset(_as_read(pod) for pod in pods)
 
     def _freshest(self, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj.get("metadata") or {}
