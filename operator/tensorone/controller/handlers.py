@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import kopf
@@ -152,20 +152,14 @@ async def run_job(
                 await ahead
             except Exception:  # the first pass creates whatever is missing
                 logger.exception("creating the workers ahead of the first pass failed")
-        decided: Hashable = None  # the inputs the last pass decided on, as its own status write left them
-        due = loop.time()  # when the last pass asked to be run again
         while not stopped:
             wakeup.clear()
-            obj, pods = dict(body), _pods(worker_pods, namespace, name)
-            if loop.time() >= due or engine().inputs(obj, pods) != decided:
-                try:
-                    delay = await engine().reconcile(obj, pods)
-                except Exception:  # one bad pass must not end the job's daemon
-                    logger.exception("reconcile failed; retrying")
-                    delay = 5.0
-                decided = engine().inputs(obj, pods)
-                due = loop.time() + (delay or engine().settings.resync_seconds)
-            await _wait(wakeup, stopped, due - loop.time())
+            try:
+                delay = await engine().reconcile(dict(body), _pods(worker_pods, namespace, name))
+            except Exception:  # one bad pass must not end the job's daemon
+                logger.exception("reconcile failed; retrying")
+                delay = 5.0
+            await _wait(wakeup, stopped, delay or engine().settings.resync_seconds)
     finally:
         if ahead is not None and not ahead.done():
             ahead.cancel()

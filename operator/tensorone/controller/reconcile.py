@@ -11,8 +11,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -141,12 +141,6 @@ def with_workers_created(events: Sequence[JobEvent], created: str | None) -> lis
     return [*events[:-1], JobEvent(last.type, last.reason, f"{last.message}; {created}")]
 
 
-def _as_read(pod: PodView) -> PodView:
-    """The pod as far as a pass's decision goes: its resourceVersion only guards a write to a held pod being
-    deleted (its release); any other pod's version changes with fields a pass never reads."""
-    return pod if pod.held and pod.deleting else replace(pod, resource_version=None)
-
-
 def split_pods(pods: Sequence[PodView]) -> tuple[list[PodView], list[PodView]]:
     """(worker pods, dataset-check pods): both carry the job's label; only workers take part in decisions."""
     workers = [p for p in pods if p.component != names.DATA_CHECK_COMPONENT]
@@ -157,18 +151,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-# The model's attribute names of the operator's status fields, each with its wire name (OPERATOR_STATUS_FIELDS).
-_ATTRIBUTES_BY_WIRE_NAME = {
-    (field.alias or name): name for name, field in TrainingJobStatus.model_fields.items()
-}
-OPERATOR_STATUS_ATTRIBUTES = {_ATTRIBUTES_BY_WIRE_NAME[key]: key for key in OPERATOR_STATUS_FIELDS}
-
-
-def operator_fields(status: TrainingJobStatus, only: Collection[str] | None = None) -> dict[str, Any]:
-    """The operator's status fields on the wire (of them, only the attributes named in ``only``)."""
-    attributes = [a for a in OPERATOR_STATUS_ATTRIBUTES if only is None or a in only]
-    wire = status.model_dump(mode="json", by_alias=True, include=set(attributes))
-    return {OPERATOR_STATUS_ATTRIBUTES[a]: wire.get(OPERATOR_STATUS_ATTRIBUTES[a]) for a in attributes}
+def operator_fields(status: TrainingJobStatus) -> dict[str, Any]:
+    wire = status.model_dump(mode="json", by_alias=True)
+    return {key: wire.get(key) for key in OPERATOR_STATUS_FIELDS}
 
 
 def status_patch(
@@ -179,12 +164,7 @@ def status_patch(
     Usage alone is written at most every ``flush_seconds`` while workers run (it is recomputed from the persisted
     ``accruedUntil`` on every pass, so skipping a write loses nothing).
     """
-    # Only the fields whose models differ are serialised and compared on the wire (equal models serialise equally);
-    # serialising both whole statuses on every pass cost more than the decision itself.
-    differing = [attr for attr in OPERATOR_STATUS_ATTRIBUTES if getattr(old, attr) != getattr(new, attr)]
-    if not differing:
-        return None
-    before, after = operator_fields(old, differing), operator_fields(new, differing)
+    before, after = operator_fields(old), operator_fields(new)
     changed = {key: value for key, value in after.items() if before.get(key) != value}
     if set(changed) == {"resourceUsage"}:
         old_usage, new_usage = old.resource_usage, new.resource_usage
@@ -262,16 +242,6 @@ class Engine:
         if meta.uid and meta.generation is not None:
             self._specs[meta.uid] = (meta.generation, spec)
         return spec
-
-    def inputs(self, obj: dict[str, Any], pods: Sequence[PodView]) -> Hashable:
-        """What a pass decides on: the job's version (the one this operator's own last write made, while the watch
-        still shows the one before it) and its pods as a pass reads them.
-
-        A second pass on the same inputs decides what the first did, but for what time changes, and the first pass's
-        requeue delay already covers that: the daemon skips it. The echo of the operator's own status patch, or a pod
-        change no pass reads (its node bound, a managed field), costs no pass then."""
-        meta = self._freshest(obj).get("metadata") or {}
-        return meta.get("resourceVersion"), frozenset(_as_read(pod) for pod in pods)
 
     def _freshest(self, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj.get("metadata") or {}
