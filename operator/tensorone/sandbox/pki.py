@@ -139,7 +139,7 @@ def create_serving_tls(
     _ca(pki, f"{common_name}-ca")
     sans = [f"IP:{ip}" for ip in ips] + [f"DNS:{name}" for name in dns_names]
     _signed(pki, "tls", f"/CN={common_name}", sans=sans, usage="serverAuth")
-    (directory / "ca.key").unlink()  # nothing more is signed with it
+    pki.ca_key.unlink()  # nothing more is signed with it
     (directory / "ca.srl").unlink(missing_ok=True)
     return ServingTls(directory)
 

@@ -13,49 +13,21 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tensorone.api.reporting import MAX_REPORT_BYTES, REPORTS_PATH
 from tensorone_trainer.relay import Relay, run_until_trainer_ends
-
-
-class Endpoint:
-    """Records what reaches it; answers with the queued (status, body) pairs first, then 202."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, str | None, bytes]] = []
-        self.answers: list[tuple[int, bytes]] = []
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                stub.received.append((self.path, self.headers.get("Authorization"), body))
-                code, answer = stub.answers.pop(0) if stub.answers else (202, b'{"accepted": true}')
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{REPORTS_PATH}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+from tests.unit.trainer.report_endpoint_stub import ReportEndpointStub
 
 
 @pytest.fixture
-def endpoint() -> Iterator[Endpoint]:
-    stub = Endpoint()
+def endpoint() -> Iterator[ReportEndpointStub]:
+    stub = ReportEndpointStub()
     yield stub
-    stub.server.shutdown()
+    stub.close()
 
 
 @pytest.fixture
@@ -66,7 +38,7 @@ def token(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def relay(endpoint: Endpoint, token: Path) -> Iterator[Relay]:
+def relay(endpoint: ReportEndpointStub, token: Path) -> Iterator[Relay]:
     served = Relay(endpoint.url, str(token), port=0)
     served.serve()
     yield served
@@ -78,7 +50,7 @@ def _url(relay: Relay, path: str = REPORTS_PATH) -> str:
 
 
 def test_a_report_is_forwarded_unchanged_with_the_pods_token_and_the_endpoints_answer_comes_back(
-    endpoint: Endpoint, relay: Relay, token: Path
+    endpoint: ReportEndpointStub, relay: Relay, token: Path
 ) -> None:
     body = b'{"progress": {"currentStep": 3}}'
     endpoint.answers.append((400, b'{"error": {"code": "INVALID_REPORT", "field": "phase"}}'))
@@ -96,7 +68,7 @@ def test_a_report_is_forwarded_unchanged_with_the_pods_token_and_the_endpoints_a
 
 
 def test_other_paths_and_oversize_reports_are_answered_by_the_relay_and_never_forwarded(
-    endpoint: Endpoint, relay: Relay
+    endpoint: ReportEndpointStub, relay: Relay
 ) -> None:
     assert httpx.post(_url(relay, "/v1/reports/tenant/other-job"), content=b"{}").status_code == 404
     assert httpx.post(_url(relay, "/admin"), content=b"{}").status_code == 404
@@ -113,7 +85,7 @@ def test_other_paths_and_oversize_reports_are_answered_by_the_relay_and_never_fo
 
 
 def test_an_unreachable_endpoint_or_a_missing_token_answers_503_so_the_trainer_retries(
-    token: Path, endpoint: Endpoint
+    token: Path, endpoint: ReportEndpointStub
 ) -> None:
     away = Relay("http://127.0.0.1:9/v1/reports", str(token), port=0)
     away.serve()
@@ -131,7 +103,7 @@ def test_an_unreachable_endpoint_or_a_missing_token_answers_503_so_the_trainer_r
 
 
 def test_the_trainers_status_sink_reports_through_the_relay_without_holding_a_token(
-    endpoint: Endpoint, relay: Relay, tmp_path: Path
+    endpoint: ReportEndpointStub, relay: Relay, tmp_path: Path
 ) -> None:
     import torch
 
