@@ -141,15 +141,16 @@ class OperatorSettings(BaseModel):
     def with_files_read(self) -> OperatorSettings:
         """These settings with the files they name read in (the operator does it once, at start): the PEM of
         ``reportCaFile``. Raises :class:`SettingsError` naming the key."""
+        if self.report_ca_file is None or self._report_ca_pem is not None:
+            return self  # nothing to read, or read already (the CLI reads them before it calls run)
+        try:
+            pem = Path(self.report_ca_file).read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as e:
+            raise SettingsError(f"reportCaFile: cannot read it ({type(e).__name__})") from e
+        if "-----BEGIN CERTIFICATE-----" not in pem:
+            raise SettingsError("reportCaFile: holds no PEM certificate")
         loaded = self.model_copy()
-        if self.report_ca_file is not None:
-            try:
-                pem = Path(self.report_ca_file).read_text(encoding="ascii")
-            except (OSError, UnicodeDecodeError) as e:
-                raise SettingsError(f"reportCaFile: cannot read it ({type(e).__name__})") from e
-            if "-----BEGIN CERTIFICATE-----" not in pem:
-                raise SettingsError("reportCaFile: holds no PEM certificate")
-            loaded._report_ca_pem = pem.strip() + "\n"
+        loaded._report_ca_pem = pem.strip() + "\n"
         return loaded
 
 
