@@ -68,6 +68,9 @@ LEASE_SECONDS = 40
 # A request the API server did not answer is sent again after this, doubling up to the max (until_answered).
 REPORT_RETRY_FIRST_SECONDS = 0.2
 REPORT_RETRY_MAX_SECONDS = 5.0
+# A pod whose network or containers could not be set up is tried again after this, doubling up to the max.
+SYNC_RETRY_FIRST_SECONDS = 1.0
+SYNC_RETRY_MAX_SECONDS = 10.0
 # Where a container finds its volumes, workdir and home: a tmpfs mounted in its own mount namespace.
 STAGE = Path("/run/tensorone-pod")
 
@@ -105,6 +108,11 @@ async def until_answered(call: Callable[[], Awaitable[Obj]], what: str) -> Obj:
         delay = min(delay * 2, REPORT_RETRY_MAX_SECONDS)
 
 
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("%s crashed", task.get_name(), exc_info=task.exception())
+
+
 def _exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
@@ -130,7 +138,7 @@ async def list_watch(
             await asyncio.sleep(1)
             continue
         for item in listing.get("items") or []:
-            await on_event("ADDED", item)
+            await _handle(on_event, "ADDED", item, resource)
         version = listing["metadata"]["resourceVersion"]
         while True:
             watch_params = {**params, "watch": "1", "resourceVersion": version, "allowWatchBookmarks": "true"}
@@ -151,7 +159,7 @@ async def list_watch(
                             break
                         version = obj.get("metadata", {}).get("resourceVersion", version)
                         if event.get("type") != "BOOKMARK":
-                            await on_event(event["type"], obj)
+                            await _handle(on_event, event["type"], obj, resource)
                     if gone:
                         break
             except KubeError as exc:
@@ -163,6 +171,20 @@ async def list_watch(
                 await asyncio.sleep(0.5)
             if gone:
                 break
+
+
+async def _handle(
+    on_event: Callable[[str, Obj], Awaitable[None]], kind: str, obj: Obj, resource: Resource
+) -> None:
+    """``on_event``, its failure logged: the watch goes on from the next event (the failing one is not seen again
+    before the next relist, so the handlers retry what may pass later themselves)."""
+    try:
+        await on_event(kind, obj)
+    except Exception:
+        meta = obj.get("metadata") or {}
+        logger.exception(
+            "%s %s/%s: handling %s failed", resource.plural, meta.get("namespace"), meta.get("name"), kind
+        )
 
 
 @dataclass
@@ -422,6 +444,7 @@ class Kubelet:
             self.runs[uid] = run
             self.by_name[(run.namespace, run.name)] = run
             run.task = asyncio.create_task(self._run_pod(run), name=f"pod-{run.namespace}-{run.name}")
+            run.task.add_done_callback(_log_crash)
 
     async def _simulate(self, pod: Obj) -> None:
         """For control-plane benchmarks: a bound pod is Running at once (no process, no network), a deleted
@@ -565,29 +588,39 @@ class Kubelet:
         return tokens
 
     async def _run_pod(self, run: PodRun) -> None:
-        try:
-            run.ip = await self.network.add_pod_async(run.uid)
-        except Exception as exc:
-            for container in run.containers.values():
-                container.state = {"waiting": {"reason": "CreatePodSandboxError", "message": str(exc)}}
-            await self._report(run)
-            return
+        # As a kubelet's pod sync: what fails before the containers start (the pod's network, its volumes and
+        # references) is reported on the pod and tried again with backoff until it passes or the pod is deleted,
+        # never left Pending without a word.
+        delay = SYNC_RETRY_FIRST_SECONDS
+        while True:
+            try:
+                run.ip = await self.network.add_pod_async(run.uid)
+                break
+            except Exception as exc:
+                logger.warning("network of pod %s/%s not set up: %s", run.namespace, run.name, exc)
+                await self._wait_pod(run, "CreatePodSandboxError", f"Failed to create pod sandbox: {exc}")
+            if run.terminating:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SYNC_RETRY_MAX_SECONDS)
         run.pod.setdefault("status", {}).update({"podIP": run.ip, "hostIP": self.network.gateway})
         self._write_hosts()
+        delay = SYNC_RETRY_FIRST_SECONDS
         while True:
             try:
                 commands = await self._setup(run)
                 break
             except ContainerConfigError as exc:
-                for container in run.containers.values():
-                    container.state = {
-                        "waiting": {"reason": "CreateContainerConfigError", "message": str(exc)}
-                    }
-                await self._report(run)
-                await self._event(run, "Warning", "Failed", f"Error: {exc}")
-                await asyncio.sleep(1.0)
-                if run.terminating:
-                    return
+                await self._wait_pod(run, "CreateContainerConfigError", str(exc))
+            except Exception as exc:
+                logger.exception("containers of pod %s/%s not set up", run.namespace, run.name)
+                await self._wait_pod(run, "CreateContainerError", f"{type(exc).__name__}: {exc}")
+            if run.terminating:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SYNC_RETRY_MAX_SECONDS)
+            if run.terminating:
+                return
         restart_policy = run.pod["spec"].get("restartPolicy", "Always")
         await asyncio.gather(
             *(self._run_container(run, spec, *commands[spec["name"]], restart_policy)
@@ -598,6 +631,13 @@ class Kubelet:
         await self._report(run)
         self.network.remove_pod(run.uid)
         self._write_hosts()
+
+    async def _wait_pod(self, run: PodRun, reason: str, message: str) -> None:
+        """Every container waiting for ``reason``, on the pod's status and as a Warning event."""
+        for container in run.containers.values():
+            container.state = {"waiting": {"reason": reason, "message": message}}
+        await self._report(run)
+        await self._event(run, "Warning", "Failed", f"Error: {message}")
 
     async def _setup(self, run: PodRun) -> dict[str, tuple[list[str], dict[str, str], Path]]:
         """Volumes, env and argv of every container: name -> (argv, env, working dir)."""
@@ -717,11 +757,32 @@ class Kubelet:
                 return
             container.message_path.write_text("")
             container.container_id = f"sandbox://{os.urandom(16).hex()}"
-            with open(container.log_path, "ab") as log:
-                container.process = await asyncio.create_subprocess_exec(
-                    *argv, env=env, cwd=str(workdir), stdin=asyncio.subprocess.DEVNULL, stdout=log,
-                    stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-                )  # fmt: skip
+            try:
+                with open(container.log_path, "ab") as log:
+                    container.process = await asyncio.create_subprocess_exec(
+                        *argv, env=env, cwd=str(workdir), stdin=asyncio.subprocess.DEVNULL, stdout=log,
+                        stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                    )  # fmt: skip
+            except OSError as exc:
+                # The process never started (out of processes or descriptors on a loaded machine): exit code 128
+                # and reason StartError, as a kubelet shows a runtime's failed start; restarted per the policy.
+                logger.warning(
+                    "container %s of pod %s/%s not started: %s", spec["name"], run.namespace, run.name, exc
+                )
+                now = now_rfc3339()
+                container.state = {
+                    "terminated": {"exitCode": 128, "reason": "StartError", "message": str(exc),
+                                   "startedAt": now, "finishedAt": now}
+                }  # fmt: skip
+                container.done.set()
+                if run.terminating or restart_policy == "Never":
+                    if any("terminated" not in c.state for c in run.containers.values()):
+                        await self._report(run)
+                    return
+                container.restarts += 1
+                await self._report(run)
+                await asyncio.sleep(1.0)
+                continue
             container.started_at = now_rfc3339()
             container.state = {"running": {"startedAt": container.started_at}}
             container.done.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -193,6 +194,35 @@ def test_missing_secret_reference_is_create_container_config_error(api: Api) -> 
     state = waiting.json()["status"]["containerStatuses"][0]["state"]["waiting"]
     assert state == {"reason": "CreateContainerConfigError", "message": 'secret "nope" not found'}
     assert waiting.json()["status"]["phase"] == "Pending"
+
+
+def test_pod_whose_network_cannot_be_set_up_says_so_and_runs_once_it_can(
+    api: Api, sandbox: RunningSandbox
+) -> None:
+    # Every free pod address's host-side link name taken (as a slow kernel or a leaked namespace leaves one):
+    # the pod's network namespace cannot be wired to the bridge.
+    network = sandbox.sandbox.network
+    assert network is not None
+    taken = {link.name for link in Path("/sys/class/net").iterdir()}
+    blockers = [name for name in (f"tv{network.index}p{host}" for host in range(2, 255)) if name not in taken]
+    batch = "".join(f"link add {name} type bridge\n" for name in blockers)
+    subprocess.run(["ip", "-batch", "-"], input=batch.encode(), check=True)
+    try:
+        api.post(api.pods, pod("wired", ["python", "-c", "print('through')"]))
+        waiting = api.wait_for(
+            f"{api.pods}/wired",
+            lambda r: bool(r.json()["status"].get("containerStatuses")),
+        ).json()
+        state = waiting["status"]["containerStatuses"][0]["state"]["waiting"]
+        assert state["reason"] == "CreatePodSandboxError"
+        assert waiting["status"]["phase"] == "Pending"
+    finally:
+        subprocess.run(
+            ["ip", "-batch", "-"], input="".join(f"link delete {n}\n" for n in blockers).encode(), check=False
+        )
+    done = _phase(api, "wired", "Succeeded", "Failed", timeout=30)
+    assert done["status"]["phase"] == "Succeeded"
+    assert api.get(f"{api.pods}/wired/log").text == "through\n"
 
 
 def test_volumes_are_local_folders_and_mount_paths_are_rewritten_in_args_and_env(
