@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
+from tensorone.api.names import JOB_LABEL
 from tensorone.facade.testing import free_port, running_facade
 from tensorone.sandbox.components import report_endpoint_settings
 from tensorone.sandbox.testing import RunningSandbox, running_sandbox
@@ -75,7 +76,11 @@ class Platform:
         conditions = [
             (c.get("type"), c.get("status"), c.get("reason")) for c in status.get("conditions") or []
         ]
-        pods = [(p["metadata"]["name"], (p.get("status") or {}).get("phase")) for p in self.pods(job_id)]
+        pods = [
+            (p["metadata"]["name"], (p.get("status") or {}).get("phase"), p.get("spec", {}).get("nodeName"),
+             [c.get("state") for c in (p.get("status") or {}).get("containerStatuses") or []])
+            for p in self.pods(job_id)
+        ]  # fmt: skip
         alive = self.operator is not None and self.operator.poll() is None
         log = self.sandbox.dir / f"operator-{self.operator_starts - 1}.log"
         tail = log.read_text(errors="replace").splitlines()[-25:] if log.exists() else []
@@ -100,7 +105,7 @@ class Platform:
         name = job_id.replace("_", "-")
         response = self.kube.get(
             f"/api/v1/namespaces/{NAMESPACE}/pods",
-            params={"labelSelector": f"training.tensorone.ai/job={name}"},
+            params={"labelSelector": f"{JOB_LABEL}={name}"},
         )
         response.raise_for_status()
         items: list[dict[str, Any]] = response.json()["items"]
@@ -113,7 +118,10 @@ class Platform:
         job = self.client.training.jobs.get(job_id)
         while not predicate(job):
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}: {job.status} {job.progress} {job.error}")
+                raise AssertionError(
+                    f"timed out waiting for {what}: {job.status} {job.progress} {job.error}\n"
+                    + self.diagnosis(job_id)
+                )
             time.sleep(0.3)
             job = self.client.training.jobs.get(job_id)
         return job

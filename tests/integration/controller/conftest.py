@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tensorone.api.names import JOB_LABEL
 from tensorone.sandbox.components import report_endpoint_settings
 from tensorone.sandbox.testing import RunningSandbox, running_sandbox
 
@@ -122,7 +123,7 @@ class Cluster:
 
     def pods(self, job: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self.http.get(
-            PODS, params={"labelSelector": f"training.tensorone.ai/job={job}"}
+            PODS, params={"labelSelector": f"{JOB_LABEL}={job}"}
         ).json()["items"]
         return items
 
@@ -130,14 +131,21 @@ class Cluster:
         items = self.http.get("/api/v1/namespaces/default/events").json()["items"]
         return [e for e in items if e.get("involvedObject", {}).get("name") == job]
 
-    def wait(self, what: str, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+    def wait(
+        self,
+        what: str,
+        predicate: Callable[[], Any],
+        timeout: float = 30.0,
+        explain: Callable[[], object] | None = None,
+    ) -> Any:
+        """``predicate``'s first true value; on timeout, the failure shows ``explain()`` (what was seen instead)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = predicate()
             if value:
                 return value
             time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}")
+        raise AssertionError(f"timed out waiting for {what}" + (f": {explain()}" if explain else ""))
 
     def wait_phase(self, name: str, *phases: str, timeout: float = 30.0) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:

@@ -166,7 +166,9 @@ def test_a_current_worker_writes_only_its_own_jobs_trainer_fields(cluster: Clust
     assert after["phase"] == "cancelled"
     # Usage comes from the pod's own times (flushed by the operator's ledger), never from a report.
     cluster.wait(
-        "the worker's time billed", lambda: cluster.job("job-a")["status"]["resourceUsage"]["gpuSeconds"] > 0
+        "the worker's time billed",
+        lambda: cluster.job("job-a")["status"]["resourceUsage"]["gpuSeconds"] > 0,
+        explain=lambda: (cluster.job("job-a")["status"], [p.get("status") for p in cluster.pods("job-a")]),
     )
 
 
