@@ -155,6 +155,9 @@ def test_a_current_worker_writes_only_its_own_jobs_trainer_fields(cluster: Clust
     assert post(cluster, None, {"progress": {"currentStep": 8}}).status_code == 401
     assert post(cluster, "not-a-token", {"progress": {"currentStep": 8}}).status_code == 401
 
+    # Kubernetes gives a container's start and finish in whole seconds: a worker stopped within a second of its
+    # start may show startedAt == finishedAt, and bills nothing. This one runs for more than two.
+    time.sleep(2.5)
     # Once the job is stopped, its (former) worker's token writes nothing. (The worker itself may still report
     # while it stops, with its own step count: so the check is on a step it never reaches.)
     cluster.patch_spec("job-a", suspend=True, saveCheckpointOnStop=False)
