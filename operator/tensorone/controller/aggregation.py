@@ -114,7 +114,11 @@ def decide(
     job: JobView, pods: Sequence[PodView], now: datetime, timing: Timing, price_per_gpu_hour: float
 ) -> Decision:
     """What to do next for an admitted job (see the module docstring)."""
-    status = job.status.model_copy(deep=True)
+    # A shallow copy: the rules replace the status's fields and lists, never change a nested one in place (a deep copy
+    # of the whole status on every pass was the most expensive step of a pass).
+    status = job.status.model_copy(
+        update={"conditions": list(job.status.conditions), "checkpoints": list(job.status.checkpoints)}
+    )
     spec = job.spec
     training_seconds = status.progress.elapsed_time if status.progress else None
     status.resource_usage = accrue(

@@ -39,6 +39,11 @@ class Reason(StrEnum):
     REPORTING = "Reporting"
 
 
+_ORDER = {
+    kind: position for position, kind in enumerate(ConditionType)
+}  # conditions are listed in this order
+
+
 def condition(status: TrainingJobStatus, kind: ConditionType) -> Condition | None:
     return next((c for c in status.conditions if c.type == kind), None)
 
@@ -65,4 +70,4 @@ def set_condition(
         observed_generation=generation,
     )
     status.conditions = [c for c in status.conditions if c.type != kind] + [updated]
-    status.conditions.sort(key=lambda c: list(ConditionType).index(c.type))
+    status.conditions.sort(key=lambda c: _ORDER[c.type])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 import kopf
@@ -71,14 +71,17 @@ def _finalized(body: kopf.Body) -> bool:
     return names.FINALIZER in (meta.get("finalizers") or []) or bool(meta.get("deletionTimestamp"))
 
 
-async def _wait(wakeup: asyncio.Event, stopped: kopf.DaemonStopped, timeout: float) -> None:
-    waiter = asyncio.ensure_future(wakeup.wait())
-    stopper = asyncio.ensure_future(stopped.wait())
-    await asyncio.wait({waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    for task in (waiter, stopper):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+async def _wait(wakeup: asyncio.Event, timeout: float) -> None:
+    """Until the job's wakeup (its changes, its pods', the daemon's stop) or ``timeout``. No task per wait: a burst of
+    jobs waits thousands of times."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(max(timeout, 0.0)):
+            await wakeup.wait()
+
+
+async def _wake_when_stopped(stopped: kopf.DaemonStopped, wakeup: asyncio.Event) -> None:
+    await stopped.wait()
+    wakeup.set()
 
 
 def _pods(index: kopf.Index[tuple[str, str], PodView], namespace: str | None, name: str) -> list[PodView]:
@@ -137,6 +140,7 @@ async def run_job(
     wakeup = _wakeups.setdefault(key, asyncio.Event())
     report_directory.track(key, body, worker_pods)  # whose workers may report (the live body stays current)
     ahead: asyncio.Future[None] | None = None
+    relay = asyncio.ensure_future(_wake_when_stopped(stopped, wakeup))
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + FINALIZER_WAIT_SECONDS
@@ -146,21 +150,28 @@ async def run_job(
             )
         while not stopped and not _finalized(body) and loop.time() < deadline:
             wakeup.clear()
-            await _wait(wakeup, stopped, deadline - loop.time())
+            await _wait(wakeup, deadline - loop.time())
         if ahead is not None:
             try:
                 await ahead
             except Exception:  # the first pass creates whatever is missing
                 logger.exception("creating the workers ahead of the first pass failed")
+        decided: Hashable = None  # the inputs the last pass decided on, as its own status write left them
+        due = loop.time()  # when the last pass asked to be run again
         while not stopped:
             wakeup.clear()
-            try:
-                delay = await engine().reconcile(dict(body), _pods(worker_pods, namespace, name))
-            except Exception:  # one bad pass must not end the job's daemon
-                logger.exception("reconcile failed; retrying")
-                delay = 5.0
-            await _wait(wakeup, stopped, delay or engine().settings.resync_seconds)
+            obj, pods = dict(body), _pods(worker_pods, namespace, name)
+            if loop.time() >= due or engine().inputs(obj, pods) != decided:
+                try:
+                    delay = await engine().reconcile(obj, pods)
+                except Exception:  # one bad pass must not end the job's daemon
+                    logger.exception("reconcile failed; retrying")
+                    delay = 5.0
+                decided = engine().inputs(obj, pods)
+                due = loop.time() + (delay or engine().settings.resync_seconds)
+            await _wait(wakeup, due - loop.time())
     finally:
+        relay.cancel()
         if ahead is not None and not ahead.done():
             ahead.cancel()
         _wakeups.pop(key, None)

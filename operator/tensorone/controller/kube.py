@@ -153,11 +153,17 @@ class KubeClient:
         body: Any = None,
         params: dict[str, str] | None = None,
         content_type: str = "application/json",
+        answer: bool = True,
     ) -> tuple[int, Any]:
+        """(status, body). ``answer=False``: a success's body (the whole object, for a create or a patch) is read
+        but not parsed, since the caller does not use it; an error's is still returned, as text."""
         self.requests[verb] += 1
         headers = {"Content-Type": content_type} if body is not None else {}
         async with self.session.request(verb, path, json=body, params=params, headers=headers) as response:
-            if response.content_type == "application/json":
+            if not answer and response.status < 300:
+                await response.read()  # read to the end, so the connection goes back to the pool
+                return response.status, None
+            if response.content_type == "application/json" and answer:
                 return response.status, await response.json()
             return response.status, await response.text()
 
@@ -184,7 +190,7 @@ class KubeClient:
         """Create ``manifest``; False when it already exists (another pass or operator made it)."""
         meta = manifest["metadata"]
         status, body = await self._call(
-            "POST", object_path(manifest["kind"], meta.get("namespace")), body=manifest
+            "POST", object_path(manifest["kind"], meta.get("namespace")), body=manifest, answer=False
         )
         if status == 409:
             return False
@@ -197,7 +203,7 @@ class KubeClient:
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
         if grace_seconds is not None:
             body["gracePeriodSeconds"] = grace_seconds  # type: ignore[assignment]
-        status, text = await self._call("DELETE", object_path(kind, namespace, name), body=body)
+        status, text = await self._call("DELETE", object_path(kind, namespace, name), body=body, answer=False)
         if status == 404:
             return False
         if status >= 300:
@@ -212,6 +218,7 @@ class KubeClient:
             object_path(kind, namespace, name),
             body=body,
             content_type="application/merge-patch+json",
+            answer=False,
         )
         if status == 404:
             return False

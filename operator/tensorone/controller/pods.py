@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from tensorone.api import names
@@ -53,6 +54,13 @@ class PodView:
     component: str = names.WORKER_COMPONENT
     resource_version: str | None = None
     deletion_deadline: datetime | None = None
+
+    @cached_property
+    def as_decided_on(self) -> PodView:
+        """The pod as far as a pass's decision goes: its resourceVersion only guards a write to a held pod being
+        deleted (its release); any other pod's version changes with fields no pass reads (its node, managed fields).
+        Cached: the daemon compares its pods with the last pass's on every wakeup."""
+        return self if self.held and self.deleting else replace(self, resource_version=None)
 
     @property
     def held(self) -> bool:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -151,9 +151,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def operator_fields(status: TrainingJobStatus) -> dict[str, Any]:
-    wire = status.model_dump(mode="json", by_alias=True)
-    return {key: wire.get(key) for key in OPERATOR_STATUS_FIELDS}
+# The model's attribute names of the operator's status fields, each with its wire name (OPERATOR_STATUS_FIELDS).
+_ATTRIBUTES_BY_WIRE_NAME = {
+    (field.alias or name): name for name, field in TrainingJobStatus.model_fields.items()
+}
+OPERATOR_STATUS_ATTRIBUTES = {_ATTRIBUTES_BY_WIRE_NAME[key]: key for key in OPERATOR_STATUS_FIELDS}
+
+
+def operator_fields(status: TrainingJobStatus, only: Collection[str] | None = None) -> dict[str, Any]:
+    """The operator's status fields on the wire (of them, only the attributes named in ``only``)."""
+    attributes = [a for a in OPERATOR_STATUS_ATTRIBUTES if only is None or a in only]
+    wire = status.model_dump(mode="json", by_alias=True, include=set(attributes))
+    return {OPERATOR_STATUS_ATTRIBUTES[a]: wire.get(OPERATOR_STATUS_ATTRIBUTES[a]) for a in attributes}
 
 
 def status_patch(
@@ -164,7 +173,12 @@ def status_patch(
     Usage alone is written at most every ``flush_seconds`` while workers run (it is recomputed from the persisted
     ``accruedUntil`` on every pass, so skipping a write loses nothing).
     """
-    before, after = operator_fields(old), operator_fields(new)
+    # Only the fields whose models differ are serialised and compared on the wire (equal models serialise equally);
+    # serialising both whole statuses on every pass cost more than the decision itself.
+    differing = [attr for attr in OPERATOR_STATUS_ATTRIBUTES if getattr(old, attr) != getattr(new, attr)]
+    if not differing:
+        return None
+    before, after = operator_fields(old, differing), operator_fields(new, differing)
     changed = {key: value for key, value in after.items() if before.get(key) != value}
     if set(changed) == {"resourceUsage"}:
         old_usage, new_usage = old.resource_usage, new.resource_usage
@@ -242,6 +256,16 @@ class Engine:
         if meta.uid and meta.generation is not None:
             self._specs[meta.uid] = (meta.generation, spec)
         return spec
+
+    def inputs(self, obj: dict[str, Any], pods: Sequence[PodView]) -> Hashable:
+        """What a pass decides on: the job's version (the one this operator's own last write made, while the watch
+        still shows the one before it) and its pods as a pass reads them.
+
+        A second pass on the same inputs decides what the first did, but for what time changes, and the first pass's
+        requeue delay already covers that: the daemon skips it. The echo of the operator's own status patch, or a pod
+        change no pass reads (its node bound, a managed field), costs no pass then."""
+        meta = self._freshest(obj).get("metadata") or {}
+        return meta.get("resourceVersion"), frozenset(pod.as_decided_on for pod in pods)
 
     def _freshest(self, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj.get("metadata") or {}

@@ -11,9 +11,10 @@ from __future__ import annotations
 from tensorone.catalog.gpus import load_catalog
 from tensorone.controller.kube import KubeClient, load_connection
 from tensorone.controller.metrics import OperatorMetrics
+from tensorone.controller.pods import PodView, parse_pod
 from tensorone.controller.reconcile import Engine
 from tensorone.controller.settings import load_settings
-from tests.integration.controller.conftest import Cluster
+from tests.integration.controller.conftest import PODS, Cluster
 
 
 def _engine(cluster: Cluster) -> Engine:
@@ -68,5 +69,45 @@ async def test_nothing_is_made_ahead_for_a_job_admission_refuses(cluster: Cluste
         await engine.reconcile(cluster.job("job-no-data"), [])
         assert cluster.job("job-no-data")["status"]["phase"] == "queued"  # waiting for its dataset
         assert cluster.pods("job-no-data") == []
+    finally:
+        await engine.client.close()
+
+
+async def test_the_echo_of_a_pass_own_status_write_is_nothing_new_to_decide_on(cluster: Cluster) -> None:
+    """The job's daemon skips a pass whose inputs the last pass already decided on: the watch's echo of the
+    pass's own status write, or a pod change no pass reads. A change a pass reads is always new."""
+    cluster.create_job("job-echo")
+    engine = _engine(cluster)
+    try:
+        seen = cluster.job("job-echo")
+        await engine.reconcile(seen, [])
+        echo = cluster.job("job-echo")  # what the watch shows next: the status the pass just wrote
+        assert echo["status"]["phase"] == "pending"
+        assert echo["metadata"]["resourceVersion"] != seen["metadata"]["resourceVersion"]
+        assert engine.inputs(echo, []) == engine.inputs(seen, [])
+
+        def annotate() -> tuple[PodView, PodView] | None:
+            """(the pod, the pod with an annotation and nothing else new): guarded by the pod's resourceVersion, as
+            the scheduler and the kubelet change the pod meanwhile (None: they did, try again)."""
+            [raw] = cluster.pods("job-echo")
+            meta = {
+                "annotations": {"example.com/note": "read by no pass"},
+                "resourceVersion": raw["metadata"]["resourceVersion"],
+            }
+            response = cluster.http.patch(
+                f"{PODS}/{raw['metadata']['name']}",
+                json={"metadata": meta},
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
+            assert response.status_code in (200, 409), response.text
+            return (parse_pod(raw), parse_pod(response.json())) if response.status_code == 200 else None
+
+        pod, annotated = cluster.wait("an annotation written on an unchanged pod", annotate)
+        assert engine.inputs(echo, [pod]) != engine.inputs(echo, [])  # the new pod is news
+        assert annotated.resource_version != pod.resource_version
+        assert engine.inputs(echo, [annotated]) == engine.inputs(echo, [pod])
+
+        cluster.patch_spec("job-echo", suspend=True)  # a user's change of the job is news
+        assert engine.inputs(cluster.job("job-echo"), [pod]) != engine.inputs(echo, [pod])
     finally:
         await engine.client.close()
