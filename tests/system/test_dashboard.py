@@ -133,7 +133,10 @@ def test_a_running_job_is_watched_stopped_resumed_and_its_log_read(
         dataset_id=dashboard.dataset_id,
         gpu_type="a100",
         max_workers=1,
-        config=lora_config(dashboard.model, epochs=6, save_every_steps=20),
+        # Long enough to be stopped mid-run on a fast machine: 1,008 steps of 4 batches (1,008 steps of one batch
+        # had all run, ~8 s, when CI's stop came; resumed "from step 1008" there was no curve left to continue).
+        # Under 2,000 steps, so the status history keeps every point and the plotted count only grows.
+        config=lora_config(dashboard.model, epochs=24, gradient_accumulation_steps=4, save_every_steps=20),
     )
     sign_in(browser, dashboard, shots)
 
