@@ -176,8 +176,8 @@ async def list_watch(
 async def _handle(
     on_event: Callable[[str, Obj], Awaitable[None]], kind: str, obj: Obj, resource: Resource
 ) -> None:
-    """``on_event``, its failure logged: the watch goes on from the next event (the failing one is not seen again
-    before the next relist, so the handlers retry what may pass later themselves)."""
+    """``on_event``, its failure logged with the traceback: the watch goes on from the next event (the failing one
+    is seen again only at the next relist)."""
     try:
         await on_event(kind, obj)
     except Exception:
@@ -588,39 +588,9 @@ class Kubelet:
         return tokens
 
     async def _run_pod(self, run: PodRun) -> None:
-        # As a kubelet's pod sync: what fails before the containers start (the pod's network, its volumes and
-        # references) is reported on the pod and tried again with backoff until it passes or the pod is deleted,
-        # never left Pending without a word.
-        delay = SYNC_RETRY_FIRST_SECONDS
-        while True:
-            try:
-                run.ip = await self.network.add_pod_async(run.uid)
-                break
-            except Exception as exc:
-                logger.warning("network of pod %s/%s not set up: %s", run.namespace, run.name, exc)
-                await self._wait_pod(run, "CreatePodSandboxError", f"Failed to create pod sandbox: {exc}")
-            if run.terminating:
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, SYNC_RETRY_MAX_SECONDS)
-        run.pod.setdefault("status", {}).update({"podIP": run.ip, "hostIP": self.network.gateway})
-        self._write_hosts()
-        delay = SYNC_RETRY_FIRST_SECONDS
-        while True:
-            try:
-                commands = await self._setup(run)
-                break
-            except ContainerConfigError as exc:
-                await self._wait_pod(run, "CreateContainerConfigError", str(exc))
-            except Exception as exc:
-                logger.exception("containers of pod %s/%s not set up", run.namespace, run.name)
-                await self._wait_pod(run, "CreateContainerError", f"{type(exc).__name__}: {exc}")
-            if run.terminating:
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, SYNC_RETRY_MAX_SECONDS)
-            if run.terminating:
-                return
+        commands = await self._set_up(run)
+        if commands is None:
+            return
         restart_policy = run.pod["spec"].get("restartPolicy", "Always")
         await asyncio.gather(
             *(self._run_container(run, spec, *commands[spec["name"]], restart_policy)
@@ -631,6 +601,34 @@ class Kubelet:
         await self._report(run)
         self.network.remove_pod(run.uid)
         self._write_hosts()
+
+    async def _set_up(self, run: PodRun) -> dict[str, tuple[list[str], dict[str, str], Path]] | None:
+        """The pod's network, then its containers' volumes, env and argv (None: the pod was deleted first).
+
+        As a kubelet's pod sync: what fails here is reported on the pod and tried again with backoff until it
+        passes or the pod is deleted, never left Pending without a word."""
+        delay = SYNC_RETRY_FIRST_SECONDS
+        while not run.terminating:
+            if not run.ip:
+                try:
+                    run.ip = await self.network.add_pod_async(run.uid)
+                except Exception as exc:
+                    logger.warning("network of pod %s/%s not set up: %s", run.namespace, run.name, exc)
+                    await self._wait_pod(run, "CreatePodSandboxError", f"Failed to create pod sandbox: {exc}")
+                else:
+                    run.pod.setdefault("status", {}).update({"podIP": run.ip, "hostIP": self.network.gateway})
+                    self._write_hosts()
+            if run.ip:
+                try:
+                    return await self._setup(run)
+                except ContainerConfigError as exc:
+                    await self._wait_pod(run, "CreateContainerConfigError", str(exc))
+                except Exception as exc:
+                    logger.exception("containers of pod %s/%s not set up", run.namespace, run.name)
+                    await self._wait_pod(run, "CreateContainerError", f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SYNC_RETRY_MAX_SECONDS)
+        return None
 
     async def _wait_pod(self, run: PodRun, reason: str, message: str) -> None:
         """Every container waiting for ``reason``, on the pod's status and as a Warning event."""
@@ -755,57 +753,8 @@ class Kubelet:
                 }
                 await self._report(run)
                 return
-            container.message_path.write_text("")
-            container.container_id = f"sandbox://{os.urandom(16).hex()}"
-            try:
-                with open(container.log_path, "ab") as log:
-                    container.process = await asyncio.create_subprocess_exec(
-                        *argv, env=env, cwd=str(workdir), stdin=asyncio.subprocess.DEVNULL, stdout=log,
-                        stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-                    )  # fmt: skip
-            except OSError as exc:
-                # The process never started (out of processes or descriptors on a loaded machine): exit code 128
-                # and reason StartError, as a kubelet shows a runtime's failed start; restarted per the policy.
-                logger.warning(
-                    "container %s of pod %s/%s not started: %s", spec["name"], run.namespace, run.name, exc
-                )
-                now = now_rfc3339()
-                container.state = {
-                    "terminated": {"exitCode": 128, "reason": "StartError", "message": str(exc),
-                                   "startedAt": now, "finishedAt": now}
-                }  # fmt: skip
-                container.done.set()
-                if run.terminating or restart_policy == "Never":
-                    if any("terminated" not in c.state for c in run.containers.values()):
-                        await self._report(run)
-                    return
-                container.restarts += 1
-                await self._report(run)
-                await asyncio.sleep(1.0)
-                continue
-            container.started_at = now_rfc3339()
-            container.state = {"running": {"startedAt": container.started_at}}
-            container.done.clear()
-            await self._event(run, "Normal", "Started", f"Started container {spec['name']}")
-            await self._report(run)
-            returncode = await container.process.wait()
-            # The container ends with its main process: whatever it left running dies with it, as when the
-            # runtime tears down the container's PID namespace.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(container.process.pid, signal.SIGKILL)
-            code = _exit_code(returncode)
-            terminated: dict[str, Any] = {
-                "exitCode": code,
-                "reason": "Completed" if code == 0 else "Error",
-                "startedAt": container.started_at,
-                "finishedAt": now_rfc3339(),
-                "containerID": container.container_id,
-            }
-            if returncode < 0:
-                terminated["signal"] = -returncode
-            message = _termination_message(spec, container, code)
-            if message:
-                terminated["message"] = message
+            terminated = await self._start_and_wait(run, spec, argv, env, workdir)
+            code = terminated["exitCode"]
             container.state = {"terminated": terminated}
             container.done.set()
             restart = not run.terminating and (
@@ -826,6 +775,58 @@ class Kubelet:
             }
             await self._report(run)
             await asyncio.sleep(1.0)
+
+    async def _start_and_wait(
+        self, run: PodRun, spec: Obj, argv: list[str], env: dict[str, str], workdir: Path
+    ) -> Obj:
+        """Run the container's process once; its ``terminated`` state."""
+        container = run.containers[spec["name"]]
+        container.message_path.write_text("")
+        container.container_id = f"sandbox://{os.urandom(16).hex()}"
+        try:
+            with open(container.log_path, "ab") as log:
+                container.process = await asyncio.create_subprocess_exec(
+                    *argv, env=env, cwd=str(workdir), stdin=asyncio.subprocess.DEVNULL, stdout=log,
+                    stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                )  # fmt: skip
+        except OSError as exc:
+            # The process never started (out of processes or descriptors on a loaded machine): exit code 128 and
+            # reason StartError, as a kubelet shows a runtime's failed start; restarted per the policy.
+            logger.warning(
+                "container %s of pod %s/%s not started: %s", spec["name"], run.namespace, run.name, exc
+            )
+            now = now_rfc3339()
+            return {
+                "exitCode": 128,
+                "reason": "StartError",
+                "message": str(exc),
+                "startedAt": now,
+                "finishedAt": now,
+            }
+        container.started_at = now_rfc3339()
+        container.state = {"running": {"startedAt": container.started_at}}
+        container.done.clear()
+        await self._event(run, "Normal", "Started", f"Started container {spec['name']}")
+        await self._report(run)
+        returncode = await container.process.wait()
+        # The container ends with its main process: whatever it left running dies with it, as when the runtime
+        # tears down the container's PID namespace.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(container.process.pid, signal.SIGKILL)
+        code = _exit_code(returncode)
+        terminated: Obj = {
+            "exitCode": code,
+            "reason": "Completed" if code == 0 else "Error",
+            "startedAt": container.started_at,
+            "finishedAt": now_rfc3339(),
+            "containerID": container.container_id,
+        }
+        if returncode < 0:
+            terminated["signal"] = -returncode
+        message = _termination_message(spec, container, code)
+        if message:
+            terminated["message"] = message
+        return terminated
 
     # -- status and events ----------------------------------------------------------------------------------
 
