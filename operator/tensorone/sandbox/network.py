@@ -66,13 +66,25 @@ class PodNetwork:
     def cidr(self) -> str:
         return f"{SUBNET_PREFIX}.{self.index}.0/24"
 
+    @property
+    def _netns_prefix(self) -> str:
+        return f"to{self.index}-"
+
+    @property
+    def _veth_prefix(self) -> str:
+        return f"tv{self.index}p"
+
     def netns_name(self, host: int) -> str:
-        return f"to{self.index}-{host}"
+        return f"{self._netns_prefix}{host}"
+
+    def veth_name(self, host: int) -> str:
+        """The host end of the veth pair of the pod at address ``host`` (joined to the bridge)."""
+        return f"{self._veth_prefix}{host}"
 
     def owns(self, name: str) -> bool:
         """Whether a network namespace or link of this name is this sandbox network's (its bridge, pod veths and
         pod namespaces)."""
-        return name == self.bridge or name.startswith((f"to{self.index}-", f"tv{self.index}p"))
+        return name == self.bridge or name.startswith((self._netns_prefix, self._veth_prefix))
 
     def netns_path(self, ip: str) -> Path:
         return NETNS_DIR / self.netns_name(int(ipaddress.ip_address(ip)) & 0xFF)
@@ -127,7 +139,7 @@ class PodNetwork:
         host = self._free.pop(0)
         ip = f"{SUBNET_PREFIX}.{self.index}.{host}"
         netns = self.netns_name(host)
-        veth = f"tv{self.index}p{host}"
+        veth = self.veth_name(host)
         try:
             _quiet_ip("netns", "delete", netns)
             _ip("netns", "add", netns)

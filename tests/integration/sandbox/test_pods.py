@@ -204,7 +204,7 @@ def test_pod_whose_network_cannot_be_set_up_says_so_and_runs_once_it_can(
     network = sandbox.sandbox.network
     assert network is not None
     taken = {link.name for link in Path("/sys/class/net").iterdir()}
-    blockers = [name for name in (f"tv{network.index}p{host}" for host in range(2, 255)) if name not in taken]
+    blockers = [name for name in (network.veth_name(host) for host in range(2, 255)) if name not in taken]
     batch = "".join(f"link add {name} type bridge\n" for name in blockers)
     subprocess.run(["ip", "-batch", "-"], input=batch.encode(), check=True)
     try:
